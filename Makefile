@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Everything else is a step of theirs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/backlynk
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test install services migrate demo lint unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	bash .ci/services
+
+.env:
+	@echo "JWT_SECRET=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" > .env
+	@echo "make: wrote a fresh JWT_SECRET to .env"
+
+migrate: install services
+	$(BIN)/backlynk migrate
+
+demo: migrate
+	$(BIN)/backlynk demo load
+
+run: install services .env migrate demo
+	set -a; source .env; set +a; PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start
+
+lint: install
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: install services
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test: install services
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install services
+	$(BIN)/python bench/event_store.py
+	$(BIN)/python bench/projection.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Everything that touches the outside world: Postgres, Redis, HTTP, hashing, tokens."""

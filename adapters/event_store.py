@@ -1,0 +1,248 @@
+"""The Postgres event store, written with asyncpg.
+
+The schema is exactly what eventsourcing's `PostgresApplicationRecorder` creates for an
+application named `Backlynk`, so either side can read what the other wrote.
+
+Appends are group-committed: concurrent `append` calls in one process queue their
+batches, and one flusher writes everything waiting in a single transaction under
+`LOCK TABLE ... IN EXCLUSIVE MODE` (the lock eventsourcing takes too, so the two
+interoperate). Holding that lock until commit makes notification ids visible in commit
+order, so a reader tailing the log never passes an id that a slower transaction fills
+in later. Optimistic concurrency is checked per batch under the lock: a batch that would
+write an (originator_id, version) that exists, or that another batch in the same flush
+takes first, fails with `ConcurrencyConflict` and writes nothing; the others commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.persistence import Notification, StoredEvent
+
+from domain.errors import ConcurrencyConflict
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "Backlynk"
+EVENTS_TABLE = "backlynk_events"
+SNAPSHOTS_TABLE = "backlynk_snapshots"
+CHANNEL = "backlynk_events"
+
+# Same statements as eventsourcing.postgres for an app named "Backlynk" (schema public,
+# originator_id_type uuid). CREATE TYPE has no IF NOT EXISTS, hence the DO block.
+_STORAGE = "WITH (autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, \
+autovacuum_vacuum_scale_factor = 0.5, autovacuum_analyze_threshold = 1000, \
+autovacuum_analyze_scale_factor = 0.01)"
+SCHEMA = [
+    f"""CREATE TABLE IF NOT EXISTS public.{EVENTS_TABLE} (
+        originator_id uuid NOT NULL, originator_version bigint NOT NULL,
+        topic text, state bytea, notification_id bigserial,
+        PRIMARY KEY (originator_id, originator_version)) {_STORAGE}""",
+    f"""CREATE UNIQUE INDEX IF NOT EXISTS {EVENTS_TABLE}_notification_id_idx
+        ON public.{EVENTS_TABLE} (notification_id ASC)""",
+    f"""CREATE TABLE IF NOT EXISTS public.{SNAPSHOTS_TABLE} (
+        originator_id uuid NOT NULL, originator_version bigint NOT NULL,
+        topic text, state bytea,
+        PRIMARY KEY (originator_id, originator_version)) {_STORAGE}""",
+    """DO $$ BEGIN
+        CREATE TYPE public.stored_event_uuid AS
+            (originator_id uuid, originator_version bigint, topic text, state bytea);
+       EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
+]
+
+_LOCK = f"LOCK TABLE public.{EVENTS_TABLE} IN EXCLUSIVE MODE"
+_EXISTING = f"""
+    SELECT e.originator_id, e.originator_version FROM public.{EVENTS_TABLE} e
+    JOIN unnest($1::uuid[], $2::bigint[]) AS k(id, v)
+      ON e.originator_id = k.id AND e.originator_version = k.v"""
+_INSERT = f"""
+    INSERT INTO public.{EVENTS_TABLE} (originator_id, originator_version, topic, state)
+    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[])
+    RETURNING originator_id, originator_version, notification_id"""
+_NOTIFY = f"NOTIFY {CHANNEL}"
+
+
+@dataclass
+class _Batch:
+    events: Sequence[StoredEvent]
+    future: asyncio.Future[list[int]]
+    keys: list[tuple[UUID, int]] = field(default_factory=list)
+
+
+class PostgresEventStore:
+    """Append and read stored events and the notification log."""
+
+    def __init__(self, pool: asyncpg.Pool, *, max_events_per_flush: int = 5000):
+        self.pool = pool
+        self.max_events_per_flush = max_events_per_flush
+        self._waiting: list[_Batch] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def append(self, events: Sequence[StoredEvent]) -> list[int]:
+        """Write `events` (of one or several aggregates) atomically; return their
+        notification ids in the given order. Raises `ConcurrencyConflict`."""
+        if not events:
+            return []
+        loop = asyncio.get_running_loop()
+        batch = _Batch(events, loop.create_future())
+        batch.keys = [(e.originator_id, e.originator_version) for e in events]
+        if len(set(batch.keys)) != len(batch.keys):
+            raise ConcurrencyConflict("The same aggregate version appears twice in one append.")
+        self._waiting.append(batch)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_while_waiting())
+        # shield: a caller that goes away must not cancel a commit others share
+        return await asyncio.shield(batch.future)
+
+    async def _flush_while_waiting(self) -> None:
+        while self._waiting:
+            taken: list[_Batch] = []
+            count = 0
+            while self._waiting and (not taken or count < self.max_events_per_flush):
+                batch = self._waiting.pop(0)
+                taken.append(batch)
+                count += len(batch.events)
+            try:
+                await self._commit(taken)
+            except Exception as exc:  # the whole transaction failed: tell everyone
+                for batch in taken:
+                    if not batch.future.done():
+                        batch.future.set_exception(exc)
+
+    async def _commit(self, batches: list[_Batch]) -> None:
+        try:
+            results = await self._write(batches)
+        except asyncpg.UniqueViolationError:
+            # Only possible if a writer skipped the table lock; settle batches one by one.
+            if len(batches) == 1:
+                raise ConcurrencyConflict("Aggregate was changed by another writer.") from None
+            for batch in batches:
+                await self._commit([batch])
+            return
+        for batch, result in zip(batches, results, strict=True):
+            if batch.future.done():
+                continue
+            if isinstance(result, Exception):
+                batch.future.set_exception(result)
+            else:
+                batch.future.set_result(result)
+
+    async def _write(self, batches: list[_Batch]) -> list[list[int] | Exception]:
+        ids = [k[0] for b in batches for k in b.keys]
+        versions = [k[1] for b in batches for k in b.keys]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_LOCK)
+            taken = {(r[0], r[1]) for r in await conn.fetch(_EXISTING, ids, versions)}
+            accepted: list[_Batch] = []
+            outcome: dict[int, Exception] = {}
+            for i, batch in enumerate(batches):
+                if any(k in taken for k in batch.keys):
+                    outcome[i] = ConcurrencyConflict("Aggregate was changed by another writer.")
+                else:
+                    taken.update(batch.keys)
+                    accepted.append(batch)
+            assigned: dict[tuple[UUID, int], int] = {}
+            if accepted:
+                evs = [e for b in accepted for e in b.events]
+                rows = await conn.fetch(
+                    _INSERT,
+                    [e.originator_id for e in evs],
+                    [e.originator_version for e in evs],
+                    [e.topic for e in evs],
+                    [e.state for e in evs],
+                )
+                assigned = {(r[0], r[1]): r[2] for r in rows}
+                await conn.execute(_NOTIFY)
+        return [
+            outcome[i] if i in outcome else [assigned[k] for k in b.keys]
+            for i, b in enumerate(batches)
+        ]
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def read(
+        self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None
+    ) -> list[StoredEvent]:
+        """One aggregate's events in version order, optionally after/up to a version."""
+        rows = await self.pool.fetch(
+            f"""SELECT originator_id, originator_version, topic, state
+                FROM public.{EVENTS_TABLE} WHERE originator_id = $1
+                AND ($2::bigint IS NULL OR originator_version > $2)
+                AND ($3::bigint IS NULL OR originator_version <= $3)
+                ORDER BY originator_version""",
+            originator_id,
+            gt,
+            lte,
+        )
+        return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    async def notifications(
+        self,
+        after: int,
+        limit: int,
+        *,
+        topics: Sequence[str] = (),
+        upto: int | None = None,
+        conn: Any = None,
+    ) -> list[Notification]:
+        """The notification log after id `after` (exclusive), in id order."""
+        rows = await (conn or self.pool).fetch(
+            f"""SELECT notification_id, originator_id, originator_version, topic, state
+                FROM public.{EVENTS_TABLE} WHERE notification_id > $1
+                AND ($2::bigint IS NULL OR notification_id <= $2)
+                AND (cardinality($3::text[]) = 0 OR topic = ANY($3::text[]))
+                ORDER BY notification_id LIMIT $4""",
+            after,
+            upto,
+            list(topics),
+            limit,
+        )
+        return [
+            Notification(
+                id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4])
+            )
+            for r in rows
+        ]
+
+    async def max_notification_id(self) -> int:
+        value = await self.pool.fetchval(f"SELECT MAX(notification_id) FROM {EVENTS_TABLE}")
+        return value or 0
+
+    # -- snapshots -------------------------------------------------------------------
+
+    async def put_snapshot(self, snapshot: StoredEvent) -> None:
+        await self.pool.execute(
+            f"""INSERT INTO public.{SNAPSHOTS_TABLE}
+                (originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4)
+                ON CONFLICT DO NOTHING""",
+            snapshot.originator_id,
+            snapshot.originator_version,
+            snapshot.topic,
+            snapshot.state,
+        )
+
+    async def latest_snapshot(
+        self, originator_id: UUID, *, lte: int | None = None
+    ) -> StoredEvent | None:
+        row = await self.pool.fetchrow(
+            f"""SELECT originator_id, originator_version, topic, state
+                FROM public.{SNAPSHOTS_TABLE} WHERE originator_id = $1
+                AND ($2::bigint IS NULL OR originator_version <= $2)
+                ORDER BY originator_version DESC LIMIT 1""",
+            originator_id,
+            lte,
+        )
+        return StoredEvent(row[0], row[1], row[2], bytes(row[3])) if row else None
+
+
+async def create_schema(conn: asyncpg.Connection) -> None:
+    for statement in SCHEMA:
+        await conn.execute(statement)

@@ -1,0 +1,39 @@
+"""The real adapters, opened once per process and handed to entry points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+
+from adapters.db import connect_pool
+from adapters.event_store import PostgresEventStore
+from adapters.repository import EventSourcedRepository
+from adapters.settings import Settings
+
+
+@dataclass
+class Infrastructure:
+    settings: Settings
+    pool: asyncpg.Pool  # primary: event store, commands
+    read_pool: asyncpg.Pool  # query tables (a replica in production)
+    redis: Redis
+    store: PostgresEventStore
+    repository: EventSourcedRepository
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        if self.read_pool is not self.pool:
+            await self.read_pool.close()
+        await self.pool.close()
+
+
+async def open_infrastructure(settings: Settings, *, pool_size: int = 10) -> Infrastructure:
+    pool = await connect_pool(settings.database_url, max_size=pool_size)
+    read_pool = pool
+    if settings.read_url != settings.database_url:
+        read_pool = await connect_pool(settings.read_url, max_size=pool_size)
+    redis = Redis.from_url(settings.redis_url)
+    store = PostgresEventStore(pool)
+    return Infrastructure(settings, pool, read_pool, redis, store, EventSourcedRepository(store))

@@ -1,0 +1,1 @@
+"""HTTP entry point: Starlette app, routes, request/response structs, error envelope."""

@@ -1,0 +1,100 @@
+"""The Starlette application."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.infrastructure import Infrastructure, open_infrastructure
+from adapters.settings import Settings
+from api import health
+from api.errors import ApiError, error_response, from_api, from_domain
+from api.middleware import OptionalTrailingSlash, RequestContext
+from domain.errors import DomainError
+from projections.base import Projection
+from projections.registry import all_projections
+from projections.runner import ProjectorRunner
+
+log = logging.getLogger("backlynk.api")
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    details = {
+        404: f"No route matches {request.url.path}.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
+    }.get(exc.status_code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    return error_response(exc.status_code, code, details, headers=headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return from_api(exc)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return from_domain(exc)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+    ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    infra: Infrastructure | None = None,
+    in_process_projector: bool | None = None,
+    projections: Sequence[Projection] | None = None,
+) -> Starlette:
+    """`in_process_projector` (default: settings.dev) runs the projector inside the web
+    process, as `backlynk serve --dev` and the tests do, so reads follow writes at once."""
+    run_projector = settings.dev if in_process_projector is None else in_process_projector
+    chosen = list(projections) if projections is not None else all_projections()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own = infra is None
+        app.state.infra = infra or await open_infrastructure(settings)
+        app.state.settings = settings
+        app.state.projections = chosen
+        runner = None
+        if run_projector:
+            runner = ProjectorRunner(
+                settings.database_url, app.state.infra.store, chosen, poll_interval=0.2
+            )
+            await runner.start()
+        try:
+            yield
+        finally:
+            if runner:
+                await runner.stop()
+            if own:
+                await app.state.infra.close()
+
+    return Starlette(
+        routes=routes(),
+        middleware=[Middleware(RequestContext), Middleware(OptionalTrailingSlash)],
+        exception_handlers={
+            HTTPException: _http_exception,
+            ApiError: _api_error,
+            DomainError: _domain_error,
+        },
+        lifespan=lifespan,
+    )

@@ -1,0 +1,60 @@
+"""Reading request bodies into msgspec structs, with the errors of API.md."""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from api.errors import ApiError
+
+T = TypeVar("T")
+
+MAX_BODY = 1024 * 1024  # 1 MiB
+
+_PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
+
+
+def _field_of(message: str) -> str | None:
+    """msgspec says "... - at `$.urls[3]`"; API.md names fields `urls[3]`."""
+    m = _PATH.search(message)
+    if not m:
+        return None
+    return m.group("path").lstrip(".") or None
+
+
+def _clean(message: str) -> str:
+    return _PATH.sub("", message).rstrip(" -") or "Invalid value."
+
+
+async def read_json(request: Request, struct: type[T]) -> T:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", "The body is larger than 1 MiB.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "payload_too_large", "The body is larger than 1 MiB.")
+    try:
+        raw = msgspec.json.decode(bytes(body)) if body else None
+    except msgspec.DecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    try:
+        return msgspec.convert(raw, struct)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = _field_of(message)
+        if "missing required field" in message:
+            m = re.search(r"`([^`]+)`", message)
+            name = m.group(1) if m else None
+            field = f"{field}.{name}" if field and name else (name or field)
+        raise ApiError(422, "validation_failed", _clean(message), field=field) from None

@@ -1,0 +1,92 @@
+"""Pure ASGI middleware: request ids, JSON access logs, the last-resort 500 envelope,
+and the optional trailing slash of API.md."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import msgspec
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response
+
+access_log = logging.getLogger("backlynk.access")
+error_log = logging.getLogger("backlynk.error")
+
+
+def _valid_request_id(value: str) -> bool:
+    return 0 < len(value) <= 200 and value.isprintable()
+
+
+class RequestContext:
+    """Outermost layer: assigns X-Request-Id, logs one JSON line per request, and turns
+    any exception that escaped everything else into a 500 envelope without a trace."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _valid_request_id(given) else f"req_{uuid.uuid4().hex}"
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception("unhandled error request_id=%s", request_id)
+            if not response_started:
+                response = error_response(
+                    500,
+                    "internal_error",
+                    f"Something went wrong on our side. Quote request id {request_id}.",
+                )
+                await response(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                msgspec.json.encode(
+                    {
+                        "request_id": request_id,
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    }
+                ).decode()
+            )
+
+
+class OptionalTrailingSlash:
+    """`/api/v1/jobs/` and `/api/v1/jobs` are the same route (API.md)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope)
+                scope["path"] = path.rstrip("/") or "/"
+                scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)

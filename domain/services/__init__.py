@@ -1,0 +1,1 @@
+"""Application services: one `async def` per use case, written against `domain.ports`."""

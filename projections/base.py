@@ -1,0 +1,50 @@
+"""What a projection is: a name, the tables it owns, and a function that applies one
+domain event to them inside the runner's transaction."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import asyncpg
+
+from adapters.event_store import APPLICATION_NAME
+
+
+class Projection(Protocol):
+    #: unique name; also names the tracking table `<name>_tracking`
+    name: str
+    #: CREATE statements for the tables it owns (idempotent)
+    ddl: tuple[str, ...]
+    #: tables emptied by a rebuild
+    tables: tuple[str, ...]
+    #: event classes it reads; the runner decodes only these (empty: all)
+    topics: tuple[str, ...]
+
+    async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+        """Apply one event. Runs in the runner's transaction together with the tracking
+        update, so it must do nothing outside `conn` that cannot be repeated."""
+        ...
+
+
+def tracking_table(projection: Projection) -> str:
+    return f"{projection.name}_tracking"
+
+
+def tracking_ddl(projection: Projection) -> list[str]:
+    """Same shape as eventsourcing's single-row PostgresTrackingRecorder table."""
+    table = tracking_table(projection)
+    return [
+        f"""CREATE TABLE IF NOT EXISTS public.{table} (
+            application_name text, notification_id bigint,
+            PRIMARY KEY (application_name))""",
+        f"""INSERT INTO public.{table} VALUES ('__migration__', 1), ('{APPLICATION_NAME}', 0)
+            ON CONFLICT DO NOTHING""",
+    ]
+
+
+def all_ddl(projections: list[Projection]) -> list[str]:
+    out: list[str] = []
+    for projection in projections:
+        out.extend(projection.ddl)
+        out.extend(tracking_ddl(projection))
+    return out

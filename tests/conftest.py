@@ -1,0 +1,157 @@
+"""Shared fixtures. Every test run gets its own fresh Postgres database (one per xdist
+worker), created at session start and dropped at the end; Redis is shared, and tests
+keep to their own keys (unique ids, per-run queue names)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+import uvicorn
+
+from adapters import settings as settings_module
+from adapters.db import migrate
+from adapters.infrastructure import Infrastructure, open_infrastructure
+from adapters.settings import Settings
+from backlynk_cli import migrate_ddl
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/backlynk")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def _with_db(url: str, name: str) -> str:
+    head, _, tail = url.rpartition("/")
+    query = tail.partition("?")[2]
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+def _worker_db_name(worker_id: str) -> str:
+    return f"backlynk_test_{RUN_ID}_{worker_id}"
+
+
+async def _create_db(name: str) -> None:
+    admin = await asyncpg.connect(_with_db(BASE_URL, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(_with_db(BASE_URL, name))
+    try:
+        await migrate(conn, migrate_ddl())
+    finally:
+        await conn.close()
+
+
+async def _drop_db(name: str) -> None:
+    admin = await asyncpg.connect(_with_db(BASE_URL, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(worker_id: str) -> str:
+    name = _worker_db_name(worker_id)
+    asyncio.run(_create_db(name))
+    yield _with_db(BASE_URL, name)
+    asyncio.run(_drop_db(name))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return settings_module.load(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "JWT_SECRET": "test-secret-" + RUN_ID * 4,
+            "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+            "BACKLYNK_DEV": "1",
+        }
+    )
+
+
+async def truncate_all(conn: asyncpg.Connection) -> None:
+    """Empty every table and reset tracking rows: each test starts from nothing."""
+    tables = [
+        r[0]
+        for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    ]
+    data = [t for t in tables if not t.endswith("_tracking")]
+    if data:
+        await conn.execute(f"TRUNCATE {', '.join(data)} RESTART IDENTITY")
+    for t in tables:
+        if t.endswith("_tracking"):
+            await conn.execute(
+                f"UPDATE {t} SET notification_id = 0 WHERE application_name <> '__migration__'"
+            )
+
+
+@pytest.fixture
+async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
+    infrastructure = await open_infrastructure(settings, pool_size=20)
+    async with infrastructure.pool.acquire() as conn:
+        await truncate_all(conn)
+    try:
+        yield infrastructure
+    finally:
+        await infrastructure.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real app under uvicorn on a loopback port, and an aiohttp client for it."""
+
+    def __init__(self, app, port: int):
+        self.app = app
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        self.task: asyncio.Task | None = None
+        self.http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> LiveServer:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+        self.http = aiohttp.ClientSession(base_url=self.url)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        assert self.http
+        await self.http.close()
+        self.server.should_exit = True
+        assert self.task
+        await self.task
+
+
+@pytest.fixture
+async def server(settings: Settings, infra: Infrastructure) -> AsyncIterator[LiveServer]:
+    from api.app import create_app
+
+    app = create_app(settings, infra=infra, in_process_projector=True)
+    async with LiveServer(app, free_port()) as live:
+        yield live
