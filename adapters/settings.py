@@ -14,6 +14,9 @@ class Settings(msgspec.Struct, frozen=True):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/backlynk"
     read_database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: prefix of every Redis key and of the arq queue, so deployments (and test runs)
+    #: can share one Redis
+    redis_namespace: str = "backlynk"
     jwt_secret: str = ""
     port: int = 8000
     fetch_allow_cidrs: tuple[str, ...] = ()
@@ -34,6 +37,13 @@ class Settings(msgspec.Struct, frozen=True):
             return DEV_JWT_SECRET
         raise RuntimeError("JWT_SECRET is not set (make run writes one into .env)")
 
+    def redis_key(self, *parts: str) -> str:
+        return ":".join((self.redis_namespace, *parts))
+
+    @property
+    def queue_name(self) -> str:
+        return self.redis_key("queue")
+
     def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(c, strict=False) for c in self.fetch_allow_cidrs]
 
@@ -53,6 +63,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         database_url=e.get("DATABASE_URL") or Settings.database_url,
         read_database_url=e.get("READ_DATABASE_URL", ""),
         redis_url=e.get("REDIS_URL") or Settings.redis_url,
+        redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or Settings.redis_namespace,
         jwt_secret=e.get("JWT_SECRET", ""),
         port=int(e.get("PORT") or 8000),
         fetch_allow_cidrs=cidrs,

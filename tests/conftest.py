@@ -66,7 +66,7 @@ def database_url(worker_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, worker_id: str) -> Settings:
     return settings_module.load(
         {
             "DATABASE_URL": database_url,
