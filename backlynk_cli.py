@@ -102,6 +102,56 @@ async def _rebuild(name: str | None) -> None:
         await infra.close()
 
 
+async def _with_auth_ports(use: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+    """Open the infrastructure, wire the account services' ports, run `use`, close.
+    Domain errors (bad email, unknown plan, taken email, ...) become one-line reasons."""
+    from adapters.auth_ports import auth_ports
+    from adapters.infrastructure import open_infrastructure
+    from domain.errors import DomainError
+
+    s = settings_module.load()
+    infra = await open_infrastructure(s, pool_size=2)
+    try:
+        await use(auth_ports(infra))
+    except DomainError as exc:
+        raise CommandError(exc.details) from None
+    finally:
+        await infra.close()
+
+
+def cmd_users_create(args: argparse.Namespace) -> None:
+    from domain.services.accounts import create_account
+
+    async def use(ports: Any) -> None:
+        changed = await create_account(
+            ports, args.email, args.password, name=args.name, plan_code=args.plan
+        )
+        account = changed.account
+        print(f"created {account.email} on the {account.plan_code} plan")
+
+    asyncio.run(_with_auth_ports(use))
+
+
+def cmd_users_set_plan(args: argparse.Namespace) -> None:
+    from domain.services.accounts import set_plan
+
+    async def use(ports: Any) -> None:
+        changed = await set_plan(ports, args.email, args.plan)
+        print(f"{changed.account.email} is on the {changed.account.plan_code} plan")
+
+    asyncio.run(_with_auth_ports(use))
+
+
+def cmd_demo_load(args: argparse.Namespace) -> None:
+    from adapters.demo import load_demo
+
+    async def use(ports: Any) -> None:
+        for line in await load_demo(ports):
+            print(line)
+
+    asyncio.run(_with_auth_ports(use))
+
+
 def _run(
     coro_fn: Callable[..., Coroutine[Any, Any, Any]], *a: Any
 ) -> Callable[[argparse.Namespace], None]:
@@ -131,6 +181,25 @@ def build_parser() -> argparse.ArgumentParser:
     rb = proj_sub.add_parser("rebuild", help="replay a read model (or all) from position 0")
     rb.add_argument("name", nargs="?")
     rb.set_defaults(func=lambda a: asyncio.run(_rebuild(a.name)))
+
+    users = sub.add_parser("users", help="account administration")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    create = users_sub.add_parser("create", help="create an account on any plan")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--plan", default="free", help="free, pro or agency (default: free)")
+    create.add_argument("--name", default=None)
+    create.set_defaults(func=cmd_users_create)
+    set_plan = users_sub.add_parser("set-plan", help="move an account to another plan")
+    set_plan.add_argument("email")
+    set_plan.add_argument("plan", help="free, pro or agency")
+    set_plan.set_defaults(func=cmd_users_set_plan)
+
+    demo = sub.add_parser("demo", help="the demo sandbox")
+    demo_sub = demo.add_subparsers(dest="action", required=True)
+    demo_sub.add_parser("load", help="create the demo account (idempotent)").set_defaults(
+        func=cmd_demo_load
+    )
     return parser
 
 

@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.auth_ports import auth_ports
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from api import health
+from api import api_keys, health, sessions, users
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.middleware import OptionalTrailingSlash, RequestContext
 from domain.errors import DomainError
@@ -53,6 +54,14 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/auth/register", sessions.register, methods=["POST"]),
+        Route("/api/v1/auth/login", sessions.login, methods=["POST"]),
+        Route("/api/v1/auth/refresh", sessions.refresh, methods=["POST"]),
+        Route("/api/v1/auth/logout", sessions.logout, methods=["POST"]),
+        Route("/api/v1/users/me", users.me, methods=["GET"]),
+        Route("/api/v1/api-keys", api_keys.create, methods=["POST"]),
+        Route("/api/v1/api-keys", api_keys.index, methods=["GET"]),
+        Route("/api/v1/api-keys/{key_id}", api_keys.revoke, methods=["DELETE"]),
     ]
 
 
@@ -74,6 +83,7 @@ def create_app(
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
         app.state.projections = chosen
+        app.state.auth = auth_ports(app.state.infra)
         runner = None
         if run_projector:
             runner = ProjectorRunner(

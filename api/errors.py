@@ -57,6 +57,9 @@ STATUS_OF: dict[type[d.DomainError], int] = {
     d.NotFound: 404,
     d.Conflict: 409,
     d.ConcurrencyConflict: 409,
+    d.AuthenticationFailed: 401,
+    d.PlanRequired: 403,
+    d.RateLimited: 429,
 }
 
 
@@ -84,8 +87,23 @@ def error_response(
     )
 
 
+def headers_for(error: d.DomainError) -> dict[str, str]:
+    """Headers that the status requires: how to authenticate (401), when to retry (429)."""
+    if isinstance(error, d.AuthenticationFailed):
+        return {"WWW-Authenticate": 'Bearer realm="backlynk"'}
+    if isinstance(error, d.RateLimited):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
+
+
 def from_domain(error: d.DomainError) -> Response:
-    return error_response(status_for(error), error.code, error.details, field=error.field)
+    return error_response(
+        status_for(error),
+        error.code,
+        error.details,
+        field=error.field,
+        headers=headers_for(error) or None,
+    )
 
 
 def from_api(error: ApiError) -> Response:

@@ -39,3 +39,56 @@ class Conflict(DomainError):
     """A state conflict (duplicate, wrong life-cycle state)."""
 
     code = "conflict"
+
+
+# -- authentication and authorisation (401 / 403 / 429) -------------------------------
+
+
+class AuthenticationFailed(DomainError):
+    """No usable credentials (401). Subclasses name why, as API.md's codes do."""
+
+    code = "authentication_required"
+
+
+class InvalidCredentials(AuthenticationFailed):
+    """Wrong email or wrong password: deliberately indistinguishable."""
+
+    code = "invalid_credentials"
+
+
+class InvalidToken(AuthenticationFailed):
+    """A token that is malformed, forged, or names a revoked session."""
+
+    code = "invalid_token"
+
+
+class TokenExpired(AuthenticationFailed):
+    code = "token_expired"
+
+
+class InvalidApiKey(AuthenticationFailed):
+    """Unknown or revoked API key."""
+
+    code = "invalid_api_key"
+
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A spent refresh token came back: the whole session has been revoked."""
+
+    code = "refresh_token_reused"
+
+
+class PlanRequired(DomainError):
+    """The account's plan does not include this (403)."""
+
+    code = "plan_required"
+
+
+class RateLimited(DomainError):
+    """Too many attempts (429); `retry_after` is whole seconds until the next try counts."""
+
+    code = "rate_limited"
+
+    def __init__(self, details: str, *, retry_after: int, field: str | None = None):
+        super().__init__(details, field=field)
+        self.retry_after = max(1, int(retry_after))

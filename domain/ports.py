@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 A = TypeVar("A", bound=Aggregate)
@@ -25,3 +27,91 @@ class Repository(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class PasswordHasher(Protocol):
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """True if `password` matches; False otherwise (never raises for a mismatch)."""
+        ...
+
+    async def verify_nothing(self, password: str) -> None:
+        """Spend the time of a real `verify` without an account, so that an unknown email
+        answers as slowly as a wrong password."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class AccessClaims(msgspec.Struct, frozen=True):
+    """What a verified access token says: whose it is and which session issued it."""
+
+    account_id: UUID
+    session_id: UUID
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class AccessTokens(Protocol):
+    #: lifetime of an access token, in seconds
+    expires_in: int
+
+    def issue(self, account_id: UUID, session_id: UUID, now: datetime) -> str: ...
+
+    def read(self, token: str, now: datetime) -> AccessClaims:
+        """Verify and decode; raise `TokenExpired` or `InvalidToken`."""
+        ...
+
+
+class NewApiKey(msgspec.Struct, frozen=True):
+    key: str  #: the secret itself, shown once
+    prefix: str  #: its first characters, shown in lists
+    key_hash: str
+
+
+class Secrets(Protocol):
+    """Randomness and one-way hashing of high-entropy secrets."""
+
+    def new_api_key(self) -> NewApiKey: ...
+
+    def looks_like_api_key(self, text: str) -> bool: ...
+
+    def token(self) -> str:
+        """A fresh URL-safe random string of at least 256 bits."""
+        ...
+
+    def hash(self, secret: str) -> str:
+        """A one-way hash of a high-entropy secret (API key, refresh token)."""
+        ...
+
+
+class LoginThrottle(Protocol):
+    async def check(self, email_key: str, client_ip: str) -> None:
+        """Raise `RateLimited` if this email or this client failed too often lately."""
+        ...
+
+    async def failed(self, email_key: str, client_ip: str) -> None: ...
+
+    async def succeeded(self, email_key: str) -> None: ...
+
+
+class Gate(Protocol):
+    async def first_in(self, name: str, seconds: int) -> bool:
+        """True for the first call with `name` in any `seconds`-long window, across
+        every process; False for the others."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuthPorts:
+    """Everything the account, session and API-key services need, wired once."""
+
+    repository: Repository
+    passwords: PasswordHasher
+    tokens: AccessTokens
+    secrets: Secrets
+    clock: Clock
+    throttle: LoginThrottle
+    gate: Gate

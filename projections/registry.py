@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from projections.accounts import AccountsProjection
+from projections.api_keys import ApiKeysProjection
 from projections.base import Projection
+from projections.usage import UsageProjection
 
 
 def all_projections() -> list[Projection]:
-    return []
+    return [AccountsProjection(), ApiKeysProjection(), UsageProjection()]

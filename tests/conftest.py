@@ -74,6 +74,8 @@ def settings(database_url: str, worker_id: str) -> Settings:
             "JWT_SECRET": "test-secret-" + RUN_ID * 4,
             "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "BACKLYNK_DEV": "1",
+            # rate-limit counters and gates of one run never meet another run's
+            "BACKLYNK_REDIS_NAMESPACE": f"backlynk_test_{RUN_ID}_{worker_id}",
         }
     )
 

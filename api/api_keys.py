@@ -1,0 +1,85 @@
+"""`/api/v1/api-keys`: create (the secret is shown once), list, revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.auth import auth_ports, require_api_access
+from api.bodies import read_json
+from api.consistency import settle
+from api.pagination import page_request, paginate
+from api.rendering import json_response, no_content
+from domain import ids
+from domain.services.api_keys import create_api_key, revoke_api_key
+from projections.api_keys import ApiKeyRow, list_api_keys
+
+
+class CreateApiKeyIn(msgspec.Struct):
+    name: str
+
+
+class ApiKeyOut(msgspec.Struct):
+    id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+
+
+class CreatedApiKeyOut(msgspec.Struct):
+    id: str
+    name: str
+    key: str
+    prefix: str
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+
+
+def _render(row: ApiKeyRow) -> ApiKeyOut:
+    return ApiKeyOut(
+        ids.to_public(ids.API_KEY, row.id),
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.updated_at,
+        row.last_used_at,
+    )
+
+
+async def create(request: Request) -> Response:
+    principal = await require_api_access(request)
+    body = await read_json(request, CreateApiKeyIn)
+    created = await create_api_key(auth_ports(request), principal.account_id, body.name)
+    await settle(request, created.notification_id)
+    key = created.api_key
+    out = CreatedApiKeyOut(
+        id=ids.to_public(ids.API_KEY, key.id),
+        name=key.name,
+        key=created.key,
+        prefix=key.prefix,
+        created_at=key.created_on,
+        updated_at=key.modified_on,
+        last_used_at=key.last_used_at,
+    )
+    return json_response(out, 201, headers={"Cache-Control": "no-store"})
+
+
+async def index(request: Request) -> Response:
+    principal = await require_api_access(request)
+    page = page_request(request, int)
+    async with request.app.state.infra.read_pool.acquire() as conn:
+        rows = await list_api_keys(conn, principal.account_id, limit=page.fetch, before=page.after)
+    return json_response(paginate(rows, page, key=lambda r: r.position, render=_render))
+
+
+async def revoke(request: Request) -> Response:
+    principal = await require_api_access(request)
+    key_id = ids.from_public(ids.API_KEY, request.path_params["key_id"])
+    await settle(request, await revoke_api_key(auth_ports(request), principal.account_id, key_id))
+    return no_content()

@@ -1,0 +1,72 @@
+"""Authentication for routes: who is calling, and may their plan use this endpoint.
+
+Routes call one of two functions first thing:
+
+* `await require_account(request) -> Principal` — any signed-in account (401 otherwise);
+* `await require_api_access(request) -> Principal` — also 403 `plan_required` on a plan
+  without API access (free).
+
+Credentials are `Authorization: Bearer <access token>` or `x-api-key: bk_live_…`. When
+both are sent they must name the same account (401 otherwise): a request is never
+silently attributed to one of two identities. The result is kept on the request, so
+calling either function twice costs nothing.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from domain.errors import AuthenticationFailed, InvalidToken
+from domain.ports import AuthPorts
+from domain.services.authentication import (
+    Principal,
+    authenticate_access_token,
+    authenticate_api_key,
+    require_api_plan,
+)
+
+__all__ = ["Principal", "auth_ports", "client_ip", "require_account", "require_api_access"]
+
+
+def auth_ports(request: Request) -> AuthPorts:
+    return request.app.state.auth
+
+
+def client_ip(request: Request) -> str:
+    """The peer address; behind a proxy, uvicorn's proxy-headers support has already
+    replaced it with the client's (only for proxies listed in FORWARDED_ALLOW_IPS)."""
+    return request.client.host if request.client else ""
+
+
+def _bearer(header: str) -> str:
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("Send the access token as `Authorization: Bearer <token>`.")
+    return token.strip()
+
+
+async def require_account(request: Request) -> Principal:
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if authorization is None and api_key is None:
+        raise AuthenticationFailed(
+            "Authenticate with `Authorization: Bearer <access token>` or `x-api-key`."
+        )
+    ports = auth_ports(request)
+    found: list[Principal] = []
+    if authorization is not None:
+        found.append(await authenticate_access_token(ports, _bearer(authorization)))
+    if api_key is not None:
+        found.append(await authenticate_api_key(ports, api_key.strip()))
+    if len({p.account_id for p in found}) > 1:
+        raise InvalidToken("The access token and the API key belong to different accounts.")
+    principal = found[0]
+    request.state.principal = principal
+    return principal
+
+
+async def require_api_access(request: Request) -> Principal:
+    return require_api_plan(await require_account(request))

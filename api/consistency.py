@@ -1,0 +1,13 @@
+"""Read-your-writes: a command answers 2xx only once the read models show its effect
+(bounded: after ~2 s it answers anyway; the write itself has committed)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from projections.runner import wait_for
+
+
+async def settle(request: Request, notification_id: int) -> None:
+    state = request.app.state
+    await wait_for(state.infra.read_pool, state.projections, notification_id)

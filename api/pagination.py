@@ -1,0 +1,93 @@
+"""The one pagination helper for every list endpoint (API.md, Conventions).
+
+Keyset pagination, newest first: a route fetches `limit + 1` rows strictly after the
+cursor's sort key and `paginate` trims the extra row into `has_more`. The cursor is the
+sort key of the last row returned, JSON-encoded then base64url — opaque to clients, and
+scoped by the route's own query (an account can only page through its own rows).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from api.errors import ApiError
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Pagination(msgspec.Struct):
+    limit: int
+    has_more: bool
+    next_cursor: str | None
+
+
+class Page(msgspec.Struct, Generic[T]):
+    data: list[T]
+    pagination: Pagination
+
+
+class PageRequest(msgspec.Struct, frozen=True):
+    limit: int
+    #: the decoded cursor: sort key of the last row already seen, or None for page one
+    after: Any = None
+
+    @property
+    def fetch(self) -> int:
+        """Rows to ask the database for: one more than shown, to learn `has_more`."""
+        return self.limit + 1
+
+
+def encode_cursor(key: Any) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key_type: Any) -> Any:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return msgspec.json.decode(raw, type=key_type)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ApiError(
+            422, "validation_failed", "This cursor is not one we handed out.", field="cursor"
+        ) from None
+
+
+def page_request(request: Request, key_type: Any) -> PageRequest:
+    """`?limit=1..200&cursor=…` of `request`; 422 naming the parameter when invalid."""
+    raw_limit = request.query_params.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            raise ApiError(
+                422,
+                "validation_failed",
+                f"limit must be an integer from 1 to {MAX_LIMIT}.",
+                field="limit",
+            )
+        limit = int(raw_limit)
+    cursor = request.query_params.get("cursor")
+    after = decode_cursor(cursor, key_type) if cursor else None
+    return PageRequest(limit, after)
+
+
+def paginate(
+    rows: Sequence[R],
+    page: PageRequest,
+    *,
+    key: Callable[[R], Any],
+    render: Callable[[R], T],
+) -> Page[T]:
+    """`rows` as fetched (up to `page.fetch`, in order) -> the list envelope."""
+    shown = list(rows[: page.limit])
+    has_more = len(rows) > page.limit
+    next_cursor = encode_cursor(key(shown[-1])) if has_more and shown else None
+    return Page([render(r) for r in shown], Pagination(page.limit, has_more, next_cursor))

@@ -1,0 +1,47 @@
+"""The plans: the one table of prices and limits (API.md, Plans).
+
+Every limit the service enforces (API access, API keys, sites, monthly submissions, the
+directory DR cap) is read from here, so changing a plan is a one-line change.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.errors import ValidationFailed
+
+
+class Plan(msgspec.Struct, frozen=True):
+    code: str
+    name: str
+    price_usd: int
+    #: submissions per calendar month (UTC)
+    monthly_submissions: int
+    #: highest directory domain rating the plan may submit to; None = no cap
+    dr_cap: int | None
+    max_sites: int
+    max_api_keys: int
+    #: False: only auth, users/me and the public endpoints
+    api_access: bool
+
+
+FREE = Plan("free", "Free", 0, 0, None, 1, 0, False)
+PRO = Plan("pro", "Pro", 199, 150, 50, 10, 5, True)
+AGENCY = Plan("agency", "Agency", 399, 600, None, 100, 25, True)
+
+PLANS: dict[str, Plan] = {p.code: p for p in (FREE, PRO, AGENCY)}
+
+#: the plan of a self-service registration
+DEFAULT_PLAN = FREE
+
+
+class UnknownPlan(ValidationFailed):
+    code = "unknown_plan"
+
+
+def get_plan(code: str) -> Plan:
+    try:
+        return PLANS[code]
+    except KeyError:
+        known = ", ".join(PLANS)
+        raise UnknownPlan(f"Unknown plan {code!r}; choose one of {known}.", field="plan") from None

@@ -1,0 +1,171 @@
+"""Sign-in use cases: register, login, refresh (rotation with reuse detection), logout.
+
+A refresh token is `<session id hex>.<random secret>`: the session id says which family
+to load, the secret (stored only as a hash) proves possession.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import msgspec
+
+from domain.account import Account, email_key
+from domain.auth_session import REFRESH_TOKEN_TTL, AuthSession
+from domain.errors import (
+    ConcurrencyConflict,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    RefreshTokenReused,
+    ValidationFailed,
+)
+from domain.plans import DEFAULT_PLAN
+from domain.ports import AuthPorts
+from domain.services.accounts import new_account, save_new_account
+from domain.services.retry import retry_on_conflict
+from domain.unique_key import EMAIL, UniqueKey, unique_key_id
+
+
+class SignedIn(msgspec.Struct, frozen=True):
+    account: Account
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    notification_id: int
+
+
+def compose_refresh_token(session_id: UUID, secret: str) -> str:
+    return f"{session_id.hex}.{secret}"
+
+
+def session_of(refresh_token: str) -> UUID:
+    head, dot, secret = refresh_token.partition(".")
+    if not dot or len(head) != 32 or not secret:
+        raise InvalidToken("This refresh token is not valid.", field="refresh_token")
+    try:
+        return UUID(hex=head)
+    except ValueError:
+        raise InvalidToken("This refresh token is not valid.", field="refresh_token") from None
+
+
+def _start(ports: AuthPorts, account: Account) -> tuple[AuthSession, str]:
+    """A new session for `account` (unsaved) and its first refresh token."""
+    session_id = uuid4()
+    token = compose_refresh_token(session_id, ports.secrets.token())
+    expires_at = ports.clock.now() + REFRESH_TOKEN_TTL
+    session = AuthSession(
+        account_id=account.id,
+        token_hash=ports.secrets.hash(token),
+        expires_at=expires_at,
+        id=session_id,
+    )
+    return session, token
+
+
+def _signed_in(
+    ports: AuthPorts, account: Account, session_id: UUID, refresh_token: str, nid: int
+) -> SignedIn:
+    access = ports.tokens.issue(account.id, session_id, ports.clock.now())
+    return SignedIn(account, access, refresh_token, ports.tokens.expires_in, nid)
+
+
+async def register(ports: AuthPorts, email: str, password: str, name: str | None) -> SignedIn:
+    """Self-service sign-up on the default plan; signed in at once. The account, its
+    email claim and its first session commit together or not at all."""
+    account, claim = await new_account(ports, email, password, name, DEFAULT_PLAN.code)
+    session, token = _start(ports, account)
+    nid = await save_new_account(ports, account, claim, session)
+    return _signed_in(ports, account, session.id, token, nid)
+
+
+async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> SignedIn:
+    """Wrong email and wrong password are one answer, in one time: an unknown email still
+    pays for a password verification."""
+    try:
+        key = email_key(email)
+    except ValidationFailed:
+        key = email.strip().casefold()  # unusable address: still throttled, still slow
+    await ports.throttle.check(key, client_ip)
+    account = await _account_for_login(ports, key)
+    if account is None:
+        await ports.passwords.verify_nothing(password)
+        ok = False
+    else:
+        ok = await ports.passwords.verify(account.password_hash, password)
+    if account is None or not ok:
+        await ports.throttle.failed(key, client_ip)
+        raise InvalidCredentials("The email or password is incorrect.")
+    await ports.throttle.succeeded(key)
+    if ports.passwords.needs_rehash(account.password_hash):
+        account.rehash_password(await ports.passwords.hash(password))
+    session, token = _start(ports, account)
+    try:
+        nid = await ports.repository.save(account, session)
+    except ConcurrencyConflict:
+        # the rehash is an optimisation; a concurrent change to the account must not
+        # cost the user their sign-in
+        account.collect_events()
+        nid = await ports.repository.save(session)
+    return _signed_in(ports, account, session.id, token, nid)
+
+
+async def refresh(ports: AuthPorts, refresh_token: str) -> SignedIn:
+    session_id = session_of(refresh_token)
+    presented = ports.secrets.hash(refresh_token)
+    new_token = compose_refresh_token(session_id, ports.secrets.token())
+
+    async def attempt() -> SignedIn:
+        session = await _session(ports, session_id)
+        now = ports.clock.now()
+        if session.was_spent(presented):
+            if not session.is_revoked:
+                session.revoke(at=now, because="refresh_token_reused")
+                await ports.repository.save(session)
+            raise RefreshTokenReused(
+                "This refresh token was already used; the session has been revoked. Sign in again."
+            )
+        session.rotate(
+            presented_hash=presented,
+            new_hash=ports.secrets.hash(new_token),
+            now=now,
+            expires_at=now + REFRESH_TOKEN_TTL,
+        )
+        nid = await ports.repository.save(session)
+        account = await ports.repository.get(session.account_id, Account)
+        return _signed_in(ports, account, session.id, new_token, nid)
+
+    return await retry_on_conflict(attempt)
+
+
+async def logout(ports: AuthPorts, refresh_token: str) -> int:
+    """End the session the token belongs to (any token of the family will do: ending a
+    session is never a risk). Ending an ended session is a no-op."""
+    session_id = session_of(refresh_token)
+    presented = ports.secrets.hash(refresh_token)
+
+    async def attempt() -> int:
+        session = await _session(ports, session_id)
+        if not session.belongs(presented):
+            raise InvalidToken("This refresh token is not valid.", field="refresh_token")
+        if session.is_revoked:
+            return 0
+        session.revoke(at=ports.clock.now(), because="logout")
+        return await ports.repository.save(session)
+
+    return await retry_on_conflict(attempt)
+
+
+async def _session(ports: AuthPorts, session_id: UUID) -> AuthSession:
+    try:
+        return await ports.repository.get(session_id, AuthSession)
+    except NotFound:
+        raise InvalidToken("This refresh token is not valid.", field="refresh_token") from None
+
+
+async def _account_for_login(ports: AuthPorts, key: str) -> Account | None:
+    try:
+        claim = await ports.repository.get(unique_key_id(EMAIL, key), UniqueKey)
+    except NotFound:
+        return None
+    return await ports.repository.get(claim.owner_id, Account)
