@@ -1,0 +1,72 @@
+"""Repeated login failures per email and per client IP are refused with 429 and a
+Retry-After, before any password is checked; counters live in Redis."""
+
+from __future__ import annotations
+
+import random
+
+from adapters.throttle import MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP, WINDOW_SECONDS
+from tests.accounts import PASSWORD, register, unique_email
+from tests.test_auth_api import assert_error
+
+
+def from_ip(ip: str) -> dict[str, str]:
+    # the test server trusts proxy headers from loopback, as uvicorn does by default
+    return {"X-Forwarded-For": ip}
+
+
+def random_ip() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+async def login(server, email: str, password: str, ip: str) -> tuple[int, dict, dict]:
+    async with server.http.post(
+        "/api/v1/auth/login", json={"email": email, "password": password}, headers=from_ip(ip)
+    ) as r:
+        return r.status, await r.json(), dict(r.headers)
+
+
+async def test_repeated_failures_for_one_email_are_429_with_retry_after(server):
+    email = unique_email()
+    await register(server, email)
+    ip = random_ip()
+    for _ in range(MAX_FAILURES_PER_EMAIL):
+        status, body, _ = await login(server, email, "wrong password", ip)
+        assert status == 401
+    # now even the right password waits, from any address
+    status, body, headers = await login(server, email, PASSWORD, random_ip())
+    assert status == 429
+    assert_error(body, "rate_limited")
+    assert 0 < int(headers["Retry-After"]) <= WINDOW_SECONDS
+    # another account is unaffected
+    other = unique_email()
+    await register(server, other)
+    status, _, _ = await login(server, other, PASSWORD, ip)
+    assert status == 200
+
+
+async def test_repeated_failures_from_one_ip_are_429_for_every_email(server):
+    email = unique_email()
+    await register(server, email)
+    ip = random_ip()
+    for _ in range(MAX_FAILURES_PER_IP):
+        status, _, _ = await login(server, unique_email("spray"), PASSWORD, ip)
+        assert status == 401
+    status, body, headers = await login(server, email, PASSWORD, ip)
+    assert status == 429
+    assert_error(body, "rate_limited")
+    assert int(headers["Retry-After"]) > 0
+    status, _, _ = await login(server, email, PASSWORD, random_ip())
+    assert status == 200
+
+
+async def test_a_successful_login_clears_the_email_counter(server):
+    email = unique_email()
+    await register(server, email)
+    ip = random_ip()
+    for _ in range(2):
+        for _ in range(MAX_FAILURES_PER_EMAIL - 1):
+            status, _, _ = await login(server, email, "wrong password", ip)
+            assert status == 401
+        status, _, _ = await login(server, email, PASSWORD, ip)
+        assert status == 200
