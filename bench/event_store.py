@@ -19,11 +19,11 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from eventsourcing.persistence import StoredEvent  # noqa: E402
+from eventsourcing.persistence import StoredEvent
 
-from adapters.db import connect_pool  # noqa: E402
-from adapters.event_store import PostgresEventStore  # noqa: E402
-from bench.common import drop_database, fresh_database  # noqa: E402
+from adapters.db import connect_pool
+from adapters.event_store import PostgresEventStore
+from bench.common import drop_database, fresh_database
 
 DB = "backlynk_bench_event_store"
 TOPIC = "bench:Thing.Happened"
@@ -34,8 +34,12 @@ def make_appends(n: int, seed: int) -> list[list[StoredEvent]]:
     out = []
     for _ in range(n):
         agg = uuid.uuid4()
-        out.append([StoredEvent(agg, v, TOPIC, rng.randbytes(160))
-                    for v in range(1, rng.randint(1, 3) + 1)])
+        out.append(
+            [
+                StoredEvent(agg, v, TOPIC, rng.randbytes(160))
+                for v in range(1, rng.randint(1, 3) + 1)
+            ]
+        )
     return out
 
 
@@ -44,9 +48,14 @@ def eventsourcing_recorder(url: str, pool_size: int):
 
     u = urlparse(url)
     datastore = PostgresDatastore(
-        dbname=u.path.lstrip("/"), host=u.hostname or "127.0.0.1", port=str(u.port or 5432),
-        user=u.username or "postgres", password=u.password or "", pool_size=pool_size,
-        max_overflow=0)
+        dbname=u.path.lstrip("/"),
+        host=u.hostname or "127.0.0.1",
+        port=str(u.port or 5432),
+        user=u.username or "postgres",
+        password=u.password or "",
+        pool_size=pool_size,
+        max_overflow=0,
+    )
     recorder = PostgresApplicationRecorder(datastore, events_table_name="backlynk_events")
     recorder.create_table()
     return datastore, recorder
@@ -95,13 +104,17 @@ async def main() -> None:
             # warm-up, then alternate to share any drift of a noisy machine
             theirs_rate = run_eventsourcing(url, make_appends(args.appends, 1), writers)
             ours_rate = await run_ours(url, make_appends(args.appends, 2), writers)
-            theirs_rate = (theirs_rate + run_eventsourcing(
-                url, make_appends(args.appends, 3), writers)) / 2
-            ours_rate = (ours_rate + await run_ours(url, make_appends(args.appends, 4),
-                                                    writers)) / 2
-            print(f"  {writers:>2} writer(s): ours {ours_rate:8.0f} events/s   "
-                  f"eventsourcing {theirs_rate:8.0f} events/s   "
-                  f"ratio {ours_rate / theirs_rate:.2f}x")
+            theirs_rate = (
+                theirs_rate + run_eventsourcing(url, make_appends(args.appends, 3), writers)
+            ) / 2
+            ours_rate = (
+                ours_rate + await run_ours(url, make_appends(args.appends, 4), writers)
+            ) / 2
+            print(
+                f"  {writers:>2} writer(s): ours {ours_rate:8.0f} events/s   "
+                f"eventsourcing {theirs_rate:8.0f} events/s   "
+                f"ratio {ours_rate / theirs_rate:.2f}x"
+            )
     finally:
         await drop_database(DB)
 

@@ -17,16 +17,16 @@ from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from adapters.db import connect_pool  # noqa: E402
-from adapters.event_store import PostgresEventStore  # noqa: E402
-from adapters.transcoder import MsgspecTranscoder, TypedMapper  # noqa: E402
-from bench.common import drop_database, fresh_database  # noqa: E402
-from projections.base import tracking_ddl  # noqa: E402
-from projections.runner import catch_up, reset  # noqa: E402
-from tests.counter import Counter  # noqa: E402
-from tests.counter_projection import CounterProjection  # noqa: E402
+from adapters.db import connect_pool
+from adapters.event_store import PostgresEventStore
+from adapters.transcoder import MsgspecTranscoder, TypedMapper
+from bench.common import drop_database, fresh_database
+from projections.base import tracking_ddl
+from projections.runner import catch_up, reset
+from tests.counter import Counter
+from tests.counter_projection import CounterProjection
 
 DB = "backlynk_bench_projection"
 
@@ -46,8 +46,9 @@ async def write_events(store: PostgresEventStore, total: int) -> None:
         await store.append(batch)
 
 
-async def rate(conn: asyncpg.Connection, store: PostgresEventStore, batch_size: int,
-               limit: int | None = None) -> float:
+async def rate(
+    conn: asyncpg.Connection, store: PostgresEventStore, batch_size: int, limit: int | None = None
+) -> float:
     projection = CounterProjection()
     await reset(conn, projection)
     started = time.perf_counter()
@@ -77,10 +78,14 @@ async def main() -> None:
         await write_events(store, args.events)
         batched = await rate(conn, store, batch_size=500)
         baseline = await rate(conn, store, batch_size=1, limit=args.baseline_events)
-        print(f"projection catch-up over {args.events} events: {batched:8.0f} events/s "
-              f"(500 per transaction)")
-        print(f"  baseline, one transaction per event ({args.baseline_events} events): "
-              f"{baseline:8.0f} events/s   ratio {batched / baseline:.2f}x")
+        print(
+            f"projection catch-up over {args.events} events: {batched:8.0f} events/s "
+            f"(500 per transaction)"
+        )
+        print(
+            f"  baseline, one transaction per event ({args.baseline_events} events): "
+            f"{baseline:8.0f} events/s   ratio {batched / baseline:.2f}x"
+        )
     finally:
         await conn.close()
         await pool.close()
