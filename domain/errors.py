@@ -39,3 +39,9 @@ class Conflict(DomainError):
     """A state conflict (duplicate, wrong life-cycle state)."""
 
     code = "conflict"
+
+
+class Forbidden(DomainError):
+    """The caller's plan does not include this."""
+
+    code = "forbidden"
