@@ -87,6 +87,9 @@ def parse_catalogue(data: bytes) -> list[Directory]:
     return entries
 
 
+DR_TIERS = ("0-29", "30-49", "50-69", "70+")
+
+
 def dr_tier(domain_rating: int) -> str:
     """Quality tiers shown on the public coverage page."""
     if domain_rating >= 70:
