@@ -74,6 +74,7 @@ def settings(database_url: str, worker_id: str) -> Settings:
             "JWT_SECRET": "test-secret-" + RUN_ID * 4,
             "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "BACKLYNK_DEV": "1",
+            "BACKLYNK_REDIS_NAMESPACE": f"test:{RUN_ID}:{worker_id}",
         }
     )
 

@@ -83,7 +83,7 @@ async def test_keys_are_scoped_to_the_caller(web):
 
 
 async def test_a_refused_request_is_not_kept_so_a_corrected_retry_runs(web):
-    status, body, _ = await post(web, {"item": "refuse"}, "k4")
+    status, _, _ = await post(web, {"item": "refuse"}, "k4")
     assert status == 422
-    status, body, _ = await post(web, {"item": "fixed"}, "k4")
+    status, _, _ = await post(web, {"item": "fixed"}, "k4")
     assert status == 201 and web.ran == ["fixed"]
