@@ -37,6 +37,13 @@ class JobNotCancelable(Conflict):
     code = "job_not_cancelable"
 
 
+class TaskStateConflict(Conflict):
+    """A worker asked for a transition the task's state does not allow (a duplicate or
+    late message): the caller should reload and re-decide, never force it."""
+
+    code = "task_state_conflict"
+
+
 class TaskError(msgspec.Struct, frozen=True):
     code: str
     details: str
@@ -91,7 +98,97 @@ class Job(Aggregate):
         if self.account_id != account_id:
             raise NotFound("No such job.")
 
+    def pending_ids(self) -> list[int]:
+        return self.ids_with_status(PENDING)
+
+    def check_task_is(self, directory_id: int, *statuses: str) -> Task:
+        task = self.task(directory_id)
+        if task.status not in statuses:
+            raise TaskStateConflict(
+                f"Task {directory_id} is {task.status}, not {' or '.join(statuses)}."
+            )
+        return task
+
     # -- commands --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """A worker picked the job up."""
+        if self.status == QUEUED:
+            self._start()
+
+    @event("Started")
+    def _start(self) -> None:
+        self.status = RUNNING
+
+    def begin_submission(self, directory_id: int) -> None:
+        """Mark the task `submitting` BEFORE the outbound request, so that a worker that
+        dies mid-request leaves a trace: the resumed job verifies before it retries."""
+        self.check_task_is(directory_id, PENDING)
+        self._begin_submission(directory_id)
+
+    @event("TaskSubmitting")
+    def _begin_submission(self, directory_id: int) -> None:
+        t = self.task(directory_id)
+        self._put(
+            msgspec.structs.replace(t, status=SUBMITTING, attempts=t.attempts + 1, error=None)
+        )
+
+    def record_submitted(self, directory_id: int, listing_url: str | None) -> None:
+        self.check_task_is(directory_id, SUBMITTING, PENDING)
+        self._record_submitted(directory_id, listing_url)
+        self._finish_if_settled()
+
+    @event("TaskSubmitted")
+    def _record_submitted(self, directory_id: int, listing_url: str | None) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=SUBMITTED, listing_url=listing_url, error=None))
+
+    def retry_later(self, directory_id: int, code: str, details: str) -> None:
+        """A transient failure: back to `pending`, keeping the attempt count."""
+        self.check_task_is(directory_id, SUBMITTING)
+        self._retry_later(directory_id, code, details)
+
+    @event("TaskRetryScheduled")
+    def _retry_later(self, directory_id: int, code: str, details: str) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=PENDING, error=TaskError(code, details)))
+
+    def record_failed(self, directory_id: int, code: str, details: str) -> None:
+        """The submission failed for good (its quota unit is to be released)."""
+        self.check_task_is(directory_id, PENDING, SUBMITTING)
+        self._record_failed(directory_id, code, details)
+        self._finish_if_settled()
+
+    def record_listing_not_found(self, directory_id: int, details: str) -> None:
+        """Verification gave up: the directory never published the listing."""
+        self.check_task_is(directory_id, SUBMITTED)
+        self._record_failed(directory_id, "listing_not_found", details)
+
+    @event("TaskFailed")
+    def _record_failed(self, directory_id: int, code: str, details: str) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=FAILED, error=TaskError(code, details)))
+
+    def record_verified(self, directory_id: int, backlink_id: UUID) -> None:
+        self.check_task_is(directory_id, SUBMITTED)
+        self._record_verified(directory_id, backlink_id)
+
+    @event("TaskVerified")
+    def _record_verified(self, directory_id: int, backlink_id: UUID) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=VERIFIED, backlink_id=backlink_id, error=None))
+
+    def _finish_if_settled(self) -> None:
+        if self.status in (QUEUED, RUNNING) and not self.ids_with_status(*IN_FLIGHT):
+            submitted = self.ids_with_status(SUBMITTED, VERIFIED)
+            self._finish(COMPLETED if submitted else JOB_FAILED)
+
+    @event("Finished")
+    def _finish(self, status: str) -> None:
+        self.status = status
+
+    def _put(self, task: Task) -> None:
+        self.tasks = [task if t.directory_id == task.directory_id else t for t in self.tasks]
 
     def cancel(self) -> list[int]:
         """Cancel the pending tasks; return their directory ids (their quota and site
