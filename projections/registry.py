@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.backlinks import BacklinksProjection
 from projections.base import Projection
 from projections.jobs import JobsProjection
 from projections.sites import SitesProjection
@@ -9,4 +10,4 @@ from projections.usage import UsageProjection
 
 
 def all_projections() -> list[Projection]:
-    return [SitesProjection(), JobsProjection(), UsageProjection()]
+    return [SitesProjection(), JobsProjection(), UsageProjection(), BacklinksProjection()]
