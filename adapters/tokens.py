@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import jwt
 
 from domain import ids
-from domain.errors import InvalidToken, NotFound, TokenExpired
+from domain.errors import InvalidToken, TokenExpired
 from domain.ports import AccessClaims
 
 ALGORITHM = "HS256"
@@ -34,7 +34,7 @@ class JwtAccessTokens:
 
     def issue(self, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> str:
         claims = {
-            "sub": ids.to_public(ids.USER, account_id),
+            "sub": ids.encode("usr", account_id),
             "sid": session_id.hex,
             "jti": uuid.uuid4().hex,
             "iat": int(now.timestamp()),
@@ -55,10 +55,12 @@ class JwtAccessTokens:
         try:
             issued_at = datetime.fromtimestamp(int(claims["iat"]), now.tzinfo)
             expires_at = datetime.fromtimestamp(int(claims["exp"]), now.tzinfo)
-            account_id = ids.from_public(ids.USER, str(claims["sub"]))
+            account_id = ids.decode("usr", str(claims["sub"]))
             session_id = uuid.UUID(hex=str(claims["sid"]))
-        except (TypeError, ValueError, OverflowError, NotFound):
+        except (TypeError, ValueError, OverflowError):
             raise InvalidToken("This access token is not valid.") from None
+        if account_id is None:
+            raise InvalidToken("This access token is not valid.")
         # checked here against our clock rather than by pyjwt against the system's, so
         # that expiry follows the one clock the rest of the service uses
         if now >= expires_at + timedelta(seconds=self._leeway):

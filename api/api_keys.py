@@ -14,6 +14,7 @@ from api.consistency import settle
 from api.pagination import page_request, paginate
 from api.rendering import json_response, no_content
 from domain import ids
+from domain.errors import NotFound
 from domain.services.api_keys import create_api_key, revoke_api_key
 from projections.api_keys import ApiKeyRow, list_api_keys
 
@@ -43,7 +44,7 @@ class CreatedApiKeyOut(msgspec.Struct):
 
 def _render(row: ApiKeyRow) -> ApiKeyOut:
     return ApiKeyOut(
-        ids.to_public(ids.API_KEY, row.id),
+        ids.encode("key", row.id),
         row.name,
         row.prefix,
         row.created_at,
@@ -59,7 +60,7 @@ async def create(request: Request) -> Response:
     await settle(request, created.notification_id)
     key = created.api_key
     out = CreatedApiKeyOut(
-        id=ids.to_public(ids.API_KEY, key.id),
+        id=ids.encode("key", key.id),
         name=key.name,
         key=created.key,
         prefix=key.prefix,
@@ -80,6 +81,8 @@ async def index(request: Request) -> Response:
 
 async def revoke(request: Request) -> Response:
     principal = await require_api_access(request)
-    key_id = ids.from_public(ids.API_KEY, request.path_params["key_id"])
+    key_id = ids.decode("key", request.path_params["key_id"])
+    if key_id is None:
+        raise NotFound("No API key with this id.")
     await settle(request, await revoke_api_key(auth_ports(request), principal.account_id, key_id))
     return no_content()

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.auth_ports import auth_ports
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from api import api_keys, health, sessions, users
+from api import api_keys, coverage, health, sessions, users
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.middleware import OptionalTrailingSlash, RequestContext
 from domain.errors import DomainError
@@ -54,6 +54,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/public/coverage", coverage.coverage, methods=["GET"]),
         Route("/api/v1/auth/register", sessions.register, methods=["POST"]),
         Route("/api/v1/auth/login", sessions.login, methods=["POST"]),
         Route("/api/v1/auth/refresh", sessions.refresh, methods=["POST"]),

@@ -58,7 +58,7 @@ STATUS_OF: dict[type[d.DomainError], int] = {
     d.Conflict: 409,
     d.ConcurrencyConflict: 409,
     d.AuthenticationFailed: 401,
-    d.PlanRequired: 403,
+    d.Forbidden: 403,
     d.RateLimited: 429,
 }
 

@@ -14,7 +14,7 @@ from api.rendering import json_response
 from domain import ids
 from domain.account import Account
 from domain.plans import Plan
-from domain.usage import calendar_month, usage_of
+from domain.quota import period_bounds, period_of
 from projections.accounts import fetch_account
 from projections.usage import usage_in
 
@@ -68,16 +68,17 @@ def plan_out(plan: Plan) -> PlanOut:
 
 
 async def user_out(request: Request, facts: AccountFacts, plan: Plan) -> UserOut:
-    period = calendar_month(auth_ports(request).clock.now())
+    period = period_of(auth_ports(request).clock.now())
+    start, end = period_bounds(period)
     async with request.app.state.infra.read_pool.acquire() as conn:
         used, reserved = await usage_in(conn, facts.id, period)
-    usage = usage_of(plan, period, used=used, reserved=reserved)
+    remaining = max(0, plan.monthly_submissions - used - reserved)
     return UserOut(
-        id=ids.to_public(ids.USER, facts.id),
+        id=ids.encode("usr", facts.id),
         email=facts.email,
         name=facts.name,
         plan=plan_out(plan),
-        usage=UsageOut(period.start, period.end, usage.used, usage.reserved, usage.remaining),
+        usage=UsageOut(start, end, used, reserved, remaining),
         created_at=facts.created_at,
         updated_at=facts.updated_at,
     )

@@ -41,6 +41,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Forbidden(DomainError):
+    """The caller's plan does not include this."""
+
+    code = "forbidden"
+
+
 # -- authentication and authorisation (401 / 403 / 429) -------------------------------
 
 
@@ -78,8 +84,8 @@ class RefreshTokenReused(AuthenticationFailed):
     code = "refresh_token_reused"
 
 
-class PlanRequired(DomainError):
-    """The account's plan does not include this (403)."""
+class PlanRequired(Forbidden):
+    """The account's plan does not include this endpoint at all (403)."""
 
     code = "plan_required"
 

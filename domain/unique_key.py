@@ -10,19 +10,18 @@ exist together or not at all. The same id then serves as a lookup: value -> owne
 
 from __future__ import annotations
 
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-# fixed forever: changing it would orphan every existing claim
-_NAMESPACE = UUID("6b9f3c2e-5d0a-4f53-9a51-2b7f0d6a8c11")
+from domain import ids
 
 EMAIL = "email"
 API_KEY_HASH = "api_key_hash"
 
 
 def unique_key_id(kind: str, value: str) -> UUID:
-    return uuid5(_NAMESPACE, f"{kind}:{value}")
+    return ids.derived("unique-key", kind, value)
 
 
 class UniqueKey(Aggregate):

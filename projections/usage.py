@@ -1,10 +1,4 @@
-"""Read model `usage`: submissions used and reserved per account and billing period.
-
-Quota events arrive with the jobs (issue 5): reserving, consuming and releasing units
-will be applied here. Until then no event changes a row, every account reads zero, and
-`apply` has nothing to do — the table and the query are in place so that `users/me`
-already reads the model it will keep reading.
-"""
+"""Read model: quota usage per account and calendar month (`users/me`, reports)."""
 
 from __future__ import annotations
 
@@ -14,36 +8,57 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.utils import get_topic
 
-from domain.account import Account
-from domain.usage import Period
-
-DDL = (
-    """CREATE TABLE IF NOT EXISTS usage (
-        account_id uuid NOT NULL,
-        period_start timestamptz NOT NULL,
-        used integer NOT NULL DEFAULT 0,
-        reserved integer NOT NULL DEFAULT 0,
-        PRIMARY KEY (account_id, period_start))""",
-)
+from domain.quota import Quota
 
 
 class UsageProjection:
     name = "usage"
-    ddl = DDL
     tables = ("usage",)
-    # an empty tuple would mean "every event"; until quota events exist, listen to one
-    # rare event and ignore it
-    topics = (get_topic(Account.Registered),)
+    topics = tuple(
+        get_topic(c) for c in (Quota.Opened, Quota.Reserved, Quota.Consumed, Quota.Released)
+    )
+    ddl = (
+        """CREATE TABLE IF NOT EXISTS usage (
+            quota_id uuid PRIMARY KEY,
+            account_id uuid NOT NULL,
+            period text NOT NULL,
+            used integer NOT NULL DEFAULT 0,
+            reserved integer NOT NULL DEFAULT 0,
+            updated_at timestamptz NOT NULL,
+            UNIQUE (account_id, period))""",
+    )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        return None
+        if isinstance(event, Quota.Opened):
+            await conn.execute(
+                "INSERT INTO usage VALUES ($1, $2, $3, 0, 0, $4)",
+                event.originator_id,
+                event.account_id,
+                event.period,
+                event.timestamp,
+            )
+            return
+        used, reserved = {
+            Quota.Reserved: (0, event.units),
+            Quota.Consumed: (event.units, -event.units),
+            Quota.Released: (0, -event.units),
+        }[type(event)]
+        await conn.execute(
+            "UPDATE usage SET used = used + $2, reserved = reserved + $3, updated_at = $4 "
+            "WHERE quota_id = $1",
+            event.originator_id,
+            used,
+            reserved,
+            event.timestamp,
+        )
 
 
-async def usage_in(conn: Any, account_id: UUID, period: Period) -> tuple[int, int]:
-    """(used, reserved) of `account_id` in `period`; zeros when nothing happened."""
+async def usage_in(conn: Any, account_id: UUID, period: str) -> tuple[int, int]:
+    """(used, reserved) of `account_id` in `period` ("YYYY-MM"); zeros before its quota
+    has been opened (no job yet this month)."""
     row = await conn.fetchrow(
-        "SELECT used, reserved FROM usage WHERE account_id = $1 AND period_start = $2",
+        "SELECT used, reserved FROM usage WHERE account_id = $1 AND period = $2",
         account_id,
-        period.start,
+        period,
     )
     return (row["used"], row["reserved"]) if row else (0, 0)

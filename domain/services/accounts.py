@@ -17,7 +17,7 @@ from domain.account import (
 from domain.errors import ConcurrencyConflict, NotFound
 from domain.plans import DEFAULT_PLAN, get_plan
 from domain.ports import AuthPorts
-from domain.services.retry import retry_on_conflict
+from domain.services.retry import on_conflict
 from domain.unique_key import EMAIL, UniqueKey, unique_key_id
 
 
@@ -78,7 +78,7 @@ async def set_plan(ports: AuthPorts, email: str, plan_code: str) -> Changed:
         account.change_plan(plan_code)
         return Changed(account, await ports.repository.save(account))
 
-    return await retry_on_conflict(attempt)
+    return await on_conflict(attempt)
 
 
 async def _email_owner(ports: AuthPorts, key: str) -> UUID | None:

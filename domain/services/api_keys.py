@@ -10,7 +10,7 @@ from domain.account import Account
 from domain.api_key import ApiKey, ApiKeyRevoked, clean_key_name
 from domain.errors import NotFound
 from domain.ports import AuthPorts
-from domain.services.retry import retry_on_conflict
+from domain.services.retry import on_conflict
 from domain.unique_key import API_KEY_HASH, UniqueKey
 
 
@@ -36,7 +36,7 @@ async def create_api_key(ports: AuthPorts, account_id: UUID, name: str) -> Creat
         nid = await ports.repository.save(account, api_key, lookup)
         return CreatedKey(api_key, secret.key, nid)
 
-    return await retry_on_conflict(attempt)
+    return await on_conflict(attempt)
 
 
 async def revoke_api_key(ports: AuthPorts, account_id: UUID, key_id: UUID) -> int:
@@ -50,7 +50,7 @@ async def revoke_api_key(ports: AuthPorts, account_id: UUID, key_id: UUID) -> in
         account.remove_api_key(api_key.id)
         return await ports.repository.save(api_key, account)
 
-    return await retry_on_conflict(attempt)
+    return await on_conflict(attempt)
 
 
 async def _own_key(ports: AuthPorts, account_id: UUID, key_id: UUID) -> ApiKey:

@@ -1,7 +1,9 @@
-"""Bounded retry of a load-change-save operation that lost an optimistic-concurrency race."""
+"""Bounded retry of a use case that lost an optimistic-concurrency race."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -9,15 +11,18 @@ from domain.errors import ConcurrencyConflict
 
 T = TypeVar("T")
 
-ATTEMPTS = 5
+ATTEMPTS = 40
 
 
-async def retry_on_conflict(operation: Callable[[], Awaitable[T]], attempts: int = ATTEMPTS) -> T:
-    """Run `operation` again (it reloads what it changes) when another writer got there
-    first; after `attempts` losses the conflict reaches the caller as a 409."""
-    for _ in range(attempts - 1):
+async def on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = ATTEMPTS) -> T:
+    """Run `attempt` (which must load fresh state each time) until it saves without a
+    conflict. In-process appends are group-committed, so each round has one winner per
+    aggregate; a short random pause spreads out writers in other processes."""
+    for n in range(attempts):
         try:
-            return await operation()
+            return await attempt()
         except ConcurrencyConflict:
-            continue
-    return await operation()
+            if n == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))
+    raise AssertionError("unreachable")

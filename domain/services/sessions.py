@@ -23,7 +23,7 @@ from domain.errors import (
 from domain.plans import DEFAULT_PLAN
 from domain.ports import AuthPorts
 from domain.services.accounts import new_account, save_new_account
-from domain.services.retry import retry_on_conflict
+from domain.services.retry import on_conflict
 from domain.unique_key import EMAIL, UniqueKey, unique_key_id
 
 
@@ -135,7 +135,7 @@ async def refresh(ports: AuthPorts, refresh_token: str) -> SignedIn:
         account = await ports.repository.get(session.account_id, Account)
         return _signed_in(ports, account, session.id, new_token, nid)
 
-    return await retry_on_conflict(attempt)
+    return await on_conflict(attempt)
 
 
 async def logout(ports: AuthPorts, refresh_token: str) -> int:
@@ -153,7 +153,7 @@ async def logout(ports: AuthPorts, refresh_token: str) -> int:
         session.revoke(at=ports.clock.now(), because="logout")
         return await ports.repository.save(session)
 
-    return await retry_on_conflict(attempt)
+    return await on_conflict(attempt)
 
 
 async def _session(ports: AuthPorts, session_id: UUID) -> AuthSession:
