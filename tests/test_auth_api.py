@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.accounts import PASSWORD, bearer, register, unique_email
+from domain import ids
+from domain.quota import Quota, period_of
+from tests.accounts import PASSWORD, bearer, paid_account, register, unique_email
 
 
 def assert_error(body: dict, code: str, field: str | None = None) -> None:
@@ -293,3 +297,20 @@ async def test_users_me_without_credentials_is_401(server):
     async with server.http.get("/api/v1/users/me") as r:
         assert r.status == 401
         assert_error(await r.json(), "authentication_required")
+
+
+async def test_users_me_usage_follows_this_months_quota(server, infra):
+    tokens = await paid_account(server, infra, "pro")
+    account_id = ids.decode("usr", tokens["user"]["id"])
+    quota = Quota(account_id=account_id, period=period_of(datetime.now(UTC)))
+    job = uuid.uuid4()
+    quota.reserve(job, 5, 150)
+    quota.consume(job, 2)
+    await infra.repository.save(quota)
+    for _ in range(100):  # written behind the API's back: wait for the projector
+        async with server.http.get("/api/v1/users/me", headers=bearer(tokens)) as r:
+            usage = (await r.json())["usage"]
+        if usage["used"]:
+            break
+        await asyncio.sleep(0.02)
+    assert (usage["used"], usage["reserved"], usage["remaining"]) == (2, 3, 145)
