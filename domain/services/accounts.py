@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import msgspec
+from eventsourcing.domain import Aggregate
 
 from domain.account import (
     Account,
@@ -15,7 +16,7 @@ from domain.account import (
     normalise_email,
 )
 from domain.errors import ConcurrencyConflict, NotFound
-from domain.plans import DEFAULT_PLAN, get_plan
+from domain.plans import get_plan
 from domain.ports import AuthPorts
 from domain.services.retry import on_conflict
 from domain.unique_key import EMAIL, UniqueKey, unique_key_id
@@ -47,9 +48,11 @@ async def new_account(
     return account, UniqueKey.claim(EMAIL, key, account.id)
 
 
-async def save_new_account(ports: AuthPorts, *aggregates: object) -> int:
+async def save_new_account(ports: AuthPorts, *aggregates: Aggregate) -> int:
+    """Save a new account with its email claim (and whatever else must commit with it).
+    The claim's fixed id makes a second account for the email a version clash."""
     try:
-        return await ports.repository.save(*aggregates)  # type: ignore[arg-type]
+        return await ports.repository.save(*aggregates)
     except ConcurrencyConflict:
         raise EmailTaken("An account with this email already exists.", field="email") from None
 
@@ -87,6 +90,3 @@ async def _email_owner(ports: AuthPorts, key: str) -> UUID | None:
     except NotFound:
         return None
     return claim.owner_id
-
-
-__all__ = ["DEFAULT_PLAN", "Changed", "create_account", "find_by_email", "set_plan"]
