@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from redis.asyncio import Redis
@@ -27,7 +28,7 @@ async def test_one_request_at_a_time_per_host_with_a_delay_between(settings):
         for c in clients:
             await c.aclose()
     spans.sort()
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start - end >= 0.18  # never overlapping, and the delay respected
 
 
