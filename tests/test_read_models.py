@@ -9,7 +9,7 @@ import asyncpg
 
 from domain.services import jobs, sites, submissions
 from domain.services.submissions import Failed, RetryLater, Submitted
-from projections.registry import all_projections
+from projections.registry import read_models
 from projections.runner import ProjectorRunner, rebuild, wait_for
 from tests.support import NOW, Limits, new_site
 from tests.test_backlink_aggregate import GONE, LINKED
@@ -58,7 +58,7 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
 
 
 async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, catalogue):
-    projections = all_projections()
+    projections = read_models()
     runner = ProjectorRunner(settings.database_url, infra.store, projections, poll_interval=0.05)
     await runner.start()
     try:
