@@ -39,3 +39,21 @@ class Conflict(DomainError):
     """A state conflict (duplicate, wrong life-cycle state)."""
 
     code = "conflict"
+
+
+class InvalidDomain(ValidationFailed):
+    """The target domain is not a host name under a public suffix."""
+
+    code = "invalid_domain"
+
+
+class InvalidUrl(ValidationFailed):
+    """A URL that is not an absolute http(s) URL."""
+
+    code = "invalid_url"
+
+
+class TooManyUrls(ValidationFailed):
+    """More URLs than one check accepts."""
+
+    code = "too_many_urls"
