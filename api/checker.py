@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.infrastructure import Infrastructure
 from adapters.rate_limit import RateLimiter
+from adapters.settings import Settings
 from api.bodies import read_json
 from api.csv_export import csv_response, wants_csv
 from api.errors import ApiError
@@ -27,9 +28,10 @@ class CheckBacklinksBody(msgspec.Struct):
 
 async def _enforce_public_rate(request: Request) -> None:
     infra: Infrastructure = request.app.state.infra
-    limit = infra.settings.public_check_rate
+    settings: Settings = request.app.state.settings
+    limit = settings.public_check_rate
     client = request.client.host if request.client else "unknown"
-    retry_after = await RateLimiter(infra.redis, infra.settings).hit(
+    retry_after = await RateLimiter(infra.redis, settings).hit(
         PUBLIC_BUCKET, client, limit=limit
     )
     if retry_after:
