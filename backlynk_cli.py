@@ -26,7 +26,9 @@ def _configure_logging() -> None:
 
 
 def migrate_ddl() -> list[str]:
-    return all_ddl(all_projections())
+    from adapters import directories
+
+    return [*directories.DDL, *all_ddl(all_projections())]
 
 
 async def _migrate() -> None:
@@ -102,6 +104,33 @@ async def _rebuild(name: str | None) -> None:
         await infra.close()
 
 
+def _import_directories(path: str) -> None:
+    from adapters.directories import upsert
+    from domain.directory import parse_catalogue
+    from domain.errors import DomainError
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        entries = parse_catalogue(data)
+    except DomainError as exc:
+        raise CommandError(f"{path}: {exc.details}") from None
+
+    async def write() -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(settings_module.load().database_url)
+        try:
+            return await upsert(conn, entries)
+        finally:
+            await conn.close()
+
+    print(f"imported {asyncio.run(write())} directories from {path}", file=sys.stderr)
+
+
 def _run(
     coro_fn: Callable[..., Coroutine[Any, Any, Any]], *a: Any
 ) -> Callable[[argparse.Namespace], None]:
@@ -125,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="create the database and tables").set_defaults(
         func=_run(_migrate)
     )
+
+    dirs = sub.add_parser("directories", help="the directory catalogue")
+    dirs_sub = dirs.add_subparsers(dest="action", required=True)
+    imp = dirs_sub.add_parser("import", help="upsert directories from a JSON file")
+    imp.add_argument("file")
+    imp.set_defaults(func=lambda a: _import_directories(a.file))
 
     proj = sub.add_parser("projections", help="read-model maintenance")
     proj_sub = proj.add_subparsers(dest="action", required=True)

@@ -56,16 +56,33 @@ SCHEMA = [
        EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
 ]
 
-_LOCK = f"LOCK TABLE public.{EVENTS_TABLE} IN EXCLUSIVE MODE"
-_EXISTING = f"""
-    SELECT e.originator_id, e.originator_version FROM public.{EVENTS_TABLE} e
-    JOIN unnest($1::uuid[], $2::bigint[]) AS k(id, v)
-      ON e.originator_id = k.id AND e.originator_version = k.v"""
-_INSERT = f"""
-    INSERT INTO public.{EVENTS_TABLE} (originator_id, originator_version, topic, state)
-    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[])
-    RETURNING originator_id, originator_version, notification_id"""
-_NOTIFY = f"NOTIFY {CHANNEL}"
+# One round trip per flush: the lock, the optimistic-concurrency check and the insert run
+# server-side in one statement (its implicit transaction holds the lock until commit).
+# Batches whose (id, version) keys already exist are left out; the caller sees which by
+# the rows returned. The NOTIFY is delivered at commit, as in eventsourcing's own function.
+_APPEND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION public.backlynk_append(
+    ids uuid[], versions bigint[], topics text[], states bytea[], batches int[])
+RETURNS TABLE(originator_id uuid, originator_version bigint, notification_id bigint)
+LANGUAGE plpgsql AS $body$
+DECLARE conflicted int[];
+BEGIN
+    LOCK TABLE public.{EVENTS_TABLE} IN EXCLUSIVE MODE;
+    SELECT coalesce(array_agg(DISTINCT k.b), '{{}}') INTO conflicted
+      FROM unnest(ids, versions, batches) AS k(id, v, b)
+      JOIN public.{EVENTS_TABLE} e ON e.originator_id = k.id AND e.originator_version = k.v;
+    IF cardinality(conflicted) < cardinality(array(SELECT DISTINCT unnest(batches))) THEN
+        NOTIFY {CHANNEL};
+    END IF;
+    RETURN QUERY
+    INSERT INTO public.{EVENTS_TABLE} AS t (originator_id, originator_version, topic, state)
+    SELECT k.id, k.v, k.t, k.s
+      FROM unnest(ids, versions, topics, states, batches) WITH ORDINALITY AS k(id, v, t, s, b, o)
+     WHERE NOT (k.b = ANY(conflicted)) ORDER BY k.o
+    RETURNING t.originator_id, t.originator_version, t.notification_id;
+END $body$"""
+SCHEMA.append(_APPEND_FUNCTION)
+_APPEND = "SELECT * FROM public.backlynk_append($1, $2, $3, $4, $5)"
 
 
 @dataclass
@@ -136,35 +153,34 @@ class PostgresEventStore:
                 batch.future.set_result(result)
 
     async def _write(self, batches: list[_Batch]) -> list[list[int] | Exception]:
-        ids = [k[0] for b in batches for k in b.keys]
-        versions = [k[1] for b in batches for k in b.keys]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(_LOCK)
-            taken = {(r[0], r[1]) for r in await conn.fetch(_EXISTING, ids, versions)}
-            accepted: list[_Batch] = []
-            outcome: dict[int, Exception] = {}
-            for i, batch in enumerate(batches):
-                if any(k in taken for k in batch.keys):
-                    outcome[i] = ConcurrencyConflict("Aggregate was changed by another writer.")
-                else:
-                    taken.update(batch.keys)
-                    accepted.append(batch)
-            assigned: dict[tuple[UUID, int], int] = {}
-            if accepted:
-                evs = [e for b in accepted for e in b.events]
-                rows = await conn.fetch(
-                    _INSERT,
-                    [e.originator_id for e in evs],
-                    [e.originator_version for e in evs],
-                    [e.topic for e in evs],
-                    [e.state for e in evs],
-                )
-                assigned = {(r[0], r[1]): r[2] for r in rows}
-                await conn.execute(_NOTIFY)
-        return [
-            outcome[i] if i in outcome else [assigned[k] for k in b.keys]
-            for i, b in enumerate(batches)
-        ]
+        # A batch that repeats a key of an earlier batch in this flush loses, as it would
+        # have had it been committed second.
+        seen: set[tuple[UUID, int]] = set()
+        clashing: set[int] = set()
+        for i, batch in enumerate(batches):
+            if seen.intersection(batch.keys):
+                clashing.add(i)
+            else:
+                seen.update(batch.keys)
+        sent = [(i, b) for i, b in enumerate(batches) if i not in clashing]
+        events = [(i, e) for i, b in sent for e in b.events]
+        rows = await self.pool.fetch(
+            _APPEND,
+            [e.originator_id for _, e in events],
+            [e.originator_version for _, e in events],
+            [e.topic for _, e in events],
+            [e.state for _, e in events],
+            [i for i, _ in events],
+        )
+        assigned = {(r[0], r[1]): r[2] for r in rows}
+        results: list[list[int] | Exception] = []
+        for i, batch in enumerate(batches):
+            ids = [assigned.get(k) for k in batch.keys]
+            if i not in clashing and all(n is not None for n in ids):
+                results.append(ids)  # type: ignore[arg-type]
+            else:
+                results.append(ConcurrencyConflict("Aggregate was changed by another writer."))
+        return results
 
     # -- reading ---------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from adapters.clock import SystemClock
 from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
 from adapters.fetcher import Fetcher
-from adapters.host_names import IdnaHostNames
+from adapters.hostnames import HostNameRules
 from adapters.page_inspector import FetchingPageInspector
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
@@ -29,7 +29,7 @@ class Infrastructure:
     #: the one outbound HTTP fetcher of the process (its session opens on first use)
     fetcher: Fetcher
     clock: SystemClock
-    host_names: IdnaHostNames
+    host_names: HostNameRules
 
     @property
     def page_inspector(self) -> FetchingPageInspector:
@@ -59,5 +59,5 @@ async def open_infrastructure(settings: Settings, *, pool_size: int = 10) -> Inf
         EventSourcedRepository(store),
         fetcher=Fetcher(AddressPolicy(settings.allowed_networks())),
         clock=SystemClock(),
-        host_names=IdnaHostNames(),
+        host_names=HostNameRules(),
     )

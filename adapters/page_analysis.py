@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 from lxml import etree
 
-from adapters.host_names import to_ascii
+from adapters.hostnames import to_ascii_or_none
 from domain.backlink_evidence import Link
 
 # ASCII whitespace and the tab/newline that URL parsers strip from inside a URL
@@ -61,7 +61,7 @@ def url_host(url: str) -> str:
         return ""
     if host.isascii():
         return host
-    return to_ascii(host) or ""
+    return to_ascii_or_none(host) or ""
 
 
 def _collapse(text: str) -> str:
@@ -131,7 +131,7 @@ def mentions(root: etree._Element) -> frozenset[str]:
         if token.isascii():
             tokens.add(token.lower())
         else:
-            ascii_token = to_ascii(token)
+            ascii_token = to_ascii_or_none(token)
             if ascii_token:
                 tokens.add(ascii_token)
     return frozenset(tokens)

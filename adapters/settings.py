@@ -48,6 +48,9 @@ class Settings(msgspec.Struct, frozen=True):
         return [ipaddress.ip_network(c, strict=False) for c in self.fetch_allow_cidrs]
 
 
+_DEFAULTS = Settings()
+
+
 def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -60,10 +63,10 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         c.strip() for c in e.get("BACKLYNK_FETCH_ALLOW_CIDRS", "").split(",") if c.strip()
     )
     settings = Settings(
-        database_url=e.get("DATABASE_URL") or Settings.database_url,
+        database_url=e.get("DATABASE_URL") or _DEFAULTS.database_url,
         read_database_url=e.get("READ_DATABASE_URL", ""),
-        redis_url=e.get("REDIS_URL") or Settings.redis_url,
-        redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or Settings.redis_namespace,
+        redis_url=e.get("REDIS_URL") or _DEFAULTS.redis_url,
+        redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or _DEFAULTS.redis_namespace,
         jwt_secret=e.get("JWT_SECRET", ""),
         port=int(e.get("PORT") or 8000),
         fetch_allow_cidrs=cidrs,

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from api import checker, health, tools
+from api import checker, coverage, health, tools
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.middleware import OptionalTrailingSlash, RequestContext
 from domain.errors import DomainError
@@ -53,6 +53,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/public/coverage", coverage.coverage, methods=["GET"]),
         *checker.routes(),
         *tools.routes(),
     ]

@@ -29,11 +29,11 @@ def _clean(message: str) -> str:
     return _PATH.sub("", message).rstrip(" -") or "Invalid value."
 
 
-async def read_json(request: Request, struct: type[T]) -> T:
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media and media != "application/json" and not media.endswith("+json"):
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+async def read_raw(request: Request) -> bytes:
+    """The body, at most 1 MiB (413 beyond), read once and kept for later readers."""
+    cached = getattr(request.state, "raw_body", None)
+    if cached is not None:
+        return cached
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise ApiError(413, "payload_too_large", "The body is larger than 1 MiB.")
@@ -42,6 +42,16 @@ async def read_json(request: Request, struct: type[T]) -> T:
         body += chunk
         if len(body) > MAX_BODY:
             raise ApiError(413, "payload_too_large", "The body is larger than 1 MiB.")
+    request.state.raw_body = bytes(body)
+    return request.state.raw_body
+
+
+async def read_json(request: Request, struct: type[T]) -> T:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    body = await read_raw(request)
     try:
         raw = msgspec.json.decode(bytes(body)) if body else None
     except msgspec.DecodeError:

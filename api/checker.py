@@ -31,9 +31,7 @@ async def _enforce_public_rate(request: Request) -> None:
     settings: Settings = request.app.state.settings
     limit = settings.public_check_rate
     client = request.client.host if request.client else "unknown"
-    retry_after = await RateLimiter(infra.redis, settings).hit(
-        PUBLIC_BUCKET, client, limit=limit
-    )
+    retry_after = await RateLimiter(infra.redis, settings).hit(PUBLIC_BUCKET, client, limit=limit)
     if retry_after:
         raise ApiError(
             429,

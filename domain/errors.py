@@ -41,6 +41,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Forbidden(DomainError):
+    """The caller's plan does not include this."""
+
+    code = "forbidden"
+
+
 class InvalidDomain(ValidationFailed):
     """The target domain is not a host name under a public suffix."""
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.backlink_evidence import Inspection
+from domain.directory import Directory
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -27,6 +29,30 @@ class Repository(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class DirectoryCatalogue(Protocol):
+    async def by_ids(self, ids: Sequence[int]) -> dict[int, Directory]: ...
+
+    async def active_within(self, dr_cap: int | None) -> list[Directory]: ...
+
+
+class SiteUrlPolicy(Protocol):
+    def normalise(self, url: str) -> tuple[str, str]:
+        """(normalised URL, host) or raise `domain.site.InvalidSiteUrl`."""
+        ...
+
+    async def landing_page_problem(self, url: str) -> str | None:
+        """Why the landing page is unacceptable (unreachable, not 2xx, noindex), or None."""
+        ...
+
+
+class PlanLimits(Protocol):
+    """What the services need to know of a plan (domain.plans.Plan provides it)."""
+
+    monthly_submissions: int
+    dr_cap: int | None
+    max_sites: int
 
 
 class HostNames(Protocol):

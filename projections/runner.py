@@ -94,16 +94,10 @@ async def catch_up(
         total += n
 
 
-async def rebuild(
-    conn: asyncpg.Connection,
-    store: PostgresEventStore,
-    projection: Projection,
-    *,
-    batch_size: int = 500,
-) -> int:
-    """Empty the projection's tables and replay it from position 0. Tables first, then the
-    tracking row: the same lock order as `apply_batch`, so a live runner cannot deadlock
-    with a rebuild; its in-flight batch fails the compare-and-set and is discarded."""
+async def reset(conn: asyncpg.Connection, projection: Projection) -> None:
+    """Empty the projection's tables and move its position back to 0. Tables first, then
+    the tracking row: the same lock order as `apply_batch`, so a live runner cannot
+    deadlock with a reset; its in-flight batch fails the compare-and-set and is discarded."""
     async with conn.transaction():
         if projection.tables:
             await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
@@ -112,6 +106,17 @@ async def rebuild(
             "WHERE application_name = $1",
             APPLICATION_NAME,
         )
+
+
+async def rebuild(
+    conn: asyncpg.Connection,
+    store: PostgresEventStore,
+    projection: Projection,
+    *,
+    batch_size: int = 500,
+) -> int:
+    """Replay a projection from position 0; return the number of events read."""
+    await reset(conn, projection)
     return await catch_up(conn, store, projection, batch_size=batch_size)
 
 

@@ -74,6 +74,7 @@ def settings(database_url: str, worker_id: str) -> Settings:
             "JWT_SECRET": "test-secret-" + RUN_ID * 4,
             "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "BACKLYNK_DEV": "1",
+            "BACKLYNK_REDIS_NAMESPACE": f"test:{RUN_ID}:{worker_id}",
         }
     )
 
@@ -155,3 +156,15 @@ async def server(settings: Settings, infra: Infrastructure) -> AsyncIterator[Liv
     app = create_app(settings, infra=infra, in_process_projector=True)
     async with LiveServer(app, free_port()) as live:
         yield live
+
+
+@pytest.fixture
+async def catalogue(infra):
+    """Six directories: 5 is paused, 6 has DR 80 (above the pro cap)."""
+    from adapters.directories import PostgresDirectoryCatalogue, upsert
+    from domain.directory import parse_catalogue
+    from tests.support import catalogue_json
+
+    async with infra.pool.acquire() as conn:
+        await upsert(conn, parse_catalogue(catalogue_json(6, paused=(5,), dr={6: 80})))
+    return PostgresDirectoryCatalogue(infra.pool)

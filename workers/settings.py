@@ -8,20 +8,20 @@ from arq.connections import RedisSettings
 
 from adapters.settings import load
 
+_settings = load()
+
 
 async def echo(ctx: dict[str, Any], payload: Any) -> Any:
-    """Round-trip check that a worker is consuming this queue (used by readiness probes
-    and the end-to-end tests)."""
+    """Round trip through the queue: proves that a worker consumes this namespace's queue
+    (used by the end-to-end tests and by operators as a smoke test)."""
     return payload
-
-
-def redis_settings() -> RedisSettings:
-    return RedisSettings.from_dsn(load().redis_url)
 
 
 class WorkerSettings:
     functions = [echo]
-    redis_settings = redis_settings()
+    redis_settings = RedisSettings.from_dsn(_settings.redis_url)
+    queue_name = _settings.queue_name
+    # short timeouts keep crash recovery quick (ARCHITECTURE.md: within 60 s)
     job_timeout = 60
     max_tries = 3
     health_check_interval = 30

@@ -155,9 +155,7 @@ class FixtureSite:
         self._runner = web.ServerRunner(server, shutdown_timeout=0.2)
         await self._runner.setup()
         plain = web.TCPSite(self._runner, "127.0.0.1", 0)
-        secure = web.TCPSite(
-            self._runner, "127.0.0.1", 0, ssl_context=self.tls.server_context()
-        )
+        secure = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls.server_context())
         await plain.start()
         await secure.start()
         self.port = plain._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ import uuid
 import msgspec
 import pytest
 
+from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
 from tests.checker.conftest import Checker
@@ -154,7 +155,9 @@ async def test_wrong_types_and_missing_fields_name_the_field(check: Checker) -> 
 async def test_body_that_is_not_json(app_server: LiveServer) -> None:
     assert app_server.http
     async with app_server.http.post(
-        "/api/v1/public/check-backlinks", data=b"{nope", headers={"Content-Type": "application/json"}
+        "/api/v1/public/check-backlinks",
+        data=b"{nope",
+        headers={"Content-Type": "application/json"},
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "invalid_json"
@@ -206,7 +209,7 @@ async def test_public_checks_are_rate_limited_per_client_ip(
     site: FixtureSite,
     settings: Settings,
     infra: Infrastructure,
-    fetcher,  # noqa: ANN001 - the fixture fetcher
+    fetcher: Fetcher,
 ) -> None:
     from api.app import create_app
 

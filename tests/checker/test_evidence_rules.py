@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.host_names import IdnaHostNames
+from adapters.hostnames import HostNameRules
 from domain import robots
 from domain.backlink_evidence import comparable_url, host_matches
 from domain.errors import InvalidDomain
@@ -29,7 +29,7 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
     ],
 )
 def test_domain_normalisation(raw: str, normal: str) -> None:
-    assert normalise_domain(raw, IdnaHostNames()) == normal
+    assert normalise_domain(raw, HostNameRules()) == normal
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_domain_normalisation(raw: str, normal: str) -> None:
 )
 def test_invalid_domains(raw: str) -> None:
     with pytest.raises(InvalidDomain) as caught:
-        normalise_domain(raw, IdnaHostNames())
+        normalise_domain(raw, HostNameRules())
     assert caught.value.field == "domain" and caught.value.code == "invalid_domain"
 
 

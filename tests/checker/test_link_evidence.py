@@ -107,9 +107,7 @@ async def test_the_domain_given_with_www_and_upper_case_matches_its_links(
         "https://example.com@evil.net/",
     ],
 )
-async def test_look_alike_hosts_are_not_links(
-    site: FixtureSite, check: Checker, href: str
-) -> None:
+async def test_look_alike_hosts_are_not_links(site: FixtureSite, check: Checker, href: str) -> None:
     url = site.page("/lookalike", html(f'<a href="{href}">x</a>'))
     result = await check.one(url)
     assert result["hasLink"] is False
@@ -133,9 +131,7 @@ async def test_a_look_alike_host_is_not_a_mention_but_userinfo_and_mailto_are(
     assert found == [(False, False), (True, False), (True, False)]
 
 
-async def test_relative_link_resolves_against_base_href(
-    site: FixtureSite, check: Checker
-) -> None:
+async def test_relative_link_resolves_against_base_href(site: FixtureSite, check: Checker) -> None:
     url = site.page(
         "/dir/page",
         html('<a href="listing/42?x=1">listing</a>', head='<base href="https://example.com/d/">'),
@@ -195,7 +191,7 @@ async def test_javascript_and_mailto_hrefs_are_not_links(site: FixtureSite, chec
     url = site.page(
         "/js",
         html(
-            '<a href="javascript:location=\'https://example.com/\'">js</a>'
+            "<a href=\"javascript:location='https://example.com/'\">js</a>"
             '<a href="mailto:hello@example.com">mail</a>'
         ),
     )
@@ -204,9 +200,7 @@ async def test_javascript_and_mailto_hrefs_are_not_links(site: FixtureSite, chec
     assert result["domainFound"] is True  # both attribute values mention the host
 
 
-async def test_mentions_in_script_and_style_do_not_count(
-    site: FixtureSite, check: Checker
-) -> None:
+async def test_mentions_in_script_and_style_do_not_count(site: FixtureSite, check: Checker) -> None:
     url = site.page(
         "/script",
         html(
@@ -226,9 +220,7 @@ async def test_plain_text_mention_without_link(site: FixtureSite, check: Checker
 async def test_idn_domain_is_normalised_and_matched_in_either_form(
     site: FixtureSite, check: Checker
 ) -> None:
-    url = site.page(
-        "/idn", html('<a href="https://BÜCHER.de/shop">Bücher</a><p>www.bücher.de</p>')
-    )
+    url = site.page("/idn", html('<a href="https://BÜCHER.de/shop">Bücher</a><p>www.bücher.de</p>'))
     puny = site.page("/idn2", html('<a href="https://www.xn--bcher-kva.de/">x</a>'))
     status, body = await check.post({"domain": "Bücher.DE", "urls": [url, puny]})
     assert status == 200
@@ -244,7 +236,12 @@ async def test_idn_domain_is_normalised_and_matched_in_either_form(
 @pytest.mark.parametrize(
     ("head", "directives", "indexable", "link_type"),
     [
-        ('<meta name="robots" content="NoIndex, follow">', ["noindex", "follow"], False, "dofollow"),
+        (
+            '<meta name="robots" content="NoIndex, follow">',
+            ["noindex", "follow"],
+            False,
+            "dofollow",
+        ),
         ('<meta name="googlebot" content="noindex">', ["noindex"], False, "dofollow"),
         ('<meta name="bingbot" content="noindex">', [], True, "dofollow"),
         ('<meta name="robots" content="none">', ["none"], False, "nofollow"),
@@ -262,7 +259,8 @@ async def test_idn_domain_is_normalised_and_matched_in_either_form(
             "dofollow",
         ),
         (
-            '<meta name="robots" content="index"><meta name="googlebot" content="INDEX, noarchive">',
+            '<meta name="robots" content="index">'
+            '<meta name="googlebot" content="INDEX, noarchive">',
             ["index", "noarchive"],
             True,
             "dofollow",
@@ -378,7 +376,9 @@ async def test_canonical_from_link_header(site: FixtureSite, check: Checker) -> 
     url = site.page(
         "/hdr",
         html("<p>x</p>"),
-        headers=[("Link", '<https://cdn.example/x.css>; rel="preload", </elsewhere>; rel="canonical"')],
+        headers=[
+            ("Link", '<https://cdn.example/x.css>; rel="preload", </elsewhere>; rel="canonical"')
+        ],
     )
     result = await check.one(url)
     assert result["canonicalUrl"] == site.url("/elsewhere")

@@ -1,0 +1,56 @@
+"""`GET /api/v1/public/coverage`: what the catalogue covers, in aggregate only — public
+pages never expose the operational directory list."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.directories import PostgresDirectoryCatalogue
+from domain.directory import DR_TIERS, dr_tier
+
+
+class TierCount(msgspec.Struct):
+    tier: str
+    count: int
+
+
+class CategoryCoverage(msgspec.Struct):
+    category: str
+    count: int
+    dr_tiers: list[TierCount]
+
+
+class Coverage(msgspec.Struct):
+    total: int
+    categories: list[CategoryCoverage]
+    dr_tiers: list[TierCount]
+
+
+def _tiers(counter: Counter[str]) -> list[TierCount]:
+    return [TierCount(t, counter[t]) for t in DR_TIERS]
+
+
+async def coverage(request: Request) -> Response:
+    rows = await PostgresDirectoryCatalogue(request.app.state.infra.read_pool).coverage()
+    overall: Counter[str] = Counter()
+    per_category: dict[str, Counter[str]] = {}
+    for category, domain_rating, count in rows:
+        tier = dr_tier(domain_rating)
+        overall[tier] += count
+        per_category.setdefault(category, Counter())[tier] += count
+    body = Coverage(
+        total=sum(overall.values()),
+        categories=[
+            CategoryCoverage(c, sum(t.values()), _tiers(t)) for c, t in sorted(per_category.items())
+        ],
+        dr_tiers=_tiers(overall),
+    )
+    return Response(
+        msgspec.json.encode(body),
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=60"},
+    )

@@ -1,0 +1,42 @@
+"""Shared set-up for the benchmarks: a throw-away database on the configured server."""
+
+from __future__ import annotations
+
+import os
+
+import asyncpg
+
+from adapters.db import migrate
+from backlynk_cli import migrate_ddl
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/backlynk")
+
+
+def url_for(name: str) -> str:
+    head, _, tail = BASE_URL.rpartition("/")
+    query = tail.partition("?")[2]
+    return f"{head}/{name}" + (f"?{query}" if query else "")
+
+
+async def fresh_database(name: str, extra_ddl: list[str] | None = None) -> str:
+    admin = await asyncpg.connect(url_for("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = url_for(name)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn, [*migrate_ddl(), *(extra_ddl or [])])
+    finally:
+        await conn.close()
+    return url
+
+
+async def drop_database(name: str) -> None:
+    admin = await asyncpg.connect(url_for("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,0 +1,82 @@
+"""Backlink: a link from a directory's listing page to a customer's site, with the
+page-level evidence of the last check. Monitoring re-checks live links: a link that
+disappears is `lost`, one that comes back is `live` again."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate, event
+
+from domain import ids
+
+LIVE, LOST = "live", "lost"
+
+
+class Evidence(msgspec.Struct, frozen=True):
+    """What one check of the listing page showed (see the backlink checker rules)."""
+
+    source_url: str
+    has_link: bool
+    target_url: str | None = None
+    anchor_text: str | None = None
+    link_type: str | None = None
+    rel_attributes: list[str] = []
+    http_status: int | None = None
+    indexable: bool = False
+
+
+class Backlink(Aggregate):
+    account_id: UUID
+    site_id: UUID
+    directory_id: int
+    job_id: UUID
+    evidence: Evidence
+    status: str
+
+    @staticmethod
+    def create_id(
+        account_id: UUID, site_id: UUID, directory_id: int, job_id: UUID, evidence: Evidence
+    ) -> UUID:
+        # one backlink per (job, directory): a repeated verification finds the same one
+        return ids.derived("backlink", job_id, directory_id)
+
+    @event("Discovered")
+    def __init__(
+        self, account_id: UUID, site_id: UUID, directory_id: int, job_id: UUID, evidence: Evidence
+    ) -> None:
+        self.account_id = account_id
+        self.site_id = site_id
+        self.directory_id = directory_id
+        self.job_id = job_id
+        self.evidence = evidence
+        self.status = LIVE
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == LIVE
+
+    def record_check(self, evidence: Evidence) -> None:
+        """Apply a re-check: lost when the link is gone from a live backlink, recovered
+        when it is back on a lost one, otherwise just the fresh evidence."""
+        if self.is_live and not evidence.has_link:
+            self._lose(evidence)
+        elif not self.is_live and evidence.has_link:
+            self._recover(evidence)
+        else:
+            self._check(evidence)
+
+    @event("Checked")
+    def _check(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+
+    @event("Lost")
+    def _lose(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self.status = LOST
+
+    @event("Recovered")
+    def _recover(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self.status = LIVE

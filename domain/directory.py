@@ -1,0 +1,101 @@
+"""The directory catalogue's entries: reference data, not an aggregate.
+
+`Directory` is one entry as the import file gives it (ARCHITECTURE.md, "Directory
+catalogue"); decoding a file into `list[Directory]` validates every field before anything
+is written. What customers see is `public_view`; how to submit is never exposed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+
+from domain.errors import ValidationFailed
+
+SITE_FIELDS = ("url", "name", "description", "contact_email", "category", "keywords")
+
+Url = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)]
+
+
+class Directory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    homepage_url: Url
+    category: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    domain_rating: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    link_type: Literal["dofollow", "nofollow"]
+    turnaround_days: Annotated[int, msgspec.Meta(ge=0, le=365)]
+    status: Literal["active", "paused"]
+    method: Literal["form", "json"]
+    submit_url: Url
+    field_map: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    success_pattern: str | None = None
+    listing_url_template: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def within(self, dr_cap: int | None) -> bool:
+        return dr_cap is None or self.domain_rating <= dr_cap
+
+    @property
+    def submission_method(self) -> str:
+        return self.method
+
+
+class InvalidCatalogue(ValidationFailed):
+    code = "invalid_catalogue"
+
+
+def parse_catalogue(data: bytes) -> list[Directory]:
+    """Decode and validate a whole import file; raise `InvalidCatalogue` naming the first
+    problem (with its JSON path) so nothing is written from a bad file."""
+    try:
+        entries = msgspec.json.decode(data, type=list[Directory])
+    except msgspec.ValidationError as exc:
+        raise InvalidCatalogue(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidCatalogue(f"not valid JSON: {exc}") from None
+    seen: set[int] = set()
+    for i, d in enumerate(entries):
+        where = f"$[{i}] (id {d.id})"
+        if d.id in seen:
+            raise InvalidCatalogue(f"{where}: duplicate id")
+        seen.add(d.id)
+        unknown = set(d.field_map) - set(SITE_FIELDS)
+        if unknown:
+            raise InvalidCatalogue(
+                f"{where}: field_map names unknown site fields "
+                f"{sorted(unknown)}; known: {list(SITE_FIELDS)}"
+            )
+        if d.success_pattern is not None:
+            try:
+                re.compile(d.success_pattern)
+            except re.error as exc:
+                raise InvalidCatalogue(f"{where}: success_pattern is not a regex: {exc}") from None
+        if d.listing_url_template is not None:
+            placeholders = set(re.findall(r"{(\w*)}", d.listing_url_template))
+            bad = placeholders - {"domain", "slug", "id", "url"}
+            if bad:
+                raise InvalidCatalogue(
+                    f"{where}: listing_url_template has unknown placeholders {sorted(bad)}"
+                )
+    return entries
+
+
+DR_TIERS = ("0-29", "30-49", "50-69", "70+")
+
+
+def dr_tier(domain_rating: int) -> str:
+    """Quality tiers shown on the public coverage page."""
+    if domain_rating >= 70:
+        return "70+"
+    if domain_rating >= 50:
+        return "50-69"
+    if domain_rating >= 30:
+        return "30-49"
+    return "0-29"

@@ -1,0 +1,209 @@
+"""Job: one site submitted to a set of directories, one task per directory.
+
+Job status: queued → running → completed | failed | canceled. A job is finished when no
+task is pending or submitting: completed if at least one task was submitted, otherwise
+failed. Verification goes on afterwards (submitted → verified, or failed with
+listing_not_found) without changing the job's status.
+
+Task status: pending → submitting → submitted → verified, or failed, skipped, canceled.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import Conflict, NotFound
+
+PENDING, SUBMITTING, SUBMITTED, VERIFIED = "pending", "submitting", "submitted", "verified"
+FAILED, SKIPPED, CANCELED = "failed", "skipped", "canceled"
+TASK_STATUSES = (PENDING, SUBMITTING, SUBMITTED, VERIFIED, FAILED, SKIPPED, CANCELED)
+IN_FLIGHT = (PENDING, SUBMITTING)
+
+QUEUED, RUNNING, COMPLETED, JOB_FAILED, JOB_CANCELED = (
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "canceled",
+)
+JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, JOB_FAILED, JOB_CANCELED)
+FINISHED = (COMPLETED, JOB_FAILED, JOB_CANCELED)
+
+
+class JobNotCancelable(Conflict):
+    code = "job_not_cancelable"
+
+
+class TaskStateConflict(Conflict):
+    """A worker asked for a transition the task's state does not allow (a duplicate or
+    late message): the caller should reload and re-decide, never force it."""
+
+    code = "task_state_conflict"
+
+
+class TaskError(msgspec.Struct, frozen=True):
+    code: str
+    details: str
+
+
+class Task(msgspec.Struct, frozen=True):
+    directory_id: int
+    directory_name: str
+    status: str
+    attempts: int = 0
+    listing_url: str | None = None
+    backlink_id: UUID | None = None
+    error: TaskError | None = None
+
+
+def skipped(directory_id: int, name: str, code: str, details: str) -> Task:
+    return Task(directory_id, name, SKIPPED, error=TaskError(code, details))
+
+
+class Job(Aggregate):
+    account_id: UUID
+    site_id: UUID
+    period: str
+    status: str
+    tasks: list[Task]
+
+    @event("Created")
+    def __init__(self, account_id: UUID, site_id: UUID, period: str, tasks: list[Task]) -> None:
+        self.account_id = account_id
+        self.site_id = site_id
+        #: the quota period whose reservation this job holds
+        self.period = period
+        self.status = QUEUED
+        self.tasks = tasks
+
+    # -- queries ---------------------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def task(self, directory_id: int) -> Task:
+        for t in self.tasks:
+            if t.directory_id == directory_id:
+                return t
+        raise NotFound(f"Job has no task for directory {directory_id}.")
+
+    def ids_with_status(self, *statuses: str) -> list[int]:
+        return [t.directory_id for t in self.tasks if t.status in statuses]
+
+    def check_belongs_to(self, account_id: UUID) -> None:
+        if self.account_id != account_id:
+            raise NotFound("No such job.")
+
+    def pending_ids(self) -> list[int]:
+        return self.ids_with_status(PENDING)
+
+    def check_task_is(self, directory_id: int, *statuses: str) -> Task:
+        task = self.task(directory_id)
+        if task.status not in statuses:
+            raise TaskStateConflict(
+                f"Task {directory_id} is {task.status}, not {' or '.join(statuses)}."
+            )
+        return task
+
+    # -- commands --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """A worker picked the job up."""
+        if self.status == QUEUED:
+            self._start()
+
+    @event("Started")
+    def _start(self) -> None:
+        self.status = RUNNING
+
+    def begin_submission(self, directory_id: int) -> None:
+        """Mark the task `submitting` BEFORE the outbound request, so that a worker that
+        dies mid-request leaves a trace: the resumed job verifies before it retries."""
+        self.check_task_is(directory_id, PENDING)
+        self._begin_submission(directory_id)
+
+    @event("TaskSubmitting")
+    def _begin_submission(self, directory_id: int) -> None:
+        t = self.task(directory_id)
+        self._put(
+            msgspec.structs.replace(t, status=SUBMITTING, attempts=t.attempts + 1, error=None)
+        )
+
+    def record_submitted(self, directory_id: int, listing_url: str | None) -> None:
+        self.check_task_is(directory_id, SUBMITTING, PENDING)
+        self._record_submitted(directory_id, listing_url)
+        self._finish_if_settled()
+
+    @event("TaskSubmitted")
+    def _record_submitted(self, directory_id: int, listing_url: str | None) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=SUBMITTED, listing_url=listing_url, error=None))
+
+    def retry_later(self, directory_id: int, code: str, details: str) -> None:
+        """A transient failure: back to `pending`, keeping the attempt count."""
+        self.check_task_is(directory_id, SUBMITTING)
+        self._retry_later(directory_id, code, details)
+
+    @event("TaskRetryScheduled")
+    def _retry_later(self, directory_id: int, code: str, details: str) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=PENDING, error=TaskError(code, details)))
+
+    def record_failed(self, directory_id: int, code: str, details: str) -> None:
+        """The submission failed for good (its quota unit is to be released)."""
+        self.check_task_is(directory_id, PENDING, SUBMITTING)
+        self._record_failed(directory_id, code, details)
+        self._finish_if_settled()
+
+    def record_listing_not_found(self, directory_id: int, details: str) -> None:
+        """Verification gave up: the directory never published the listing."""
+        self.check_task_is(directory_id, SUBMITTED)
+        self._record_failed(directory_id, "listing_not_found", details)
+
+    @event("TaskFailed")
+    def _record_failed(self, directory_id: int, code: str, details: str) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=FAILED, error=TaskError(code, details)))
+
+    def record_verified(self, directory_id: int, backlink_id: UUID) -> None:
+        self.check_task_is(directory_id, SUBMITTED)
+        self._record_verified(directory_id, backlink_id)
+
+    @event("TaskVerified")
+    def _record_verified(self, directory_id: int, backlink_id: UUID) -> None:
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=VERIFIED, backlink_id=backlink_id, error=None))
+
+    def _finish_if_settled(self) -> None:
+        if self.status in (QUEUED, RUNNING) and not self.ids_with_status(*IN_FLIGHT):
+            submitted = self.ids_with_status(SUBMITTED, VERIFIED)
+            self._finish(COMPLETED if submitted else JOB_FAILED)
+
+    @event("Finished")
+    def _finish(self, status: str) -> None:
+        self.status = status
+
+    def _put(self, task: Task) -> None:
+        self.tasks = [task if t.directory_id == task.directory_id else t for t in self.tasks]
+
+    def cancel(self) -> list[int]:
+        """Cancel the pending tasks; return their directory ids (their quota and site
+        claims are to be released with this save)."""
+        if self.is_finished:
+            raise JobNotCancelable(f"The job is already {self.status}.")
+        pending = self.ids_with_status(PENDING)
+        self._cancel(pending)
+        return pending
+
+    @event("Canceled")
+    def _cancel(self, directory_ids: list[int]) -> None:
+        gone = set(directory_ids)
+        self.tasks = [
+            msgspec.structs.replace(t, status=CANCELED) if t.directory_id in gone else t
+            for t in self.tasks
+        ]
+        self.status = JOB_CANCELED

@@ -1,0 +1,95 @@
+"""Use cases for sites: register, update, archive."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from domain.errors import NotFound
+from domain.ports import PlanLimits, Repository, SiteUrlPolicy
+from domain.services.retry import on_conflict
+from domain.site import InvalidSiteUrl, Site, SiteRegistry
+
+
+class SiteDetails(msgspec.Struct):
+    name: str
+    description: str | None = None
+    category: str | None = None
+    keywords: list[str] = []
+    contact_email: str | None = None
+
+
+async def _registry(repo: Repository, account_id: UUID) -> SiteRegistry:
+    try:
+        return await repo.get(SiteRegistry.create_id(account_id), SiteRegistry)
+    except NotFound:
+        return SiteRegistry(account_id=account_id)
+
+
+async def register_site(
+    repo: Repository,
+    urls: SiteUrlPolicy,
+    *,
+    account_id: UUID,
+    plan: PlanLimits,
+    url: str,
+    details: SiteDetails,
+    verify_landing_page: bool,
+) -> tuple[Site, int]:
+    """Returns the new site and the notification id of its events."""
+    normalised, host = urls.normalise(url)
+    registry = await _registry(repo, account_id)
+    # fail fast on a duplicate or the limit before fetching anything
+    registry.check_can_admit(normalised, plan.max_sites)
+    if verify_landing_page:
+        problem = await urls.landing_page_problem(normalised)
+        if problem:
+            raise InvalidSiteUrl(problem, field="url")
+
+    async def attempt() -> tuple[Site, int]:
+        reg = await _registry(repo, account_id)
+        site = Site(
+            account_id=account_id,
+            url=normalised,
+            domain=host,
+            name=details.name,
+            description=details.description,
+            category=details.category,
+            keywords=details.keywords,
+            contact_email=details.contact_email,
+        )
+        reg.admit(normalised, site.id, plan.max_sites)
+        return site, await repo.save(site, reg)
+
+    return await on_conflict(attempt)
+
+
+async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
+    site = await repo.get(site_id, Site)
+    site.check_belongs_to(account_id)
+    return site
+
+
+async def update_site(
+    repo: Repository, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
+) -> tuple[Site, int]:
+    async def attempt() -> tuple[Site, int]:
+        site = await get_site(repo, account_id, site_id)
+        site.update(changes)
+        return site, await repo.save(site)
+
+    return await on_conflict(attempt)
+
+
+async def archive_site(repo: Repository, *, account_id: UUID, site_id: UUID) -> tuple[Site, int]:
+    """Archive the site and free its URL in the account (it can be registered again)."""
+
+    async def attempt() -> tuple[Site, int]:
+        site = await get_site(repo, account_id, site_id)
+        registry = await _registry(repo, account_id)
+        site.archive()
+        registry.remove(site.url, site.id)
+        return site, await repo.save(site, registry)
+
+    return await on_conflict(attempt)

@@ -1,0 +1,87 @@
+"""Read model: jobs and their tasks, as `GET /jobs` and `GET /jobs/{id}` show them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from eventsourcing.utils import get_topic
+
+from domain.job import CANCELED, Job
+
+
+class JobsProjection:
+    name = "jobs"
+    tables = ("jobs", "job_tasks")
+    topics = tuple(get_topic(c) for c in (Job.Created, Job.Canceled))
+    ddl = (
+        """CREATE TABLE IF NOT EXISTS jobs (
+            id uuid PRIMARY KEY,
+            account_id uuid NOT NULL,
+            site_id uuid NOT NULL,
+            status text NOT NULL,
+            created_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            started_at timestamptz,
+            finished_at timestamptz,
+            seq bigint NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS jobs_account_seq ON jobs (account_id, seq DESC)",
+        """CREATE TABLE IF NOT EXISTS job_tasks (
+            job_id uuid NOT NULL,
+            position integer NOT NULL,
+            directory_id integer NOT NULL,
+            directory_name text NOT NULL,
+            status text NOT NULL,
+            attempts integer NOT NULL,
+            listing_url text,
+            backlink_id uuid,
+            error_code text,
+            error_details text,
+            updated_at timestamptz NOT NULL,
+            PRIMARY KEY (job_id, directory_id))""",
+    )
+
+    async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+        if isinstance(event, Job.Created):
+            await conn.execute(
+                "INSERT INTO jobs VALUES ($1, $2, $3, 'queued', $4, $4, NULL, NULL, $5)",
+                event.originator_id,
+                event.account_id,
+                event.site_id,
+                event.timestamp,
+                notification_id,
+            )
+            await conn.executemany(
+                "INSERT INTO job_tasks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                [
+                    (
+                        event.originator_id,
+                        i,
+                        t.directory_id,
+                        t.directory_name,
+                        t.status,
+                        t.attempts,
+                        t.listing_url,
+                        t.backlink_id,
+                        t.error.code if t.error else None,
+                        t.error.details if t.error else None,
+                        event.timestamp,
+                    )
+                    for i, t in enumerate(event.tasks)
+                ],
+            )
+        elif isinstance(event, Job.Canceled):
+            await conn.execute(
+                "UPDATE job_tasks SET status = $3, updated_at = $4 "
+                "WHERE job_id = $1 AND directory_id = ANY($2::int[])",
+                event.originator_id,
+                event.directory_ids,
+                CANCELED,
+                event.timestamp,
+            )
+            await conn.execute(
+                "UPDATE jobs SET status = 'canceled', updated_at = $2, "
+                "finished_at = coalesce(finished_at, $2) WHERE id = $1",
+                event.originator_id,
+                event.timestamp,
+            )

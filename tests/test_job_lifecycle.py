@@ -1,0 +1,101 @@
+"""What can happen to a job and its tasks, and when it is refused (pure domain)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from domain.job import (
+    CANCELED,
+    FAILED,
+    PENDING,
+    SUBMITTED,
+    SUBMITTING,
+    VERIFIED,
+    Job,
+    JobNotCancelable,
+    Task,
+    TaskStateConflict,
+)
+
+
+def new_job(*ids: int) -> Job:
+    return Job(
+        account_id=uuid.uuid4(),
+        site_id=uuid.uuid4(),
+        period="2026-11",
+        tasks=[Task(i, f"Dir {i}", PENDING) for i in ids],
+    )
+
+
+def statuses(job: Job) -> dict[int, str]:
+    return {t.directory_id: t.status for t in job.tasks}
+
+
+def test_a_job_completes_when_no_task_is_in_flight_and_one_was_submitted():
+    job = new_job(1, 2)
+    job.start()
+    assert job.status == "running"
+    job.begin_submission(1)
+    assert statuses(job)[1] == SUBMITTING and job.task(1).attempts == 1
+    job.record_submitted(1, "https://dir/listing/1")
+    assert job.status == "running"
+    job.begin_submission(2)
+    job.record_failed(2, "captcha_required", "The form needs a captcha.")
+    assert job.status == "completed"
+    assert statuses(job) == {1: SUBMITTED, 2: FAILED}
+    # verification goes on without changing the job's status
+    job.record_verified(1, uuid.uuid4())
+    assert statuses(job)[1] == VERIFIED and job.status == "completed"
+
+
+def test_a_job_with_nothing_submitted_fails():
+    job = new_job(1)
+    job.start()
+    job.begin_submission(1)
+    job.record_failed(1, "rejected", "Duplicate entry")
+    assert job.status == "failed"
+
+
+def test_a_transient_failure_puts_the_task_back_to_pending_keeping_attempts():
+    job = new_job(1)
+    job.begin_submission(1)
+    job.retry_later(1, "timeout", "No answer in 15 s.")
+    task = job.task(1)
+    assert (task.status, task.attempts, task.error.code) == (PENDING, 1, "timeout")
+    job.begin_submission(1)
+    assert job.task(1).attempts == 2 and job.task(1).error is None
+
+
+def test_out_of_order_transitions_are_refused():
+    job = new_job(1)
+    with pytest.raises(TaskStateConflict):
+        job.record_verified(1, uuid.uuid4())  # never submitted
+    job.begin_submission(1)
+    with pytest.raises(TaskStateConflict):
+        job.begin_submission(1)  # already submitting: a duplicate message
+    job.record_submitted(1, None)
+    with pytest.raises(TaskStateConflict):
+        job.record_failed(1, "timeout", "late")  # a submitted task cannot fail to submit
+
+
+def test_cancel_cancels_pending_tasks_only_and_is_refused_once_finished():
+    job = new_job(1, 2, 3)
+    job.begin_submission(1)
+    assert job.cancel() == [2, 3]
+    assert job.status == CANCELED
+    assert statuses(job) == {1: SUBMITTING, 2: CANCELED, 3: CANCELED}
+    job.record_submitted(1, None)  # the request in flight still lands
+    assert job.status == CANCELED
+    with pytest.raises(JobNotCancelable):
+        job.cancel()
+
+
+def test_listing_not_found_fails_a_submitted_task_without_touching_the_job():
+    job = new_job(1)
+    job.begin_submission(1)
+    job.record_submitted(1, None)
+    job.record_listing_not_found(1, "Not listed after 14 days.")
+    assert statuses(job)[1] == FAILED and job.task(1).error.code == "listing_not_found"
+    assert job.status == "completed"

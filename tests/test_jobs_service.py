@@ -1,0 +1,240 @@
+"""Jobs, sites and quota through the application services, on the real event store."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from domain.job import CANCELED, PENDING, SKIPPED, JobNotCancelable
+from domain.quota import Quota, QuotaExceeded
+from domain.services import jobs, sites
+from domain.services.jobs import DirectoryNotInPlan, NoEligibleDirectories, UnknownDirectory
+from domain.site import SiteExists, SiteLimitReached
+from tests.support import NOW, Limits, new_site
+
+
+async def test_a_job_reserves_one_unit_per_task_in_the_same_save(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    job, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1, 2, 2, 3],
+        now=NOW,
+    )
+    assert [t.directory_id for t in job.tasks] == [1, 2, 3]
+    quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.reserved == {job.id.hex: 3} and quota.remaining(150) == 147
+
+
+async def test_without_ids_every_active_directory_within_the_cap(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    job, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=None,
+        now=NOW,
+    )
+    assert [t.directory_id for t in job.tasks] == [1, 2, 3, 4]  # 5 paused, 6 above DR 50
+    # a second job finds nothing left for this site
+    with pytest.raises(NoEligibleDirectories):
+        await jobs.create_job(
+            infra.repository,
+            catalogue,
+            account_id=account,
+            plan=Limits(),
+            site_id=site.id,
+            directory_ids=None,
+            now=NOW,
+        )
+
+
+async def test_already_submitted_directories_are_skipped_and_cost_nothing(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    first, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1],
+        now=NOW,
+    )
+    second, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1, 2],
+        now=NOW,
+    )
+    assert [(t.directory_id, t.status) for t in second.tasks] == [(1, SKIPPED), (2, PENDING)]
+    assert second.tasks[0].error and second.tasks[0].error.code == "already_submitted"
+    quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.reserved == {first.id.hex: 1, second.id.hex: 1}
+
+
+async def test_bad_directory_requests_are_refused_and_change_nothing(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    before = await infra.store.max_notification_id()
+    for ids, error, field in [
+        ([99], UnknownDirectory, "directory_ids[0]"),
+        ([1, 5], UnknownDirectory, "directory_ids[1]"),
+        ([6], DirectoryNotInPlan, "directory_ids[0]"),
+        ([], jobs.ValidationFailed, "directory_ids"),
+        (list(range(1, 1001)), jobs.ValidationFailed, "directory_ids"),
+    ]:
+        with pytest.raises(error) as caught:
+            await jobs.create_job(
+                infra.repository,
+                catalogue,
+                account_id=account,
+                plan=Limits(),
+                site_id=site.id,
+                directory_ids=ids,
+                now=NOW,
+            )
+        assert caught.value.field == field
+    assert await infra.store.max_notification_id() == before
+
+
+async def test_quota_exhausted_says_what_remains_and_when_it_resets(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    with pytest.raises(QuotaExceeded) as caught:
+        await jobs.create_job(
+            infra.repository,
+            catalogue,
+            account_id=account,
+            plan=Limits(monthly_submissions=2),
+            site_id=site.id,
+            directory_ids=[1, 2, 3],
+            now=NOW,
+        )
+    assert "2 of 2 remain" in caught.value.details
+    assert "2026-12-01T00:00:00Z" in caught.value.details
+
+
+async def test_twenty_concurrent_jobs_against_ten_units(infra, catalogue):
+    account = uuid.uuid4()
+    plan = Limits(monthly_submissions=10, max_sites=30)
+    site_list = [
+        await new_site(infra.repository, account, f"https://s{i}.example.com", plan)
+        for i in range(20)
+    ]
+    results = await asyncio.gather(
+        *(
+            jobs.create_job(
+                infra.repository,
+                catalogue,
+                account_id=account,
+                plan=plan,
+                site_id=s.id,
+                directory_ids=[1],
+                now=NOW,
+            )
+            for s in site_list
+        ),
+        return_exceptions=True,
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(ok) == 10 and all(isinstance(r, QuotaExceeded) for r in refused), refused
+    quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.total_reserved == 10
+
+
+async def test_cancel_releases_pending_units_and_claims(infra, catalogue):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    job, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1, 2],
+        now=NOW,
+    )
+    canceled, _ = await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
+    assert canceled.status == "canceled"
+    assert {t.status for t in canceled.tasks} == {CANCELED}
+    quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.reserved == {}
+    with pytest.raises(JobNotCancelable):
+        await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
+    # the directories can be asked for again
+    again, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1, 2],
+        now=NOW,
+    )
+    assert {t.status for t in again.tasks} == {PENDING}
+
+
+async def test_another_accounts_site_or_job_is_not_found(infra, catalogue):
+    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    site = await new_site(infra.repository, owner)
+    job, _ = await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=owner,
+        plan=Limits(),
+        site_id=site.id,
+        directory_ids=[1],
+        now=NOW,
+    )
+    for call in (
+        jobs.create_job(
+            infra.repository,
+            catalogue,
+            account_id=stranger,
+            plan=Limits(),
+            site_id=site.id,
+            directory_ids=[1],
+            now=NOW,
+        ),
+        jobs.cancel_job(infra.repository, account_id=stranger, job_id=job.id),
+        sites.update_site(
+            infra.repository, account_id=stranger, site_id=site.id, changes={"name": "mine"}
+        ),
+        sites.archive_site(infra.repository, account_id=stranger, site_id=site.id),
+    ):
+        with pytest.raises(jobs.NotFound):
+            await call
+
+
+async def test_site_unique_per_account_and_limited_by_plan(infra):
+    account = uuid.uuid4()
+    await new_site(infra.repository, account, "https://Example.com:443/")
+    with pytest.raises(SiteExists):
+        await new_site(infra.repository, account, "https://example.com/")
+    await new_site(infra.repository, uuid.uuid4(), "https://example.com/")  # other account
+    with pytest.raises(SiteLimitReached):
+        await new_site(
+            infra.repository, account, "https://other.example.com/", plan=Limits(max_sites=1)
+        )
+
+
+async def test_archiving_frees_the_url_for_a_new_registration(infra):
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    await sites.archive_site(infra.repository, account_id=account, site_id=site.id)
+    again = await new_site(infra.repository, account)
+    assert again.id != site.id

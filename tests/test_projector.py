@@ -1,0 +1,215 @@
+"""The projector: exactly-once effects whatever the moment it dies, no event missed under
+concurrent appenders, rebuild equal to live, one runner per projection at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from adapters.db import connect_pool
+from adapters.event_store import PostgresEventStore
+from adapters.repository import EventSourcedRepository
+from projections.base import tracking_ddl
+from projections.runner import ProjectorRunner, catch_up, position, rebuild, reset, wait_for
+from tests.counter import Counter
+from tests.counter_projection import CounterProjection, snapshot_tables
+
+PROJECTION = CounterProjection()
+
+
+@pytest.fixture
+async def conn(infra, settings):
+    c = await asyncpg.connect(settings.database_url)
+    for statement in (*PROJECTION.ddl, *tracking_ddl(PROJECTION)):
+        await c.execute(statement)
+    await reset(c, PROJECTION)
+    yield c
+    await c.close()
+
+
+async def write_counters(repo: EventSourcedRepository, n: int, increments: int) -> dict:
+    expected = {}
+    for i in range(n):
+        c = Counter(f"c{i}", uuid.uuid4())
+        await repo.save(c)
+        for k in range(increments):
+            c.increment(by=k + 1, when=datetime.now(UTC))
+            await repo.save(c)
+        expected[c.id] = c.value
+    return expected
+
+
+class Killed(Exception):
+    pass
+
+
+class DyingConnection:
+    """Proxy that 'kills the process' (raises, then drops the connection) at statement k,
+    counting every query and the commit of each transaction."""
+
+    def __init__(self, conn: asyncpg.Connection, k: int):
+        self._conn, self._k, self.count = conn, k, 0
+
+    def _tick(self) -> None:
+        self.count += 1
+        if self.count == self._k:
+            raise Killed(self._k)
+
+    def __getattr__(self, name):
+        attr = getattr(self._conn, name)
+        if name in {"execute", "fetch", "fetchval", "fetchrow"}:
+
+            async def counted(*args, **kwargs):
+                self._tick()
+                return await attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+    def transaction(self):
+        proxy, tx = self, self._conn.transaction()
+
+        class CountedTransaction:
+            async def __aenter__(self):
+                return await tx.__aenter__()
+
+            async def __aexit__(self, et, exc, tb):
+                if et is None:
+                    try:
+                        proxy._tick()  # dying just before COMMIT
+                    except Killed as killed:
+                        await tx.__aexit__(Killed, killed, None)
+                        raise
+                return await tx.__aexit__(et, exc, tb)
+
+        return CountedTransaction()
+
+
+async def test_killing_the_runner_between_any_two_statements_loses_and_repeats_nothing(
+    conn, infra, settings
+):
+    await write_counters(infra.repository, n=3, increments=4)
+    await rebuild(conn, infra.store, PROJECTION, batch_size=4)
+    reference = await snapshot_tables(conn)
+    assert len(reference[1]) == 15
+
+    k = 1
+    while True:
+        await reset(conn, PROJECTION)
+        victim = await asyncpg.connect(settings.database_url)
+        dying = DyingConnection(victim, k)
+        try:
+            await catch_up(dying, infra.store, PROJECTION, batch_size=4)
+            died = False
+        except Killed:
+            died = True
+        finally:
+            victim.terminate()  # the process is gone: no commit, no cleanup
+        restarted = await asyncpg.connect(settings.database_url)
+        try:
+            await catch_up(restarted, infra.store, PROJECTION, batch_size=4)
+            assert await snapshot_tables(restarted) == reference, f"killed at statement {k}"
+        finally:
+            await restarted.close()
+        if not died:
+            break
+        k += 1
+    assert k > 20  # every statement of every batch was a kill point
+
+
+async def test_eight_concurrent_appenders_while_the_projector_runs(conn, infra, settings):
+    runner = ProjectorRunner(
+        settings.database_url, infra.store, [PROJECTION], batch_size=13, poll_interval=0.05
+    )
+    await runner.start()
+    pools = [await connect_pool(settings.database_url, max_size=2) for _ in range(8)]
+    try:
+        results = await asyncio.gather(
+            *(write_counters(EventSourcedRepository(PostgresEventStore(p)), 4, 5) for p in pools)
+        )
+        last = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, [PROJECTION], last, timeout=20)
+    finally:
+        await runner.stop()
+        for p in pools:
+            await p.close()
+    expected = {k: v for r in results for k, v in r.items()}
+    counters, log = await snapshot_tables(conn)
+    assert {row[0]: row[2] for row in counters} == expected
+    total = await conn.fetchval("SELECT count(*) FROM backlynk_events")
+    assert len(log) == total == 8 * 4 * 6  # every event once (the log has a primary key)
+
+
+async def test_rebuild_equals_the_live_tables(conn, infra, settings):
+    runner = ProjectorRunner(settings.database_url, infra.store, [PROJECTION], poll_interval=0.05)
+    await runner.start()
+    try:
+        await write_counters(infra.repository, n=5, increments=3)
+        assert await wait_for(infra.pool, [PROJECTION], await infra.store.max_notification_id())
+        live = await snapshot_tables(conn)
+        # rebuilding while the live runner is running is safe too
+        replayed = await rebuild(conn, infra.store, PROJECTION)
+        assert replayed == 20
+        assert await snapshot_tables(conn) == live
+    finally:
+        await runner.stop()
+
+
+async def test_only_one_runner_applies_a_projection_and_another_takes_over(conn, infra, settings):
+    first = ProjectorRunner(
+        settings.database_url, infra.store, [PROJECTION], poll_interval=0.05, lock_retry=0.05
+    )
+    second = ProjectorRunner(
+        settings.database_url, infra.store, [PROJECTION], poll_interval=0.05, lock_retry=0.05
+    )
+    await first.start()
+    for _ in range(100):
+        if first.holding:
+            break
+        await asyncio.sleep(0.02)
+    await second.start()
+    await write_counters(infra.repository, n=2, increments=2)
+    await asyncio.sleep(0.3)
+    assert first.holding == {PROJECTION.name} and not second.holding
+    await first.stop()  # the holder dies
+    await write_counters(infra.repository, n=1, increments=1)
+    try:
+        assert await wait_for(
+            infra.pool, [PROJECTION], await infra.store.max_notification_id(), timeout=5
+        )
+        assert second.holding == {PROJECTION.name}
+    finally:
+        await second.stop()
+    assert len((await snapshot_tables(conn))[1]) == 8
+
+
+async def test_kill_9_of_a_projector_process_mid_stream_then_restart(conn, infra, settings):
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    cmd = [sys.executable, "-m", "tests.projector_process", settings.database_url]
+    rng = random.Random(7)
+    expected: dict = {}
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        expected |= await write_counters(infra.repository, n=3, increments=6)
+        await asyncio.sleep(rng.uniform(0.3, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        last = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, [PROJECTION], last, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    counters, log = await snapshot_tables(conn)
+    assert {row[0]: row[2] for row in counters} == expected
+    assert len(log) == last and await position(conn, PROJECTION) == last

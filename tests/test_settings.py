@@ -1,0 +1,43 @@
+"""Configuration from the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.settings import load
+
+
+def test_defaults_match_the_documented_table():
+    s = load({})
+    assert s.database_url == "postgresql://postgres@127.0.0.1:5432/backlynk"
+    assert s.read_url == s.database_url
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert (s.port, s.verify_sites, s.public_check_rate, s.fetch_allow_cidrs) == (
+        8000,
+        True,
+        30,
+        (),
+    )
+    assert s.queue_name == "backlynk:queue"
+
+
+def test_variables_are_read_and_parsed():
+    s = load(
+        {
+            "READ_DATABASE_URL": "postgresql://replica/backlynk",
+            "PORT": "9000",
+            "BACKLYNK_VERIFY_SITES": "0",
+            "BACKLYNK_PUBLIC_CHECK_RATE": "5",
+            "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8, 10.1.0.0/16",
+        }
+    )
+    assert s.read_url == "postgresql://replica/backlynk"
+    assert (s.port, s.verify_sites, s.public_check_rate) == (9000, False, 5)
+    assert [str(n) for n in s.allowed_networks()] == ["127.0.0.0/8", "10.1.0.0/16"]
+
+
+def test_no_jwt_secret_outside_dev_refuses_to_start():
+    with pytest.raises(RuntimeError, match="JWT_SECRET"):
+        load({}).signing_secret  # noqa: B018
+    assert load({"BACKLYNK_DEV": "1"}).signing_secret
+    assert load({"JWT_SECRET": "x" * 40}).signing_secret == "x" * 40
