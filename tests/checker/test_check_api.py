@@ -258,3 +258,16 @@ async def test_the_web_tool_page_is_served(app_server: LiveServer) -> None:
         assert r.content_type == "text/html"
         page = await r.text()
     assert "/api/v1/public/check-backlinks" in page
+
+
+async def test_the_account_endpoint_requires_authentication_and_fetches_nothing(
+    site: FixtureSite, app_server: LiveServer
+) -> None:
+    url = site.page("/acct", LINK)
+    assert app_server.http
+    async with app_server.http.post(
+        "/api/v1/directories/check-backlinks", json={"domain": "example.com", "urls": [url]}
+    ) as r:
+        assert r.status == 401
+        assert (await r.json())["error"]["code"] == "authentication_required"
+    assert site.hits["/acct"] == 0
