@@ -109,9 +109,14 @@ def host_matches(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
+def alive(http_status: int | None, error: CheckError | None) -> bool:
+    """API.md: alive ⇔ the final status is 2xx and nothing went wrong (a body cut short by
+    the size or time limit is dead even after a 200)."""
+    return http_status is not None and 200 <= http_status < 300 and error is None
+
+
 def is_alive(inspection: Inspection) -> bool:
-    status = inspection.http_status
-    return status is not None and 200 <= status < 300 and inspection.error is None
+    return alive(inspection.http_status, inspection.error)
 
 
 def is_followed(link: Link) -> bool:
@@ -170,8 +175,8 @@ def comparable_url(url: str) -> str:
 
 def judge(inspection: Inspection, domain: str, now: datetime) -> CheckResult:
     """The result of one URL for the (normalised) target `domain`."""
-    alive = is_alive(inspection)
-    page = alive and inspection.html  # links, mentions, canonical tag, meta robots
+    is_up = is_alive(inspection)
+    page = is_up and inspection.html  # links, mentions, canonical tag, meta robots
     directives: list[str] = []
     if page:
         for content in inspection.meta_robots:
@@ -198,19 +203,19 @@ def judge(inspection: Inspection, domain: str, now: datetime) -> CheckResult:
         rel_attributes=list(chosen.rel) if chosen else [],
         canonical_url=canonical,
         robots_directives=directives,
-        indexable=alive and not robots.is_noindex(directives, now) and not elsewhere,
+        indexable=is_up and not robots.is_noindex(directives, now) and not elsewhere,
         error=inspection.error,
     )
 
 
 def summarise(domain: str, results: list[CheckResult]) -> CheckReport:
-    alive = sum(1 for r in results if r.http_status and 200 <= r.http_status < 300 and not r.error)
+    alive_count = sum(alive(r.http_status, r.error) for r in results)
     return CheckReport(
         domain=domain,
         checked=len(results),
         summary=Summary(
-            alive=alive,
-            dead=len(results) - alive,
+            alive=alive_count,
+            dead=len(results) - alive_count,
             with_link=sum(r.has_link for r in results),
             dofollow=sum(r.link_type == "dofollow" for r in results),
             indexable=sum(r.indexable for r in results),
