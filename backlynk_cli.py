@@ -77,7 +77,7 @@ async def _projector() -> None:
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=4)
     try:
-        await ProjectorRunner(s.database_url, infra.store, all_projections()).run_forever()
+        await ProjectorRunner(s.database_url, infra.store, all_projections(s)).run_forever()
     finally:
         await infra.close()
 

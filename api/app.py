@@ -69,7 +69,7 @@ def create_app(
     """`in_process_projector` (default: settings.dev) runs the projector inside the web
     process, as `backlynk serve --dev` and the tests do, so reads follow writes at once."""
     run_projector = settings.dev if in_process_projector is None else in_process_projector
-    chosen = list(projections) if projections is not None else all_projections()
+    chosen = list(projections) if projections is not None else all_projections(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

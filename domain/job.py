@@ -145,11 +145,12 @@ class Job(Aggregate):
 
     def retry_later(self, directory_id: int, code: str, details: str) -> None:
         """A transient failure: back to `pending`, keeping the attempt count."""
-        self.check_task_is(directory_id, SUBMITTING)
-        self._retry_later(directory_id, code, details)
+        task = self.check_task_is(directory_id, SUBMITTING)
+        self._retry_later(directory_id, task.attempts, code, details)
 
     @event("TaskRetryScheduled")
-    def _retry_later(self, directory_id: int, code: str, details: str) -> None:
+    def _retry_later(self, directory_id: int, attempts: int, code: str, details: str) -> None:
+        # `attempts` so far travels with the event: the dispatcher backs off by it
         t = self.task(directory_id)
         self._put(msgspec.structs.replace(t, status=PENDING, error=TaskError(code, details)))
 

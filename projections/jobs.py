@@ -7,13 +7,26 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
-from domain.job import CANCELED, Job
+from domain.job import CANCELED, FAILED, PENDING, SUBMITTED, SUBMITTING, VERIFIED, Job
 
 
 class JobsProjection:
     name = "jobs"
     tables = ("jobs", "job_tasks")
-    topics = tuple(get_topic(c) for c in (Job.Created, Job.Canceled))
+    topics = tuple(
+        get_topic(c)
+        for c in (
+            Job.Created,
+            Job.Canceled,
+            Job.Started,
+            Job.Finished,
+            Job.TaskSubmitting,
+            Job.TaskSubmitted,
+            Job.TaskRetryScheduled,
+            Job.TaskFailed,
+            Job.TaskVerified,
+        )
+    )
     ddl = (
         """CREATE TABLE IF NOT EXISTS jobs (
             id uuid PRIMARY KEY,
@@ -70,6 +83,22 @@ class JobsProjection:
                     for i, t in enumerate(event.tasks)
                 ],
             )
+        elif isinstance(event, Job.Started):
+            await conn.execute(
+                "UPDATE jobs SET status = 'running', started_at = $2, "
+                "updated_at = $2 WHERE id = $1",
+                event.originator_id,
+                event.timestamp,
+            )
+        elif isinstance(event, Job.Finished):
+            await conn.execute(
+                "UPDATE jobs SET status = $2, finished_at = $3, updated_at = $3 WHERE id = $1",
+                event.originator_id,
+                event.status,
+                event.timestamp,
+            )
+        elif type(event) in TASK_CHANGES:
+            await self._task(conn, event, TASK_CHANGES[type(event)])
         elif isinstance(event, Job.Canceled):
             await conn.execute(
                 "UPDATE job_tasks SET status = $3, updated_at = $4 "
@@ -85,3 +114,38 @@ class JobsProjection:
                 event.originator_id,
                 event.timestamp,
             )
+
+    async def _task(self, conn: asyncpg.Connection, event: Any, status: str) -> None:
+        """Every task event sets the task's status; some also carry a listing URL, a
+        backlink id or an error (None clears it, as in the aggregate)."""
+        error = (getattr(event, "code", None), getattr(event, "details", None))
+        await conn.execute(
+            """UPDATE job_tasks SET status = $3, updated_at = $4,
+                   attempts = attempts + $5,
+                   listing_url = CASE WHEN $6 THEN $7 ELSE listing_url END,
+                   backlink_id = CASE WHEN $8 THEN $9 ELSE backlink_id END,
+                   error_code = $10, error_details = $11
+               WHERE job_id = $1 AND directory_id = $2""",
+            event.originator_id,
+            event.directory_id,
+            status,
+            event.timestamp,
+            1 if isinstance(event, Job.TaskSubmitting) else 0,
+            isinstance(event, Job.TaskSubmitted),
+            getattr(event, "listing_url", None),
+            isinstance(event, Job.TaskVerified),
+            getattr(event, "backlink_id", None),
+            *error,
+        )
+        await conn.execute(
+            "UPDATE jobs SET updated_at = $2 WHERE id = $1", event.originator_id, event.timestamp
+        )
+
+
+TASK_CHANGES = {
+    Job.TaskSubmitting: SUBMITTING,
+    Job.TaskSubmitted: SUBMITTED,
+    Job.TaskRetryScheduled: PENDING,
+    Job.TaskFailed: FAILED,
+    Job.TaskVerified: VERIFIED,
+}

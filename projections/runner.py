@@ -153,6 +153,10 @@ class ProjectorRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        for projection in self.projections:
+            close = getattr(projection, "close", None)
+            if close is not None:
+                await close()
 
     async def run_forever(self) -> None:
         await self.start()

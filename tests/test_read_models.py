@@ -7,50 +7,62 @@ import uuid
 
 import asyncpg
 
-from domain.services import jobs, sites
-from projections.registry import all_projections
+from domain.services import jobs, sites, submissions
+from domain.services.submissions import Failed, RetryLater, Submitted
+from projections.registry import read_models
 from projections.runner import ProjectorRunner, rebuild, wait_for
 from tests.support import NOW, Limits, new_site
+from tests.test_backlink_aggregate import GONE, LINKED
 
 
 async def table_contents(conn: asyncpg.Connection, table: str) -> list[tuple]:
     return [tuple(r) for r in await conn.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")]
 
 
+async def exercise_every_event(repo, catalogue) -> uuid.UUID:
+    """Sites, a canceled job and a job taken through every task transition."""
+    account = uuid.uuid4()
+    site = await new_site(repo, account)
+    other = await new_site(repo, account, "https://other.example.com")
+    changes = {"name": "Renamed", "keywords": ["a", "b"]}
+    await sites.update_site(repo, account_id=account, site_id=site.id, changes=changes)
+    await sites.archive_site(repo, account_id=account, site_id=other.id)
+
+    async def job(ids):
+        created, _ = await jobs.create_job(
+            repo,
+            catalogue,
+            account_id=account,
+            plan=Limits(),
+            site_id=site.id,
+            directory_ids=ids,
+            now=NOW,
+        )
+        return created
+
+    canceled = await job([1, 2, 3])
+    await jobs.cancel_job(repo, account_id=account, job_id=canceled.id)
+    running = await job([1, 2, 4])
+    await submissions.start_job(repo, running.id)
+    for directory_id in (1, 2, 4):
+        await submissions.begin_submission(repo, running.id, directory_id)
+    await submissions.record_outcome(repo, running.id, 1, Submitted("https://d/1"))
+    await submissions.record_outcome(repo, running.id, 2, RetryLater("timeout", "slow"))
+    await submissions.begin_submission(repo, running.id, 2)
+    await submissions.record_outcome(repo, running.id, 2, Failed("rejected", "no"))
+    await submissions.record_outcome(repo, running.id, 4, Submitted(None))
+    backlink = await submissions.record_listing_found(repo, running.id, 1, LINKED)
+    await submissions.record_listing_not_found(repo, running.id, 4, "not after 14 days")
+    await submissions.record_recheck(repo, backlink.id, GONE)
+    return running.id
+
+
 async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, catalogue):
-    projections = all_projections()
+    projections = read_models()
     runner = ProjectorRunner(settings.database_url, infra.store, projections, poll_interval=0.05)
     await runner.start()
     try:
-        account = uuid.uuid4()
-        site = await new_site(infra.repository, account)
-        other = await new_site(infra.repository, account, "https://other.example.com")
-        await sites.update_site(
-            infra.repository,
-            account_id=account,
-            site_id=site.id,
-            changes={"name": "Renamed", "keywords": ["a", "b"]},
-        )
-        await sites.archive_site(infra.repository, account_id=account, site_id=other.id)
-        job, _ = await jobs.create_job(
-            infra.repository,
-            catalogue,
-            account_id=account,
-            plan=Limits(),
-            site_id=site.id,
-            directory_ids=[1, 2, 3],
-            now=NOW,
-        )
-        await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
-        await jobs.create_job(
-            infra.repository,
-            catalogue,
-            account_id=account,
-            plan=Limits(),
-            site_id=site.id,
-            directory_ids=[1],
-            now=NOW,
-        )
+        running = await exercise_every_event(infra.repository, catalogue)
         assert await wait_for(infra.pool, projections, await infra.store.max_notification_id())
     finally:
         await runner.stop()
@@ -58,9 +70,13 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
     conn = await asyncpg.connect(settings.database_url)
     try:
         live = {t: await table_contents(conn, t) for p in projections for t in p.tables}
-        assert live["sites"] and live["jobs"] and live["job_tasks"] and live["usage"]
         usage = live["usage"][0]
-        assert (usage[3], usage[4]) == (0, 1)  # used, reserved after the cancel
+        assert (usage[3], usage[4]) == (2, 0)  # used, reserved
+        assert [r[12] for r in live["backlinks"]] == ["lost"]
+        tasks = {(r[2], r[4], r[5]) for r in live["job_tasks"] if r[0] == running}
+        assert tasks == {(1, "verified", 1), (2, "failed", 2), (4, "failed", 1)}
+        assert {r[0]: r[3] for r in live["jobs"]}[running] == "completed"
+        assert len(live["sites"]) == 2
         for projection in projections:
             await rebuild(conn, infra.store, projection)
         for table, rows in live.items():

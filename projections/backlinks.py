@@ -1,0 +1,83 @@
+"""Read model: backlinks with their latest evidence (`GET /backlinks`, CSV, reports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+from eventsourcing.utils import get_topic
+
+from domain.backlink import LIVE, LOST, Backlink
+
+
+class BacklinksProjection:
+    name = "backlinks"
+    tables = ("backlinks",)
+    topics = tuple(
+        get_topic(c)
+        for c in (Backlink.Discovered, Backlink.Checked, Backlink.Lost, Backlink.Recovered)
+    )
+    ddl = (
+        """CREATE TABLE IF NOT EXISTS backlinks (
+            id uuid PRIMARY KEY,
+            account_id uuid NOT NULL,
+            site_id uuid NOT NULL,
+            directory_id integer NOT NULL,
+            job_id uuid NOT NULL,
+            source_url text NOT NULL,
+            target_url text,
+            anchor_text text,
+            link_type text,
+            rel_attributes jsonb NOT NULL,
+            http_status integer,
+            indexable boolean NOT NULL,
+            status text NOT NULL,
+            first_seen_at timestamptz NOT NULL,
+            last_checked_at timestamptz NOT NULL,
+            lost_at timestamptz,
+            seq bigint NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS backlinks_account_seq ON backlinks (account_id, seq DESC)",
+        "CREATE INDEX IF NOT EXISTS backlinks_live ON backlinks (last_checked_at) "
+        "WHERE status = 'live'",
+    )
+
+    async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+        e = event.evidence
+        evidence = (
+            e.source_url,
+            e.target_url,
+            e.anchor_text,
+            e.link_type,
+            msgspec.json.encode(e.rel_attributes).decode(),
+            e.http_status,
+            e.indexable,
+        )
+        if isinstance(event, Backlink.Discovered):
+            await conn.execute(
+                """INSERT INTO backlinks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb,
+                   $11, $12, 'live', $13, $13, NULL, $14)""",
+                event.originator_id,
+                event.account_id,
+                event.site_id,
+                event.directory_id,
+                event.job_id,
+                *evidence,
+                event.timestamp,
+                notification_id,
+            )
+            return
+        status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
+        await conn.execute(
+            """UPDATE backlinks SET source_url = $2, target_url = $3, anchor_text = $4,
+                   link_type = $5, rel_attributes = $6::jsonb, http_status = $7,
+                   indexable = $8, last_checked_at = $9,
+                   status = coalesce($10, status),
+                   lost_at = CASE WHEN $10 = 'lost' THEN $9 WHEN $10 = 'live' THEN NULL
+                                  ELSE lost_at END
+               WHERE id = $1""",
+            event.originator_id,
+            *evidence,
+            event.timestamp,
+            status,
+        )

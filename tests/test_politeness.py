@@ -1,0 +1,67 @@
+"""Politeness limits hold across processes (here: separate clients of one Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from redis.asyncio import Redis
+
+from adapters.politeness import Politeness
+
+
+async def test_one_request_at_a_time_per_host_with_a_delay_between(settings):
+    clients = [Redis.from_url(settings.redis_url) for _ in range(2)]
+    gates = [Politeness(c, settings, host_delay=0.2) for c in clients]
+    spans: list[tuple[float, float]] = []
+
+    async def visit(gate: Politeness) -> None:
+        async with gate.slot("dir.example"):
+            start = time.monotonic()
+            await asyncio.sleep(0.05)
+            spans.append((start, time.monotonic()))
+
+    try:
+        await asyncio.gather(*(visit(g) for g in gates * 2))
+    finally:
+        for c in clients:
+            await c.aclose()
+    spans.sort()
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start - end >= 0.18  # never overlapping, and the delay respected
+
+
+async def test_different_hosts_run_together_up_to_the_global_limit(settings):
+    redis = Redis.from_url(settings.redis_url)
+    gates = [Politeness(redis, settings, global_limit=2, host_delay=0) for _ in range(3)]
+    inflight = 0
+    peak = 0
+
+    async def visit(gate: Politeness, host: str) -> None:
+        nonlocal inflight, peak
+        async with gate.slot(host):
+            inflight += 1
+            peak = max(peak, inflight)
+            await asyncio.sleep(0.1)
+            inflight -= 1
+
+    try:
+        await asyncio.gather(*(visit(g, f"h{i}.example") for i, g in enumerate(gates * 2)))
+    finally:
+        await redis.aclose()
+    assert peak == 2
+
+
+async def test_a_dead_holder_blocks_only_until_its_lease_ends(settings):
+    redis = Redis.from_url(settings.redis_url)
+    gate = Politeness(redis, settings, lease=0.3, host_delay=0)
+    try:
+        dead = gate.slot("crash.example")
+        await dead.__aenter__()  # acquired, then the process "dies": never released
+        started = time.monotonic()
+        async with gate.slot("crash.example"):
+            waited = time.monotonic() - started
+        assert 0.2 <= waited < 2
+    finally:
+        await redis.aclose()
