@@ -15,6 +15,7 @@ from adapters.settings import Settings
 from api.bodies import read_json
 from api.csv_export import csv_response, wants_csv
 from api.errors import ApiError
+from api.idempotency import idempotent
 from domain.backlink_evidence import CheckResult
 from domain.services.check_backlinks import check_backlinks
 
@@ -57,9 +58,15 @@ async def _check(request: Request) -> Response:
     return Response(msgspec.json.encode(report), media_type="application/json")
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def public_check_backlinks(request: Request) -> Response:
     await _enforce_public_rate(request)
-    return await _check(request)
+    # API.md: an Idempotency-Key on any POST replays the first answer (no new fetches);
+    # anonymous callers are told apart by their address
+    return await idempotent(request, f"ip:{_client(request)}", lambda: _check(request))
 
 
 async def account_check_backlinks(request: Request) -> Response:

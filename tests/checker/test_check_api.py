@@ -271,3 +271,17 @@ async def test_the_account_endpoint_requires_authentication_and_fetches_nothing(
         assert r.status == 401
         assert (await r.json())["error"]["code"] == "authentication_required"
     assert site.hits["/acct"] == 0
+
+
+async def test_an_idempotency_key_replays_the_first_answer_without_fetching_again(
+    site: FixtureSite, check: Checker
+) -> None:
+    url = site.page("/idem", LINK)
+    body = {"domain": "example.com", "urls": [url]}
+    headers = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    first = await check.post(body, headers=headers)
+    second = await check.post(body, headers=headers)
+    assert first == second and first[0] == 200
+    assert site.hits["/idem"] == 1
+    status, error = await check.post({**body, "domain": "example.org"}, headers=headers)
+    assert (status, error["error"]["code"]) == (409, "idempotency_key_reused")
