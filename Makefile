@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/backlynk
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install services migrate demo lint unit bench clean
+.PHONY: run test install services browser migrate demo lint unit bench bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ install: $(STAMP)
 
 services:
 	bash .ci/services
+
+# headless Chromium for the web-page tests (Debian's package, only when missing)
+browser:
+	bash .ci/browser
 
 .env:
 	@echo "JWT_SECRET=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" > .env
@@ -39,10 +43,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: install services
+unit: install services browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test: install services
+test: install services browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
@@ -51,6 +55,10 @@ test: install services
 bench: install services
 	$(BIN)/python bench/event_store.py
 	$(BIN)/python bench/projection.py
+	$(BIN)/python bench/checker.py
+
+bench-checker: install
+	$(BIN)/python bench/checker.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

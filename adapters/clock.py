@@ -1,4 +1,4 @@
-"""The one clock: timezone-aware UTC now."""
+"""The one clock: timezone-aware UTC now (implements `domain.ports.Clock`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,5 @@ from datetime import UTC, datetime
 
 
 class SystemClock:
-    """Implements `domain.ports.Clock`."""
-
     def now(self) -> datetime:
         return datetime.now(UTC)

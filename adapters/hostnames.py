@@ -45,3 +45,20 @@ def is_public(host: str) -> bool:
     suffix: `example.co.uk` and `www.example.com` yes; `localhost`, `co.uk`, `foo.local` no."""
     parts = _extract(host)
     return bool(parts.suffix and parts.domain)
+
+
+def to_ascii_or_none(host: str) -> str | None:
+    try:
+        return to_ascii(host)
+    except InvalidHost:
+        return None
+
+
+class HostNameRules:
+    """`domain.ports.HostNames` over this module."""
+
+    def to_ascii(self, host: str) -> str | None:
+        return to_ascii_or_none(host)
+
+    def is_under_public_suffix(self, host: str) -> bool:
+        return is_public(host)

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 import asyncpg
 from redis.asyncio import Redis
 
+from adapters.clock import SystemClock
 from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
+from adapters.fetcher import Fetcher
+from adapters.hostnames import HostNameRules
+from adapters.page_inspector import FetchingPageInspector
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
+from adapters.ssrf import AddressPolicy
 
 
 @dataclass
@@ -21,8 +26,17 @@ class Infrastructure:
     redis: Redis
     store: PostgresEventStore
     repository: EventSourcedRepository
+    #: the one outbound HTTP fetcher of the process (its session opens on first use)
+    fetcher: Fetcher
+    clock: SystemClock
+    host_names: HostNameRules
+
+    @property
+    def page_inspector(self) -> FetchingPageInspector:
+        return FetchingPageInspector(self.fetcher)
 
     async def close(self) -> None:
+        await self.fetcher.close()
         await self.redis.aclose()
         if self.read_pool is not self.pool:
             await self.read_pool.close()
@@ -36,4 +50,14 @@ async def open_infrastructure(settings: Settings, *, pool_size: int = 10) -> Inf
         read_pool = await connect_pool(settings.read_url, max_size=pool_size)
     redis = Redis.from_url(settings.redis_url)
     store = PostgresEventStore(pool)
-    return Infrastructure(settings, pool, read_pool, redis, store, EventSourcedRepository(store))
+    return Infrastructure(
+        settings,
+        pool,
+        read_pool,
+        redis,
+        store,
+        EventSourcedRepository(store),
+        fetcher=Fetcher(AddressPolicy(settings.allowed_networks())),
+        clock=SystemClock(),
+        host_names=HostNameRules(),
+    )

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.auth_ports import auth_ports
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from api import api_keys, coverage, health, sessions, users
+from api import api_keys, checker, coverage, health, sessions, tools, users
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.middleware import OptionalTrailingSlash, RequestContext
 from domain.errors import DomainError
@@ -63,6 +63,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/api-keys", api_keys.create, methods=["POST"]),
         Route("/api/v1/api-keys", api_keys.index, methods=["GET"]),
         Route("/api/v1/api-keys/{key_id}", api_keys.revoke, methods=["DELETE"]),
+        *checker.routes(),
+        *tools.routes(),
     ]
 
 

@@ -98,3 +98,24 @@ class RateLimited(DomainError):
     def __init__(self, details: str, *, retry_after: int, field: str | None = None):
         super().__init__(details, field=field)
         self.retry_after = max(1, int(retry_after))
+
+
+# -- the backlink check (422) ---------------------------------------------------------
+
+
+class InvalidDomain(ValidationFailed):
+    """The target domain is not a host name under a public suffix."""
+
+    code = "invalid_domain"
+
+
+class InvalidUrl(ValidationFailed):
+    """A URL that is not an absolute http(s) URL."""
+
+    code = "invalid_url"
+
+
+class TooManyUrls(ValidationFailed):
+    """More URLs than one check accepts."""
+
+    code = "too_many_urls"

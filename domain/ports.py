@@ -12,6 +12,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.domain import Aggregate
 
+from domain.backlink_evidence import Inspection
 from domain.directory import Directory
 
 A = TypeVar("A", bound=Aggregate)
@@ -142,3 +143,22 @@ class AuthPorts:
     clock: Clock
     throttle: LoginThrottle
     gate: Gate
+
+
+class HostNames(Protocol):
+    """Host-name knowledge that needs data the domain does not carry (the IDNA tables, the
+    public suffix list)."""
+
+    def to_ascii(self, host: str) -> str | None:
+        """The IDNA A-label form of `host`, lower-case; None if it is no valid host name."""
+        ...
+
+    def is_under_public_suffix(self, host: str) -> bool:
+        """True if `host` (A-label form) is a registrable name or a name below one."""
+        ...
+
+
+class PageInspector(Protocol):
+    """Fetches one URL through the SSRF guard and reads the facts of its final page."""
+
+    async def inspect(self, url: str) -> Inspection: ...

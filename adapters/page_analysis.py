@@ -1,0 +1,231 @@
+"""Reading an HTML page with lxml: links, base, rel, anchors, robots meta, canonical,
+meta refresh and host-name mentions; and the two HTTP headers that carry page facts
+(`Link` canonical, `Refresh`). What the facts *mean* is decided in
+`domain.backlink_evidence`; this module only reads them faithfully."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+import msgspec
+from lxml import etree
+
+from adapters.hostnames import to_ascii_or_none
+from domain.backlink_evidence import Link
+
+# ASCII whitespace and the tab/newline that URL parsers strip from inside a URL
+_URL_STRIP = " \t\n\r\f"
+_URL_INNER = re.compile(r"[\t\n\r]")
+_NOT_LINKS = ("javascript:", "mailto:")
+_REL_SPLIT = re.compile(r"[\s,]+")
+# API.md: a token is a maximal run of letters, digits, "-" and "."
+_HOST_TOKEN = re.compile(r"(?:[^\W_]|[.\-])+")
+# two queries rather than one union, which lxml would have to sort into document order
+_VISIBLE_TEXT = etree.XPath("//text()[not(parent::script or parent::style)]", smart_strings=False)
+_ATTRIBUTE_VALUES = etree.XPath("//@*", smart_strings=False)
+# scheme://authority of an absolute URL, for the fast path of link hosts
+_ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_AUTHORITY = re.compile(r"^[hH][tT][tT][pP][sS]?://([^/?#\\]*)")
+
+
+class HtmlFacts(msgspec.Struct):
+    links: list[Link]
+    mentions: frozenset[str]
+    meta_robots: list[str]
+    canonical: str | None
+
+
+def parse(text: str) -> etree._Element | None:
+    """Parse like a forgiving browser would; None for a document with no elements.
+    lxml refuses `str` input that declares an encoding, so we hand it UTF-8 bytes."""
+    parser = etree.HTMLParser(encoding="utf-8", recover=True, no_network=True, huge_tree=True)
+    try:
+        return etree.fromstring(text.encode("utf-8", "surrogatepass"), parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def clean_href(href: str) -> str:
+    return _URL_INNER.sub("", href.strip(_URL_STRIP))
+
+
+def resolve(href: str, base: str) -> str | None:
+    """`href` resolved against `base`; None when it cannot be a URL at all."""
+    try:
+        return urljoin(base, clean_href(href))
+    except ValueError:
+        return None
+
+
+def url_host(url: str) -> str:
+    """The URL's host, lower-case, in A-label form; "" when it has none (or a bad one)."""
+    m = _AUTHORITY.match(url)
+    if m:  # the common case, without urlsplit's generality (a page can have 10,000 links)
+        host = m.group(1).rpartition("@")[2]
+        host = host[1 : host.find("]")] if host.startswith("[") else host.partition(":")[0]
+        host = host.lower()
+    else:
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return ""
+    if host.isascii():
+        return host
+    return to_ascii_or_none(host) or ""
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def rel_tokens(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(dict.fromkeys(t for t in _REL_SPLIT.split(value.lower()) if t))
+
+
+def _anchor(element: etree._Element) -> str:
+    if element.tag == "area":
+        return _collapse(element.get("alt") or "")
+    text = _collapse("".join(element.itertext()))
+    if text:
+        return text
+    for img in element.iter("img"):
+        alt = _collapse(img.get("alt") or "")
+        if alt:
+            return alt
+    return ""
+
+
+def base_url(root: etree._Element, page_url: str) -> str:
+    """The document's base URL: the first `<base href>`, resolved against the page URL."""
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href is not None:
+            return resolve(href, page_url) or page_url
+    return page_url
+
+
+def links(root: etree._Element, base: str) -> list[Link]:
+    found: list[Link] = []
+    for element in root.iter("a", "area"):
+        href = element.get("href")
+        if href is None:
+            continue
+        cleaned = clean_href(href)
+        if cleaned.lower().startswith(_NOT_LINKS):
+            continue
+        # API.md: "resolved against <base href>/finalUrl, otherwise as written" — an
+        # absolute URL is kept as written (and costs no urljoin)
+        url = cleaned if _ABSOLUTE.match(cleaned) else resolve(cleaned, base)
+        if url is None:
+            continue
+        found.append(
+            Link(
+                url=url,
+                host=url_host(url),
+                rel=rel_tokens(element.get("rel")),
+                anchor=_anchor(element),
+            )
+        )
+    return found
+
+
+def mentions(root: etree._Element) -> frozenset[str]:
+    """Host-name tokens (with a dot) of the visible text and every attribute value;
+    comments, `<script>` and `<style>` are not read."""
+    text = "\n".join(_VISIBLE_TEXT(root)) + "\n" + "\n".join(_ATTRIBUTE_VALUES(root))
+    tokens: set[str] = set()
+    # set() first: pages repeat words, and only the distinct ones need looking at
+    for raw in set(_HOST_TOKEN.findall(text)):
+        token = raw.rstrip(".")
+        if "." not in token:
+            continue
+        if token.isascii():
+            tokens.add(token.lower())
+        else:
+            ascii_token = to_ascii_or_none(token)
+            if ascii_token:
+                tokens.add(ascii_token)
+    return frozenset(tokens)
+
+
+def meta_contents(root: etree._Element, names: tuple[str, ...]) -> list[str]:
+    return [
+        meta.get("content") or ""
+        for meta in root.iter("meta")
+        if (meta.get("name") or "").strip().lower() in names
+    ]
+
+
+def canonical(root: etree._Element, base: str) -> str | None:
+    for link in root.iter("link"):
+        href = link.get("href")
+        if href and "canonical" in rel_tokens(link.get("rel")):
+            return resolve(href, base)
+    return None
+
+
+def analyse_html(text: str, page_url: str) -> HtmlFacts:
+    root = parse(text)
+    if root is None:
+        return HtmlFacts(links=[], mentions=frozenset(), meta_robots=[], canonical=None)
+    base = base_url(root, page_url)
+    return HtmlFacts(
+        links=links(root, base),
+        mentions=mentions(root),
+        meta_robots=meta_contents(root, ("robots", "googlebot")),
+        canonical=canonical(root, base),
+    )
+
+
+# --- refresh (header and meta) -------------------------------------------------------------
+
+_REFRESH = re.compile(
+    r"""^\s*(?P<delay>\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*|\s+)?
+        (?:(?:url\s*=\s*)?(?P<q>["']?)(?P<url>.*?)(?P=q)\s*)?$""",
+    re.I | re.S | re.X,
+)
+
+
+def parse_refresh(value: str) -> tuple[int, str | None] | None:
+    """`"5; url=/next"` → (5, "/next"); a value without a URL gives (delay, None); a value
+    that is not a refresh at all gives None (HTML's "shared declarative refresh" steps)."""
+    m = _REFRESH.match(value)
+    if not m:
+        return None
+    url = (m.group("url") or "").strip()
+    return int(m.group("delay")), url or None
+
+
+_HAS_META_REFRESH = re.compile(r"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
+
+
+def meta_refresh(text: str) -> str | None:
+    """The content of the first `<meta http-equiv="refresh">`, if the page has one."""
+    if not _HAS_META_REFRESH.search(text):  # the common case costs one regex scan
+        return None
+    root = parse(text)
+    if root is None:
+        return None
+    for meta in root.iter("meta"):
+        if (meta.get("http-equiv") or "").strip().lower() == "refresh":
+            return meta.get("content") or ""
+    return None
+
+
+# --- HTTP Link header ---------------------------------------------------------------------
+
+_LINK_VALUE = re.compile(r"<(?P<url>[^>]*)>(?P<params>(?:\s*;\s*[^;,]*(?:\"[^\"]*\")?)*)")
+_REL_PARAM = re.compile(r"""rel\s*=\s*(?:"(?P<q>[^"]*)"|(?P<t>[^\s;,"]+))""", re.I)
+
+
+def header_canonical(values: list[str], page_url: str) -> str | None:
+    """The first `Link: <…>; rel="canonical"` target, resolved against the page URL."""
+    for value in values:
+        for m in _LINK_VALUE.finditer(value):
+            rel = _REL_PARAM.search(m.group("params"))
+            if rel and "canonical" in rel_tokens(rel.group("q") or rel.group("t")):
+                return resolve(m.group("url"), page_url)
+    return None

@@ -1,0 +1,250 @@
+"""Backlink-check throughput: our engine (SSRF-guarded aiohttp fetcher + lxml analysis +
+domain rules) against a baseline of aiohttp + BeautifulSoup(`html.parser`) doing the same
+reading (links to the domain, rel, anchor, robots meta, canonical, mention), at the same
+concurrency, in the same run, over the same 500 local pages (mixed sizes, 10% redirects)
+served by a separate process.
+
+    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import multiprocessing
+import os
+import random
+import re
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urljoin, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import aiohttp
+from aiohttp import web
+from bs4 import BeautifulSoup
+
+from adapters.clock import SystemClock
+from adapters.fetcher import Fetcher
+from adapters.page_inspector import FetchingPageInspector
+from adapters.ssrf import AddressPolicy
+from domain.backlink_evidence import judge
+
+DOMAIN = "example.com"
+# sizes of real directory listing pages vary a lot: mostly small, some big
+SIZES = [(0.5, 15_000), (0.3, 60_000), (0.15, 200_000), (0.05, 600_000)]
+
+
+def make_page(i: int, size: int, rng: random.Random) -> bytes:
+    head = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>Listing {i}</title>'
+        f'<meta name="robots" content="index, follow">'
+        f'<link rel="canonical" href="/p/{i}"><link rel="stylesheet" href="/s.css">'
+        f"<style>body{{font:14px sans-serif}} .x{{color:red}}</style></head><body>"
+    )
+    parts = [head, "<nav><ul>"]
+    parts += [f'<li><a href="/cat/{k}">Category {k}</a></li>' for k in range(20)]
+    parts.append("</ul></nav><main>")
+    n = 0
+    while sum(map(len, parts)) < size:
+        n += 1
+        host = rng.choice(["dir.example.net", "another.example.org", f"site-{n}.test"])
+        rel = rng.choice(["", "nofollow", "ugc"])
+        parts.append(
+            f'<div class="entry"><h3><a href="https://{host}/l/{n}" rel="{rel}">'
+            f"Entry {n} &amp; friends</a></h3><p>Lorem ipsum dolor sit amet, consectetur "
+            f"adipiscing elit, sed do eiusmod tempor incididunt ut labore <b>et dolore</b> magna "
+            f"aliqua. Contact: info@{host}</p><!-- entry {n} --></div>"
+        )
+        if n == 7:
+            parts.append(
+                f'<div class="entry"><a href="https://www.{DOMAIN}/" rel="nofollow">Example</a>'
+                f"<p>Visit www.{DOMAIN} for more.</p></div>"
+            )
+    parts.append("<script>var x = 1;</script></main></body></html>")
+    return "".join(parts).encode()
+
+
+def pick_size(rng: random.Random) -> int:
+    r, acc = rng.random(), 0.0
+    for share, size in SIZES:
+        acc += share
+        if r <= acc:
+            return size
+    return SIZES[-1][1]
+
+
+def serve(port: int, pages: int, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    rng = random.Random(7)
+    bodies: dict[str, bytes] = {}
+    for i in range(pages):
+        bodies[f"/p/{i}"] = make_page(i, pick_size(rng), rng)
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        if request.path.startswith("/r/"):
+            return web.Response(status=301, headers={"Location": "/p/" + request.path[3:]})
+        body = bodies.get(request.path)
+        if body is None:
+            return web.Response(status=404)
+        return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+    async def main() -> None:
+        runner = web.ServerRunner(web.Server(handler), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def urls_for(port: int, pages: int) -> list[str]:
+    # every tenth page is reached through a redirect
+    return [f"http://127.0.0.1:{port}/{'r' if i % 10 == 0 else 'p'}/{i}" for i in range(pages)]
+
+
+# --- the two engines ------------------------------------------------------------------------
+
+
+async def run_ours(urls: list[str], concurrency: int) -> int:
+    fetcher = Fetcher(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")]))
+    inspector = FetchingPageInspector(fetcher)
+    clock = SystemClock()
+    gate = asyncio.Semaphore(concurrency)
+    found = 0
+
+    async def one(url: str) -> None:
+        nonlocal found
+        async with gate:
+            result = judge(await inspector.inspect(url), DOMAIN, clock.now())
+        found += result.has_link
+
+    try:
+        await asyncio.gather(*(one(u) for u in urls))
+    finally:
+        await fetcher.close()
+    return found
+
+
+_TOKEN = re.compile(r"(?:[^\W_]|[.\-])+")
+
+
+def bs4_read(html: str, page_url: str) -> dict[str, object]:
+    """The same facts with BeautifulSoup, as a careful baseline would read them."""
+    soup = BeautifulSoup(html, "html.parser")
+    base_tag = soup.find("base", href=True)
+    base = urljoin(page_url, base_tag["href"]) if base_tag else page_url
+    chosen = None
+    for a in soup.find_all(["a", "area"], href=True):
+        href = a["href"].strip()
+        if href.lower().startswith(("javascript:", "mailto:")):
+            continue
+        url = urljoin(base, href)
+        host = (urlsplit(url).hostname or "").rstrip(".")
+        if host == DOMAIN or host.endswith("." + DOMAIN):
+            rel = a.get("rel") or []
+            text = " ".join(a.get_text().split())
+            followed = not {"nofollow", "ugc", "sponsored"} & {r.lower() for r in rel}
+            if chosen is None or (followed and not chosen[2]):
+                chosen = (url, text, followed)
+                if followed:
+                    break
+    robots = [
+        m.get("content", "")
+        for m in soup.find_all("meta")
+        if (m.get("name") or "").lower() in ("robots", "googlebot")
+    ]
+    canonical = None
+    for link in soup.find_all("link", href=True):
+        if "canonical" in [r.lower() for r in link.get("rel") or []]:
+            canonical = urljoin(base, link["href"])
+            break
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    text = soup.get_text(" ") + " ".join(
+        str(v) for t in soup.find_all(True) for v in t.attrs.values()
+    )
+    mentioned = any(
+        t.rstrip(".").lower() == DOMAIN or t.rstrip(".").lower().endswith("." + DOMAIN)
+        for t in _TOKEN.findall(text)
+    )
+    return {"link": chosen, "robots": robots, "canonical": canonical, "mention": mentioned}
+
+
+async def run_baseline(urls: list[str], concurrency: int) -> int:
+    gate = asyncio.Semaphore(concurrency)
+    found = 0
+    async with aiohttp.ClientSession(
+        headers={"User-Agent": "baseline"}, connector=aiohttp.TCPConnector(limit=100)
+    ) as session:
+
+        async def one(url: str) -> None:
+            nonlocal found
+            async with gate:
+                async with session.get(url, max_redirects=10) as response:
+                    html = await response.text()
+                    final = str(response.url)
+                facts = bs4_read(html, final)
+            found += facts["link"] is not None
+
+        await asyncio.gather(*(one(u) for u in urls))
+    return found
+
+
+async def timed(
+    name: str, fn: Callable[[list[str], int], Awaitable[int]], urls: list[str], concurrency: int
+) -> float:
+    started = time.perf_counter()
+    found = await fn(urls, concurrency)
+    elapsed = time.perf_counter() - started
+    assert found == len(urls), f"{name}: found {found} links on {len(urls)} pages"
+    rate = len(urls) / elapsed
+    print(f"  {name:<28} {elapsed:6.2f} s  {rate:8.1f} pages/s")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ready = multiprocessing.Event()
+    server = multiprocessing.Process(target=serve, args=(port, args.pages, ready), daemon=True)
+    server.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("the page server did not start")
+        urls = urls_for(port, args.pages)
+        print(
+            f"backlink check: {args.pages} pages (10% via a redirect), "
+            f"concurrency {args.concurrency}, best of {args.rounds} rounds"
+        )
+        ours, base = 0.0, 0.0
+        for round_no in range(1, args.rounds + 1):
+            print(f"round {round_no}")
+            base = max(
+                base,
+                asyncio.run(
+                    timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency)
+                ),
+            )
+            ours = max(
+                ours, asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
+            )
+        print(f"backlynk {ours:.1f} pages/s, baseline {base:.1f} pages/s, ratio {ours / base:.2f}x")
+    finally:
+        server.terminate()
+        server.join(5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Fixtures of the backlink-checker tests: a fixture web site over HTTP and HTTPS, a
+fetcher that trusts its test CA and resolves test host names statically, and the app
+wired to that fetcher."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+
+from adapters.fetcher import Fetcher
+from adapters.infrastructure import Infrastructure
+from adapters.settings import Settings
+from adapters.ssrf import AddressPolicy
+from tests.checker.sites import FixtureSite, StaticResolver, Tls, make_tls
+from tests.conftest import LiveServer, free_port
+
+#: short, so that timeout tests are quick; production keeps 15 s
+TEST_TIMEOUT = 1.5
+
+RESOLVER_TABLE = {
+    "site.test": ["127.0.0.1"],
+    "www.site.test": ["127.0.0.1"],
+    "blog.site.test": ["127.0.0.1"],
+    "directory.site.test": ["127.0.0.1"],
+    "other.test": ["127.0.0.1"],  # not in the server certificate
+    "private.test": ["10.20.30.40"],  # RFC 1918
+    "metadata-alias.test": ["169.254.169.254"],  # cloud metadata, link-local
+    "cgnat.test": ["100.64.1.2"],
+    "mapped.test": ["::ffff:10.0.0.1"],
+    "mixed.test": ["127.0.0.1", "10.0.0.1"],  # one private answer spoils the lookup
+}
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return make_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+async def site(tls: Tls) -> AsyncIterator[FixtureSite]:
+    async with FixtureSite(tls) as fixture_site:
+        yield fixture_site
+
+
+@pytest.fixture
+def resolver() -> StaticResolver:
+    return StaticResolver(RESOLVER_TABLE)
+
+
+def make_fetcher(
+    tls: Tls, resolver: StaticResolver, *, allow: tuple[str, ...] = ("127.0.0.0/8",), **kw: Any
+) -> Fetcher:
+    return Fetcher(
+        AddressPolicy(ipaddress.ip_network(c) for c in allow),
+        timeout=kw.pop("timeout", TEST_TIMEOUT),
+        resolver=resolver,
+        ssl_context=tls.client_context(),
+        **kw,
+    )
+
+
+@pytest.fixture
+async def fetcher(tls: Tls, resolver: StaticResolver) -> AsyncIterator[Fetcher]:
+    f = make_fetcher(tls, resolver)
+    yield f
+    await f.close()
+
+
+@pytest.fixture
+def checker_settings(settings: Settings) -> Settings:
+    """Own Redis namespace per test, so rate-limit windows never leak between tests."""
+    return msgspec.structs.replace(
+        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", public_check_rate=1000
+    )
+
+
+@pytest.fixture
+async def app_server(
+    checker_settings: Settings, infra: Infrastructure, fetcher: Fetcher
+) -> AsyncIterator[LiveServer]:
+    from api.app import create_app
+
+    infra.fetcher = fetcher
+    app = create_app(checker_settings, infra=infra, in_process_projector=False)
+    async with LiveServer(app, free_port()) as live:
+        yield live
+
+
+class Checker:
+    """Posts to the public endpoint the way a client would."""
+
+    def __init__(self, live: LiveServer):
+        self.live = live
+
+    async def post(self, body: object, **kw: Any) -> tuple[int, Any]:
+        assert self.live.http
+        async with self.live.http.post("/api/v1/public/check-backlinks", json=body, **kw) as r:
+            return r.status, await r.json()
+
+    async def one(self, url: str, domain: str = "example.com") -> dict[str, Any]:
+        status, body = await self.post({"domain": domain, "urls": [url]})
+        assert status == 200, body
+        assert body["checked"] == 1
+        return body["results"][0]
+
+
+@pytest.fixture
+def check(app_server: LiveServer) -> Checker:
+    return Checker(app_server)
