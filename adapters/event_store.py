@@ -185,7 +185,12 @@ class PostgresEventStore:
     # -- reading ---------------------------------------------------------------------
 
     async def read(
-        self, originator_id: UUID, *, gt: int | None = None, lte: int | None = None
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        limit: int | None = None,
     ) -> list[StoredEvent]:
         """One aggregate's events in version order, optionally after/up to a version."""
         rows = await self.pool.fetch(
@@ -193,10 +198,11 @@ class PostgresEventStore:
                 FROM public.{EVENTS_TABLE} WHERE originator_id = $1
                 AND ($2::bigint IS NULL OR originator_version > $2)
                 AND ($3::bigint IS NULL OR originator_version <= $3)
-                ORDER BY originator_version""",
+                ORDER BY originator_version LIMIT $4""",
             originator_id,
             gt,
             lte,
+            limit,
         )
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
 

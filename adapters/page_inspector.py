@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from adapters import page_analysis
-from adapters.fetcher import Fetcher, FetchResult
+from adapters.fetcher import MAX_REDIRECTS, Fetcher, FetchResult
 from domain.backlink_evidence import CheckError, Hop, Inspection
 
 #: above this size the HTML is parsed in a worker thread, so a big page does not stall
@@ -18,8 +18,8 @@ class FetchingPageInspector:
     def __init__(self, fetcher: Fetcher):
         self.fetcher = fetcher
 
-    async def inspect(self, url: str) -> Inspection:
-        fetched = await self.fetcher.fetch(url)
+    async def inspect(self, url: str, *, max_redirects: int = MAX_REDIRECTS) -> Inspection:
+        fetched = await self.fetcher.fetch(url, max_redirects=max_redirects)
         inspection = Inspection(
             url=url,
             final_url=fetched.final_url,

@@ -6,8 +6,12 @@ from __future__ import annotations
 from yarl import URL
 
 from adapters.hostnames import InvalidHost, is_public, to_ascii
+from domain import robots
+from domain.backlink_evidence import is_alive, robots_directives
+from domain.ports import Clock, PageInspector
 from domain.site import InvalidSiteUrl
 
+LANDING_REDIRECTS = 5
 HINT = "Use an indexable https URL with a public landing page."
 
 
@@ -41,3 +45,28 @@ def normalise_site_url(raw: str) -> tuple[str, str]:
     path = url.raw_path or "/"
     query = f"?{url.raw_query_string}" if url.raw_query_string else ""
     return f"https://{netloc}{path}{query}", host
+
+
+class SiteUrlRules:
+    """Implements `domain.ports.SiteUrlPolicy` with the shared SSRF-guarded fetcher."""
+
+    def __init__(self, inspector: PageInspector, clock: Clock):
+        self.inspector = inspector
+        self.clock = clock
+
+    def normalise(self, url: str) -> tuple[str, str]:
+        return normalise_site_url(url)
+
+    async def landing_page_problem(self, url: str) -> str | None:
+        """Why the landing page is not acceptable (API.md: 2xx after at most 5 redirects,
+        and not `noindex`), or None."""
+        page = await self.inspector.inspect(url, max_redirects=LANDING_REDIRECTS)
+        if page.error is not None:
+            return (
+                f"The landing page could not be fetched ({page.error.code}): {page.error.details}"
+            )
+        if not is_alive(page):
+            return f"The landing page answered HTTP {page.http_status}; it must answer 2xx."
+        if robots.is_noindex(robots_directives(page), self.clock.now()):
+            return "The landing page asks search engines not to index it (noindex)."
+        return None

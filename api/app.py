@@ -16,8 +16,21 @@ from starlette.routing import BaseRoute, Route
 from adapters.auth_ports import auth_ports
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from api import api_keys, checker, coverage, health, sessions, tools, users
+from adapters.site_urls import SiteUrlRules
+from api import (
+    api_keys,
+    checker,
+    coverage,
+    directories,
+    health,
+    jobs,
+    sessions,
+    sites,
+    tools,
+    users,
+)
 from api.errors import ApiError, error_response, from_api, from_domain
+from api.idempotency import Endpoint, idempotent_endpoint
 from api.middleware import OptionalTrailingSlash, RequestContext
 from domain.errors import DomainError
 from projections.base import Projection
@@ -51,19 +64,36 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    """Every route. POSTs take `Idempotency-Key` (API.md), so they are made in one place."""
+
+    def post(path: str, endpoint: Endpoint) -> Route:
+        return Route(path, idempotent_endpoint(endpoint), methods=["POST"])
+
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/api/v1/public/coverage", coverage.coverage, methods=["GET"]),
-        Route("/api/v1/auth/register", sessions.register, methods=["POST"]),
-        Route("/api/v1/auth/login", sessions.login, methods=["POST"]),
-        Route("/api/v1/auth/refresh", sessions.refresh, methods=["POST"]),
-        Route("/api/v1/auth/logout", sessions.logout, methods=["POST"]),
+        post("/api/v1/auth/register", sessions.register),
+        post("/api/v1/auth/login", sessions.login),
+        post("/api/v1/auth/refresh", sessions.refresh),
+        post("/api/v1/auth/logout", sessions.logout),
         Route("/api/v1/users/me", users.me, methods=["GET"]),
-        Route("/api/v1/api-keys", api_keys.create, methods=["POST"]),
+        post("/api/v1/api-keys", api_keys.create),
         Route("/api/v1/api-keys", api_keys.index, methods=["GET"]),
         Route("/api/v1/api-keys/{key_id}", api_keys.revoke, methods=["DELETE"]),
-        *checker.routes(),
+        post("/api/v1/sites", sites.create),
+        Route("/api/v1/sites", sites.index, methods=["GET"]),
+        Route("/api/v1/sites/{site_id}", sites.show, methods=["GET"]),
+        Route("/api/v1/sites/{site_id}", sites.update, methods=["PATCH"]),
+        Route("/api/v1/sites/{site_id}", sites.archive, methods=["DELETE"]),
+        Route("/api/v1/directories", directories.index, methods=["GET"]),
+        post("/api/v1/jobs", jobs.create),
+        Route("/api/v1/jobs", jobs.index, methods=["GET"]),
+        Route("/api/v1/jobs/{job_id}", jobs.show, methods=["GET"]),
+        post("/api/v1/jobs/{job_id}/cancel", jobs.cancel),
+        Route("/api/v1/jobs/{job_id}/events", jobs.events, methods=["GET"]),
+        post("/api/v1/public/check-backlinks", checker.public_check_backlinks),
+        post("/api/v1/directories/check-backlinks", checker.account_check_backlinks),
         *tools.routes(),
     ]
 
@@ -87,6 +117,8 @@ def create_app(
         app.state.settings = settings
         app.state.projections = chosen
         app.state.auth = auth_ports(app.state.infra)
+        app.state.clock = app.state.infra.clock
+        app.state.site_urls = SiteUrlRules(app.state.infra.page_inspector, app.state.clock)
         runner = None
         if run_projector:
             runner = ProjectorRunner(

@@ -7,15 +7,14 @@ from __future__ import annotations
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from adapters.infrastructure import Infrastructure
 from adapters.rate_limit import RateLimiter
 from adapters.settings import Settings
+from api.auth import require_api_access
 from api.bodies import read_json
 from api.csv_export import csv_response, wants_csv
 from api.errors import ApiError
-from api.idempotency import idempotent
 from domain.backlink_evidence import CheckResult
 from domain.services.check_backlinks import check_backlinks
 
@@ -64,23 +63,12 @@ def _client(request: Request) -> str:
 
 async def public_check_backlinks(request: Request) -> Response:
     await _enforce_public_rate(request)
-    # API.md: an Idempotency-Key on any POST replays the first answer (no new fetches);
-    # anonymous callers are told apart by their address
-    return await idempotent(request, f"ip:{_client(request)}", lambda: _check(request))
-
-
-async def account_check_backlinks(request: Request) -> Response:
-    await require_paid_plan(request)
     return await _check(request)
 
 
-async def require_paid_plan(request: Request) -> None:
-    """Authentication arrives with `api.auth`; until then nobody is a paying caller."""
-    raise ApiError(
-        401,
-        "authentication_required",
-        "Send `Authorization: Bearer <access_token>` or `x-api-key`.",
-    )
+async def account_check_backlinks(request: Request) -> Response:
+    await require_api_access(request)
+    return await _check(request)
 
 
 # --- CSV (API.md: header = the result fields in order; booleans true/false; null empty) ---
@@ -105,10 +93,3 @@ def csv_row(result: CheckResult) -> list[str]:
     cells["robotsDirectives"] = " ".join(result.robots_directives)
     cells["error"] = result.error.code if result.error else None
     return [_cell(cells[name]) for name in CSV_COLUMNS]
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/api/v1/public/check-backlinks", public_check_backlinks, methods=["POST"]),
-        Route("/api/v1/directories/check-backlinks", account_check_backlinks, methods=["POST"]),
-    ]

@@ -19,8 +19,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import client_ip, require_account
 from api.bodies import read_raw
 from api.errors import ApiError
+from domain.errors import AuthenticationFailed
 
 KEEP_SECONDS = 24 * 3600
 RUNNING_SECONDS = 60
@@ -103,3 +105,26 @@ async def idempotent(
     )
     await infra.redis.set(redis_key, msgspec.msgpack.encode(done), ex=KEEP_SECONDS)
     return response
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def idempotent_endpoint(endpoint: Endpoint) -> Endpoint:
+    """Give a POST route `Idempotency-Key` support. Keys are scoped to the account that
+    sends them (whatever its credential), or to the client address when anonymous."""
+
+    async def wrapped(request: Request) -> Response:
+        if "idempotency-key" not in request.headers:
+            return await endpoint(request)
+        caller = f"ip:{client_ip(request)}"
+        if "authorization" in request.headers or "x-api-key" in request.headers:
+            try:
+                caller = f"account:{(await require_account(request)).account_id.hex}"
+            except AuthenticationFailed:
+                pass  # the endpoint itself decides whether credentials are required
+        return await idempotent(request, caller, lambda: endpoint(request))
+
+    wrapped.__name__ = getattr(endpoint, "__name__", "endpoint")
+    wrapped.__doc__ = endpoint.__doc__
+    return wrapped

@@ -173,17 +173,22 @@ def comparable_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
 
-def judge(inspection: Inspection, domain: str, now: datetime) -> CheckResult:
-    """The result of one URL for the (normalised) target `domain`."""
-    is_up = is_alive(inspection)
-    page = is_up and inspection.html  # links, mentions, canonical tag, meta robots
+def robots_directives(inspection: Inspection) -> list[str]:
+    """Meta robots of an alive HTML page first, then `X-Robots-Tag` headers (API.md)."""
     directives: list[str] = []
-    if page:
+    if is_alive(inspection) and inspection.html:
         for content in inspection.meta_robots:
             directives += robots.meta_directives(content)
     for value in inspection.header_robots:
         directives += robots.header_directives(value)
-    directives = robots.unique(directives)
+    return robots.unique(directives)
+
+
+def judge(inspection: Inspection, domain: str, now: datetime) -> CheckResult:
+    """The result of one URL for the (normalised) target `domain`."""
+    is_up = is_alive(inspection)
+    page = is_up and inspection.html  # links, mentions, canonical tag, meta robots
+    directives = robots_directives(inspection)
 
     chosen = choose_link(inspection.links, domain) if page else None
     canonical = (inspection.canonical_tag if page else None) or inspection.canonical_header

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
+import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.job import CANCELED, FAILED, PENDING, SUBMITTED, SUBMITTING, VERIFIED, Job
@@ -149,3 +152,75 @@ TASK_CHANGES = {
     Job.TaskFailed: FAILED,
     Job.TaskVerified: VERIFIED,
 }
+
+
+class TaskRow(msgspec.Struct, frozen=True):
+    directory_id: int
+    directory_name: str
+    status: str
+    attempts: int
+    listing_url: str | None
+    backlink_id: UUID | None
+    error_code: str | None
+    error_details: str | None
+    updated_at: datetime
+
+
+class JobRow(msgspec.Struct, frozen=True):
+    id: UUID
+    site_id: UUID
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    seq: int
+    tasks: list[TaskRow]
+
+
+_JOB = "id, site_id, status, created_at, updated_at, started_at, finished_at, seq"
+_TASK = (
+    "job_id, directory_id, directory_name, status, attempts, listing_url, backlink_id, "
+    "error_code, error_details, updated_at"
+)
+
+
+async def _with_tasks(conn: Any, rows: list[Any]) -> list[JobRow]:
+    if not rows:
+        return []
+    tasks: dict[UUID, list[TaskRow]] = {r[0]: [] for r in rows}
+    for t in await conn.fetch(
+        f"SELECT {_TASK} FROM job_tasks WHERE job_id = ANY($1::uuid[]) ORDER BY job_id, position",
+        list(tasks),
+    ):
+        tasks[t[0]].append(TaskRow(*list(t)[1:]))
+    return [JobRow(*r, tasks=tasks[r[0]]) for r in rows]
+
+
+async def get_job(conn: Any, account_id: UUID, job_id: UUID) -> JobRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_JOB} FROM jobs WHERE id = $1 AND account_id = $2", job_id, account_id
+    )
+    return (await _with_tasks(conn, [row]))[0] if row else None
+
+
+async def list_jobs(
+    conn: Any,
+    account_id: UUID,
+    *,
+    status: str | None,
+    site_id: UUID | None,
+    limit: int,
+    before: int | None,
+) -> list[JobRow]:
+    rows = await conn.fetch(
+        f"""SELECT {_JOB} FROM jobs WHERE account_id = $1
+            AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR site_id = $3)
+            AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5""",
+        account_id,
+        status,
+        site_id,
+        before,
+        limit,
+    )
+    return await _with_tasks(conn, list(rows))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -74,3 +76,53 @@ class SitesProjection:
                 event.originator_id,
                 event.timestamp,
             )
+
+
+class SiteRow(msgspec.Struct, frozen=True):
+    id: UUID
+    url: str
+    domain: str
+    name: str
+    description: str | None
+    category: str | None
+    keywords: list[str]
+    contact_email: str | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    seq: int
+
+
+_COLUMNS = (
+    "id, url, domain, name, description, category, keywords::text, contact_email, "
+    "status, created_at, updated_at, seq"
+)
+
+
+def _row(r: Any) -> SiteRow:
+    values = list(r)
+    values[6] = msgspec.json.decode(values[6])
+    return SiteRow(*values)
+
+
+async def get_site(conn: Any, account_id: UUID, site_id: UUID) -> SiteRow | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM sites WHERE id = $1 AND account_id = $2", site_id, account_id
+    )
+    return _row(row) if row else None
+
+
+async def list_sites(
+    conn: Any, account_id: UUID, *, status: str | None, limit: int, before: int | None
+) -> list[SiteRow]:
+    """Newest first by commit order (`seq`), after the cursor."""
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM sites WHERE account_id = $1
+            AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3)
+            ORDER BY seq DESC LIMIT $4""",
+        account_id,
+        status,
+        before,
+        limit,
+    )
+    return [_row(r) for r in rows]

@@ -14,6 +14,7 @@ import pytest
 from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
+from tests.accounts import bearer, paid_account, register
 from tests.checker.conftest import Checker
 from tests.checker.sites import FixtureSite
 from tests.conftest import LiveServer, free_port
@@ -260,17 +261,29 @@ async def test_the_web_tool_page_is_served(app_server: LiveServer) -> None:
     assert "/api/v1/public/check-backlinks" in page
 
 
-async def test_the_account_endpoint_requires_authentication_and_fetches_nothing(
-    site: FixtureSite, app_server: LiveServer
+async def test_the_account_endpoint_requires_a_paid_plan_and_fetches_nothing_otherwise(
+    site: FixtureSite, app_server: LiveServer, infra: Infrastructure
 ) -> None:
     url = site.page("/acct", LINK)
+    body = {"domain": "example.com", "urls": [url]}
     assert app_server.http
-    async with app_server.http.post(
-        "/api/v1/directories/check-backlinks", json={"domain": "example.com", "urls": [url]}
-    ) as r:
+    async with app_server.http.post("/api/v1/directories/check-backlinks", json=body) as r:
         assert r.status == 401
         assert (await r.json())["error"]["code"] == "authentication_required"
+    free = await register(app_server)
+    async with app_server.http.post(
+        "/api/v1/directories/check-backlinks", json=body, headers=bearer(free)
+    ) as r:
+        assert r.status == 403
+        assert (await r.json())["error"]["code"] == "plan_required"
     assert site.hits["/acct"] == 0
+    paid = await paid_account(app_server, infra, "pro")
+    async with app_server.http.post(
+        "/api/v1/directories/check-backlinks", json=body, headers=bearer(paid)
+    ) as r:
+        assert r.status == 200
+        report = await r.json()
+    assert report["results"][0]["hasLink"] is True and site.hits["/acct"] == 1
 
 
 async def test_an_idempotency_key_replays_the_first_answer_without_fetching_again(

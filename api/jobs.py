@@ -1,0 +1,233 @@
+"""`/api/v1/jobs`: create, list, read, cancel, and a job's audit history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.utils import resolve_topic
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.directories import PostgresDirectoryCatalogue
+from api.auth import require_api_access
+from api.bodies import read_json
+from api.consistency import settle
+from api.errors import ApiError
+from api.pagination import page_request, paginate
+from api.rendering import json_response
+from domain import ids
+from domain.errors import NotFound
+from domain.job import JOB_STATUSES, TASK_STATUSES
+from domain.services import jobs
+from projections.jobs import JobRow, get_job, list_jobs
+
+
+class CreateJobIn(msgspec.Struct):
+    site_id: str
+    directory_ids: list[Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]] | None = None
+
+
+class TaskErrorOut(msgspec.Struct):
+    code: str
+    details: str
+
+
+class TaskOut(msgspec.Struct):
+    directory_id: int
+    directory_name: str
+    status: str
+    attempts: int
+    listing_url: str | None
+    backlink_id: str | None
+    error: TaskErrorOut | None
+    updated_at: datetime
+
+
+class Progress(msgspec.Struct):
+    total: int
+    pending: int
+    submitting: int
+    submitted: int
+    verified: int
+    failed: int
+    skipped: int
+    canceled: int
+    percent: int
+
+
+class JobOut(msgspec.Struct):
+    id: str
+    site_id: str
+    status: str
+    progress: Progress
+    tasks: list[TaskOut]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def progress(statuses: list[str]) -> Progress:
+    counts = {s: statuses.count(s) for s in TASK_STATUSES}
+    total = len(statuses)
+    settled = total - counts["pending"] - counts["submitting"]
+    return Progress(total=total, percent=round(100 * settled / total) if total else 100, **counts)
+
+
+def render(row: JobRow) -> JobOut:
+    tasks = [
+        TaskOut(
+            t.directory_id,
+            t.directory_name,
+            t.status,
+            t.attempts,
+            t.listing_url,
+            ids.encode("bl", t.backlink_id) if t.backlink_id else None,
+            TaskErrorOut(t.error_code, t.error_details or "") if t.error_code else None,
+            t.updated_at,
+        )
+        for t in row.tasks
+    ]
+    return JobOut(
+        ids.encode("job", row.id),
+        ids.encode("site", row.site_id),
+        row.status,
+        progress([t.status for t in row.tasks]),
+        tasks,
+        row.created_at,
+        row.updated_at,
+        row.started_at,
+        row.finished_at,
+    )
+
+
+def job_id_of(request: Request) -> UUID:
+    job_id = ids.decode("job", request.path_params["job_id"])
+    if job_id is None:
+        raise NotFound("No job with this id.")
+    return job_id
+
+
+async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
+    async with request.app.state.infra.read_pool.acquire() as conn:
+        row = await get_job(conn, account_id, job_id)
+    if row is None:
+        raise NotFound("No job with this id.")
+    return render(row)
+
+
+async def create(request: Request) -> Response:
+    principal = await require_api_access(request)
+    body = await read_json(request, CreateJobIn)
+    site_id = ids.decode("site", body.site_id)
+    if site_id is None:
+        raise NotFound("No site with this id.", field="site_id")
+    infra = request.app.state.infra
+    job, position = await jobs.create_job(
+        infra.repository,
+        PostgresDirectoryCatalogue(infra.pool),
+        account_id=principal.account_id,
+        plan=principal.plan,
+        site_id=site_id,
+        directory_ids=body.directory_ids,
+        now=request.app.state.clock.now(),
+    )
+    await settle(request, position)
+    return json_response(await _read(request, principal.account_id, job.id), 202)
+
+
+async def index(request: Request) -> Response:
+    principal = await require_api_access(request)
+    page = page_request(request, int)
+    status = request.query_params.get("status")
+    if status is not None and status not in JOB_STATUSES:
+        raise ApiError(
+            422, "validation_failed", f"status is one of {', '.join(JOB_STATUSES)}.", field="status"
+        )
+    site_id = None
+    if "site_id" in request.query_params:
+        site_id = ids.decode("site", request.query_params["site_id"])
+        async with request.app.state.infra.read_pool.acquire() as conn:
+            owned = site_id is not None and await conn.fetchval(
+                "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
+                site_id,
+                principal.account_id,
+            )
+        if not owned:
+            raise NotFound("No site with this id.", field="site_id")
+    async with request.app.state.infra.read_pool.acquire() as conn:
+        rows = await list_jobs(
+            conn,
+            principal.account_id,
+            status=status,
+            site_id=site_id,
+            limit=page.fetch,
+            before=page.after,
+        )
+    return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
+
+
+async def show(request: Request) -> Response:
+    principal = await require_api_access(request)
+    return json_response(await _read(request, principal.account_id, job_id_of(request)))
+
+
+async def cancel(request: Request) -> Response:
+    principal = await require_api_access(request)
+    job_id = job_id_of(request)
+    _, position = await jobs.cancel_job(
+        request.app.state.infra.repository, account_id=principal.account_id, job_id=job_id
+    )
+    await settle(request, position)
+    return json_response(await _read(request, principal.account_id, job_id), 202)
+
+
+class EventOut(msgspec.Struct):
+    version: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+PUBLIC_IDS = {"account_id": "usr", "site_id": "site", "job_id": "job", "backlink_id": "bl"}
+
+
+def _public(value: Any, key: str | None = None) -> Any:
+    """Event data as a client reads it: aggregate ids in their public form."""
+    if isinstance(value, UUID) and key in PUBLIC_IDS:
+        return ids.encode(PUBLIC_IDS[key], value)
+    if isinstance(value, dict):
+        return {k: _public(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    if isinstance(value, msgspec.Struct):
+        return _public(msgspec.structs.asdict(value))
+    return value
+
+
+async def events(request: Request) -> Response:
+    """The job's full history from the event store, in version order."""
+    principal = await require_api_access(request)
+    job_id = job_id_of(request)
+    infra = request.app.state.infra
+    await jobs.get_job(infra.repository, principal.account_id, job_id)  # 404 if not theirs
+    page = page_request(request, int)
+    stored = await infra.store.read(job_id, gt=page.after, limit=page.fetch)
+    mapper = infra.repository.mapper
+    out = []
+    for s in stored:
+        event = mapper.to_domain_event(s)
+        state = dict(vars(event))
+        for k in ("originator_id", "originator_version", "timestamp", "originator_topic"):
+            state.pop(k, None)
+        name = resolve_topic(s.topic).__qualname__  # "Job.TaskSubmitted"
+        out.append(
+            (
+                s.originator_version,
+                EventOut(s.originator_version, name, event.timestamp, _public(state)),
+            )
+        )
+    return json_response(paginate(out, page, key=lambda r: r[0], render=lambda r: r[1]))
