@@ -139,18 +139,50 @@ class Fetcher:
         self._ssl_context = ssl_context
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self._shared_connector: aiohttp.TCPConnector | None = None
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
+    def _connector(self) -> aiohttp.TCPConnector:
+        if self._shared_connector is None or self._shared_connector.closed:
+            self._shared_connector = aiohttp.TCPConnector(
                 resolver=GuardedResolver(self.policy, self._inner_resolver),
                 # every new connection is resolved and vetted again (no stale answers)
                 use_dns_cache=False,
                 ssl=self._ssl_context or ssl.create_default_context(),
                 limit=100,
             )
+        return self._shared_connector
+
+    def form_session(self) -> aiohttp.ClientSession:
+        """A session for one directory submission: the same guarded connections and its
+        own cookie jar (sessions and CSRF cookies). Literal IP addresses never reach the
+        resolver, so every request's is vetted here; follow redirects by hand (each hop is
+        a request, so it is vetted too). The caller closes the session."""
+        policy = self.policy
+
+        async def vet(
+            session: object, context: object, params: aiohttp.TraceRequestStartParams
+        ) -> None:
+            ip = literal_ip(params.url.host or "")
+            port = params.url.port or (443 if params.url.scheme == "https" else 80)
+            refusal = policy.refusal(ip, port) if ip is not None else None
+            if refusal:
+                raise BlockedAddress(refusal)
+
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_start.append(vet)
+        return aiohttp.ClientSession(
+            connector=self._connector(),
+            connector_owner=False,
+            headers={"User-Agent": self.user_agent},
+            trust_env=False,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),
+            trace_configs=[tracing],
+        )
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=connector,
+                connector=self._connector(),
                 headers={
                     "User-Agent": self.user_agent,
                     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
@@ -168,6 +200,9 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._shared_connector is not None:
+            await self._shared_connector.close()
+            self._shared_connector = None
 
     async def fetch(
         self, url: str, *, max_redirects: int = MAX_REDIRECTS, timeout: float | None = None

@@ -46,6 +46,15 @@ return 1
 """
 
 
+class HostBusy(Exception):
+    """No slot within `max_wait`: the caller should come back in `retry_in` seconds
+    rather than hold a worker."""
+
+    def __init__(self, host: str, retry_in: float):
+        super().__init__(f"{host} is busy")
+        self.retry_in = retry_in
+
+
 class Politeness:
     def __init__(
         self,
@@ -56,6 +65,7 @@ class Politeness:
         host_delay: float = 1.0,
         lease: float = 60.0,
         poll: float = 0.05,
+        max_wait: float | None = None,
     ):
         self.redis = redis
         self.settings = settings
@@ -63,26 +73,37 @@ class Politeness:
         self.host_delay_ms = int(host_delay * 1000)
         self.lease_ms = int(lease * 1000)
         self.poll = poll
+        self.max_wait = max_wait
         self._global = redis.register_script(_ACQUIRE_GLOBAL)
         self._host = redis.register_script(_ACQUIRE_HOST)
         self._release = redis.register_script(_RELEASE_HOST)
 
     @contextlib.asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
-        """Wait for a global slot and this host's turn; release both on exit."""
+        """Wait for a global slot and this host's turn — at most `max_wait`, then
+        `HostBusy` — and release both on exit."""
         token = uuid.uuid4().hex
         global_key = self.settings.redis_key("polite", "inflight")
         lock_key = self.settings.redis_key("polite", "host", host)
         next_key = self.settings.redis_key("polite", "next", host)
+        loop = asyncio.get_running_loop()
+        give_up = None if self.max_wait is None else loop.time() + self.max_wait
+
+        def check_patience() -> None:
+            if give_up is not None and loop.time() > give_up:
+                raise HostBusy(host, retry_in=max(self.host_delay_ms / 1000, 1.0))
+
         while not await self._global(
             keys=[global_key], args=[self.global_limit, self.lease_ms, token]
         ):
+            check_patience()
             await asyncio.sleep(self.poll)
         try:
             while True:
                 got = await self._host(keys=[lock_key, next_key], args=[token, self.lease_ms])
                 if got == 1:
                     break
+                check_patience()
                 await asyncio.sleep(max(-got / 1000, self.poll) if got < 0 else self.poll)
         except BaseException:
             await self.redis.zrem(global_key, token)

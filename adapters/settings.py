@@ -23,6 +23,14 @@ class Settings(msgspec.Struct, frozen=True):
     verify_sites: bool = True
     public_check_rate: int = 30
     dev: bool = False
+    #: submissions in flight across every worker
+    submit_concurrency: int = 8
+    #: pause between two requests to the same directory host
+    host_delay: float = 1.0
+    #: how often a backlink is re-checked
+    recheck_hours: float = 24.0
+    #: arq job timeout; a killed worker's job runs again this + 10 s later
+    job_timeout: int = 45
 
     @property
     def read_url(self) -> str:
@@ -73,5 +81,9 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         verify_sites=_flag(e.get("BACKLYNK_VERIFY_SITES"), True),
         public_check_rate=int(e.get("BACKLYNK_PUBLIC_CHECK_RATE") or 30),
         dev=_flag(e.get("BACKLYNK_DEV"), False),
+        submit_concurrency=int(e.get("BACKLYNK_SUBMIT_CONCURRENCY") or 8),
+        host_delay=float(e.get("BACKLYNK_HOST_DELAY") or 1.0),
+        recheck_hours=float(e.get("BACKLYNK_RECHECK_HOURS") or 24.0),
+        job_timeout=int(e.get("BACKLYNK_JOB_TIMEOUT") or 45),
     )
     return msgspec.structs.replace(settings, **overrides) if overrides else settings

@@ -12,8 +12,9 @@ import asyncio
 import re
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urljoin
 
 import aiohttp
 import msgspec
@@ -21,49 +22,10 @@ import msgspec
 from adapters import forms
 from domain.directory import Directory
 from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
+from domain.site import SiteFacts
 
 SUBMISSION_TIMEOUT = 30.0
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
-
-
-class SiteData(msgspec.Struct, frozen=True):
-    """What a directory is told about the site."""
-
-    url: str
-    domain: str
-    name: str
-    description: str = ""
-    contact_email: str = ""
-    category: str = ""
-    keywords: str = ""
-
-    def values(self) -> dict[str, str]:
-        return {
-            "url": self.url,
-            "name": self.name,
-            "description": self.description,
-            "contact_email": self.contact_email,
-            "category": self.category,
-            "keywords": self.keywords,
-        }
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def listing_from_template(
-    directory: Directory, site: SiteData, returned_id: object = None
-) -> str | None:
-    template = directory.listing_url_template
-    if not template or ("{id}" in template and returned_id is None):
-        return None
-    return template.format(
-        domain=site.domain,
-        slug=slug(site.name),
-        id="" if returned_id is None else returned_id,
-        url=quote(site.url, safe=""),
-    )
 
 
 def _unavailable(status: int) -> RetryLater:
@@ -81,6 +43,40 @@ def _transport_failure(exc: BaseException) -> Outcome:
 
 SessionFactory = Callable[[], aiohttp.ClientSession]
 
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_BODY = 2_000_000
+
+
+@dataclass
+class Answer:
+    status: int
+    url: str
+    body: bytes
+    redirected: bool
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Answer:
+    """One request, redirects followed by hand (each hop goes through the session's
+    address vetting); a POST answered with 301/302/303 continues as a GET, as browsers do."""
+    redirected = False
+    for _ in range(MAX_REDIRECTS + 1):
+        async with session.request(method, url, allow_redirects=False, **kwargs) as response:
+            location = response.headers.get("Location")
+            if response.status in REDIRECTS and location:
+                url = urljoin(url, location)
+                redirected = True
+                if response.status in (301, 302, 303):
+                    method, kwargs = "GET", {}
+                continue
+            body = await response.content.read(MAX_BODY)
+            return Answer(response.status, str(response.url), body, redirected)
+    raise aiohttp.TooManyRedirects(None, (), message="too many redirects")
+
 
 class Submitter:
     """Submits through sessions from `open_session` (one per submission, so cookies stay
@@ -90,7 +86,7 @@ class Submitter:
         self.open_session = open_session
         self.timeout = timeout
 
-    async def submit(self, directory: Directory, site: SiteData) -> Outcome:
+    async def submit(self, directory: Directory, site: SiteFacts) -> Outcome:
         try:
             async with asyncio.timeout(self.timeout), self.open_session() as session:
                 if directory.method == "json":
@@ -100,7 +96,7 @@ class Submitter:
             return _transport_failure(exc)
 
     async def _form(
-        self, session: aiohttp.ClientSession, directory: Directory, site: SiteData
+        self, session: aiohttp.ClientSession, directory: Directory, site: SiteFacts
     ) -> Outcome:
         async with session.get(directory.submit_url) as page:
             text = await page.text(errors="replace")
@@ -141,10 +137,10 @@ class Submitter:
         if message and not directory.success_pattern:
             return Failed("rejected", message)
         listing = final_url if redirected and final_url != filled.action else None
-        return Submitted(listing or listing_from_template(directory, site))
+        return Submitted(listing or directory.listing_url_for(site))
 
     async def _json(
-        self, session: aiohttp.ClientSession, directory: Directory, site: SiteData
+        self, session: aiohttp.ClientSession, directory: Directory, site: SiteFacts
     ) -> Outcome:
         values = site.values()
         payload = {name: values[f] for f, name in directory.field_map.items() if f in values}
@@ -175,4 +171,4 @@ class Submitter:
                 None,
             )
             returned_id = body.get("id")
-        return Submitted(listing or listing_from_template(directory, site, returned_id))
+        return Submitted(listing or directory.listing_url_for(site, returned_id))

@@ -19,6 +19,7 @@ from adapters.settings import Settings
 from adapters.site_urls import SiteUrlRules
 from api import (
     api_keys,
+    backlinks,
     checker,
     coverage,
     directories,
@@ -87,6 +88,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/sites/{site_id}", sites.update, methods=["PATCH"]),
         Route("/api/v1/sites/{site_id}", sites.archive, methods=["DELETE"]),
         Route("/api/v1/directories", directories.index, methods=["GET"]),
+        Route("/api/v1/backlinks", backlinks.index, methods=["GET"]),
         post("/api/v1/jobs", jobs.create),
         Route("/api/v1/jobs", jobs.index, methods=["GET"]),
         Route("/api/v1/jobs/{job_id}", jobs.show, methods=["GET"]),

@@ -10,6 +10,7 @@ import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
+from domain.backlink_evidence import CheckResult
 
 LIVE, LOST = "live", "lost"
 
@@ -25,6 +26,20 @@ class Evidence(msgspec.Struct, frozen=True):
     rel_attributes: list[str] = []
     http_status: int | None = None
     indexable: bool = False
+
+
+def evidence_of(result: CheckResult) -> Evidence:
+    """A backlink check's result as the evidence kept on a backlink."""
+    return Evidence(
+        source_url=result.final_url,
+        has_link=result.has_link,
+        target_url=result.target_url,
+        anchor_text=result.anchor_text,
+        link_type=result.link_type,
+        rel_attributes=list(result.rel_attributes),
+        http_status=result.http_status,
+        indexable=result.indexable,
+    )
 
 
 class Backlink(Aggregate):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import msgspec
 
 from domain.errors import ValidationFailed
+from domain.site import SiteFacts
 
 SITE_FIELDS = ("url", "name", "description", "contact_email", "category", "keywords")
 
@@ -45,6 +47,22 @@ class Directory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def submission_method(self) -> str:
         return self.method
+
+    def listing_url_for(self, site: SiteFacts, returned_id: object = None) -> str | None:
+        """The listing page the template points at, when it can be filled in."""
+        template = self.listing_url_template
+        if not template or ("{id}" in template and returned_id is None):
+            return None
+        return template.format(
+            domain=site.domain,
+            slug=slug(site.name),
+            id="" if returned_id is None else returned_id,
+            url=quote(site.url, safe=""),
+        )
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 class InvalidCatalogue(ValidationFailed):

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -14,6 +15,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.backlink_evidence import Inspection
 from domain.directory import Directory
+from domain.site import SiteFacts
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -162,3 +164,16 @@ class PageInspector(Protocol):
     """Fetches one URL through the SSRF guard and reads the facts of its final page."""
 
     async def inspect(self, url: str, *, max_redirects: int = 10) -> Inspection: ...
+
+
+class DirectorySubmitter(Protocol):
+    async def submit(self, directory: Directory, site: SiteFacts) -> Any:
+        """Submit `site`; answer a `domain.services.submissions` outcome, never raise for
+        anything the directory does."""
+        ...
+
+
+class HostGate(Protocol):
+    def slot(self, host: str) -> AbstractAsyncContextManager[None]:
+        """Wait for this directory host's turn (politeness across every worker)."""
+        ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate, event
 
 from domain import ids
@@ -25,6 +26,28 @@ class SiteLimitReached(ValidationFailed):
 
 class InvalidSiteUrl(ValidationFailed):
     code = "invalid_site_url"
+
+
+class SiteFacts(msgspec.Struct, frozen=True):
+    """What a directory is told about a site."""
+
+    url: str
+    domain: str
+    name: str
+    description: str = ""
+    contact_email: str = ""
+    category: str = ""
+    keywords: str = ""
+
+    def values(self) -> dict[str, str]:
+        return {
+            "url": self.url,
+            "name": self.name,
+            "description": self.description,
+            "contact_email": self.contact_email,
+            "category": self.category,
+            "keywords": self.keywords,
+        }
 
 
 class Site(Aggregate):
@@ -66,6 +89,18 @@ class Site(Aggregate):
     @property
     def is_active(self) -> bool:
         return self.status == "active"
+
+    def facts(self, account_email: str) -> SiteFacts:
+        """What directories are told; the account's email stands in for a missing one."""
+        return SiteFacts(
+            url=self.url,
+            domain=self.domain,
+            name=self.name,
+            description=self.description or "",
+            contact_email=self.contact_email or account_email,
+            category=self.category or "",
+            keywords=", ".join(self.keywords),
+        )
 
     def check_belongs_to(self, account_id: UUID) -> None:
         """Another account's site is indistinguishable from a missing one."""

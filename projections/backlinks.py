@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -81,3 +83,59 @@ class BacklinksProjection:
             event.timestamp,
             status,
         )
+
+
+class BacklinkRow(msgspec.Struct, frozen=True):
+    id: UUID
+    site_id: UUID
+    directory_id: int
+    job_id: UUID
+    source_url: str
+    target_url: str | None
+    anchor_text: str | None
+    link_type: str | None
+    rel_attributes: list[str]
+    http_status: int | None
+    indexable: bool
+    status: str
+    first_seen_at: datetime
+    last_checked_at: datetime
+    lost_at: datetime | None
+    seq: int
+
+
+_COLUMNS = (
+    "id, site_id, directory_id, job_id, source_url, target_url, anchor_text, "
+    "link_type, rel_attributes::text, http_status, indexable, status, first_seen_at, "
+    "last_checked_at, lost_at, seq"
+)
+
+
+async def list_backlinks(
+    conn: Any,
+    account_id: UUID,
+    *,
+    site_id: UUID | None,
+    status: str | None,
+    link_type: str | None,
+    limit: int,
+    before: int | None,
+) -> list[BacklinkRow]:
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM backlinks WHERE account_id = $1
+            AND ($2::uuid IS NULL OR site_id = $2) AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR link_type = $4) AND ($5::bigint IS NULL OR seq < $5)
+            ORDER BY seq DESC LIMIT $6""",
+        account_id,
+        site_id,
+        status,
+        link_type,
+        before,
+        limit,
+    )
+    out = []
+    for r in rows:
+        values = list(r)
+        values[8] = msgspec.json.decode(values[8])
+        out.append(BacklinkRow(*values))
+    return out

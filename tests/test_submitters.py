@@ -9,11 +9,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from adapters.demo.sandbox import STATE, build_app, catalogue
-from adapters.submitters import SiteData, Submitter
+from adapters.submitters import Submitter
 from domain.directory import Directory, parse_catalogue
 from domain.services.submissions import Failed, RetryLater, Submitted
+from domain.site import SiteFacts
 
-SITE = SiteData(
+SITE = SiteFacts(
     url="https://example.com/",
     domain="example.com",
     name="Example Site",

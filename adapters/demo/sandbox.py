@@ -3,12 +3,14 @@
 server, one that validates input). `make run` serves it for the Quick Start and the tests
 use it as their fixture directory server, so both exercise the same behaviour.
 
-It counts every submission it receives (`GET /_stats`) and lets a test drop or restore a
-listing's link (`POST /_control/{slug}/{drop|restore}/{domain}`).
+It counts every submission it receives (`GET /_stats`), lets a test drop or restore a
+listing's link (`POST /_control/{slug}/{drop|restore}/{domain}`) and slow every
+submission down (`POST /_control/slow?seconds=3`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import secrets
@@ -121,6 +123,8 @@ class SandboxState:
     requests: Counter[str] = field(default_factory=Counter)
     sessions: dict[str, str] = field(default_factory=dict)  # session cookie -> csrf token
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    #: seconds every submission waits before it is recorded (tests kill workers meanwhile)
+    delay: float = 0.0
 
 
 def _host(url: str) -> str:
@@ -153,6 +157,10 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
             raise web.HTTPNotFound()
         state.requests[d.slug] += 1
         return d
+
+    async def slow_down() -> None:
+        if state.delay:
+            await asyncio.sleep(state.delay)
 
     def record(d: SandboxDirectory, url: str, name: str) -> str:
         state.submissions[d.slug] += 1
@@ -229,6 +237,7 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
                 '<ul class="errors"><li>Description must be at least 20 characters.</li></ul>',
                 200,
             )
+        await slow_down()
         domain = record(d, url, name)
         if d.kind == "csrf_form":
             return _page("Thank you", "<p>Thank you! Your site is queued for review.</p>")
@@ -249,6 +258,7 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
         url, name = str(body.get("url", "")), str(body.get("title", ""))
         if not url.startswith(("http://", "https://")) or not name:
             return web.json_response({"error": "url and title are required"}, status=422)
+        await slow_down()
         domain = record(d, url, name)
         listing = f"{request.url.origin()}/{d.slug}/site/{domain}"
         return web.json_response({"id": next(state.ids), "listing_url": listing}, status=201)
@@ -277,7 +287,12 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
         found.linked = request.match_info["action"] == "restore"
         return web.json_response({"linked": found.linked})
 
+    async def slow(request: web.Request) -> web.Response:
+        state.delay = float(request.query.get("seconds", "0"))
+        return web.json_response({"delay": state.delay})
+
     app.router.add_get("/_stats", stats)
+    app.router.add_post("/_control/slow", slow)
     app.router.add_post("/_control/{slug}/{action:drop|restore}/{domain}", control)
     app.router.add_get("/{slug}/", home)
     app.router.add_get("/{slug}/submit", form_page)

@@ -1,0 +1,229 @@
+"""Jobs really run: real arq workers submit to the sandbox directories over HTTP, verify
+the listings and keep watching the backlinks; quota follows every outcome."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from api.app import create_app
+from tests.accounts import bearer, paid_account
+from tests.conftest import LiveServer, free_port
+from tests.workers_support import Sandbox, Workers, eventually
+
+SETTLED = {"verified", "failed", "skipped", "canceled"}
+
+
+@pytest.fixture
+async def sandbox(infra):
+    box = await Sandbox().start(infra.pool)
+    yield box
+    await box.close()
+
+
+@pytest.fixture
+async def api(settings, infra):
+    app = create_app(
+        msgspec.structs.replace(settings, verify_sites=False),
+        infra=infra,
+        in_process_projector=True,
+    )
+    async with LiveServer(app, free_port()) as live:
+        yield live
+
+
+@pytest.fixture
+def workers(settings):
+    # short leases so a killed worker's job comes back quickly (timeout + 10 s)
+    pool = Workers(settings, BACKLYNK_JOB_TIMEOUT="9")
+    yield pool
+    pool.stop()
+
+
+async def start_job(
+    api, infra, directory_ids, description="A site about examples, long enough for every directory."
+) -> tuple[dict, dict, str]:
+    tokens = await paid_account(api, infra, "agency")
+    domain = f"shop-{uuid.uuid4().hex[:8]}.example.com"
+    async with api.http.post(
+        "/api/v1/sites",
+        headers=bearer(tokens),
+        json={"url": f"https://{domain}/", "name": "Example Shop", "description": description},
+    ) as r:
+        site = await r.json()
+        assert r.status == 201, site
+    async with api.http.post(
+        "/api/v1/jobs",
+        headers=bearer(tokens),
+        json={"site_id": site["id"], "directory_ids": directory_ids},
+    ) as r:
+        job = await r.json()
+        assert r.status == 202, job
+    return tokens, job, domain
+
+
+async def get(api, tokens, path) -> Any:
+    async with api.http.get(path, headers=bearer(tokens)) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+def by_directory(job: dict) -> dict[int, tuple[str, str | None]]:
+    return {
+        t["directory_id"]: (t["status"], t["error"]["code"] if t["error"] else None)
+        for t in job["tasks"]
+    }
+
+
+async def test_a_job_over_six_directories_completes_with_the_expected_outcomes(
+    api, infra, sandbox, workers
+):
+    workers.start()
+    tokens, job, domain = await start_job(api, infra, [1, 2, 3, 6, 7, 8], description="Too short.")
+
+    async def settled():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        done = all(t["status"] in SETTLED for t in current["tasks"])
+        return current if done else None
+
+    final = await settled_job(settled)
+    assert final["status"] == "completed" and final["finished_at"]
+    assert by_directory(final) == {
+        1: ("verified", None),  # CSRF form, field map, success pattern
+        2: ("verified", None),  # JSON API
+        3: ("verified", None),  # labels and placeholders only; its link is nofollow
+        6: ("failed", "captcha_required"),
+        7: ("verified", None),  # 503 first, then accepted on the retry
+        8: ("failed", "rejected"),  # the directory's own validation message
+    }
+    tasks = {t["directory_id"]: t for t in final["tasks"]}
+    assert tasks[7]["attempts"] == 2 and tasks[8]["error"]["details"].startswith("Description")
+    assert final["progress"]["verified"] == 4 and final["progress"]["percent"] == 100
+    # exactly one submission reached each directory that accepted one
+    assert dict(sandbox.state.submissions) == {
+        "startup-index": 1,
+        "saas-hub": 1,
+        "local-listings": 1,
+        "flaky-directory": 1,
+    }
+    me = await get(api, tokens, "/api/v1/users/me")
+    assert (me["usage"]["used"], me["usage"]["reserved"]) == (4, 0)
+
+    listed = await get(api, tokens, "/api/v1/backlinks")
+    links = {b["directory_id"]: b for b in listed["data"]}
+    assert set(links) == {1, 2, 3, 7}
+    assert links[3]["link_type"] == "nofollow" and links[1]["link_type"] == "dofollow"
+    assert links[1]["target_url"] == f"https://{domain}/" and links[1]["status"] == "live"
+    assert tasks[1]["backlink_id"] == links[1]["id"]
+
+
+async def settled_job(probe):
+    return await eventually(probe, timeout=90)
+
+
+async def test_kill_9_mid_submission_then_restart_submits_nothing_twice(
+    api, infra, sandbox, workers, settings
+):
+    sandbox.state.delay = 2.0  # every directory holds the request for 2 s
+    first = workers.start()
+    tokens, job, _ = await start_job(api, infra, [1, 2, 3])
+
+    async def submitting():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        return any(t["status"] == "submitting" for t in current["tasks"])
+
+    await eventually(submitting, timeout=30, every=0.05)
+    workers.kill(first)  # mid-request: the directories still record what they received
+    sandbox.state.delay = 0.0
+    workers.start()
+
+    async def settled():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        return current if all(t["status"] in SETTLED for t in current["tasks"]) else None
+
+    async def describe():
+        return (await get(api, tokens, f"/api/v1/jobs/{job['id']}"))["tasks"]
+
+    final = await eventually(settled, timeout=90, describe=describe)
+    assert {t["status"] for t in final["tasks"]} == {"verified"}, final["tasks"]
+    assert dict(sandbox.state.submissions) == {
+        "startup-index": 1,
+        "saas-hub": 1,
+        "local-listings": 1,
+    }
+    me = await get(api, tokens, "/api/v1/users/me")
+    assert (me["usage"]["used"], me["usage"]["reserved"]) == (3, 0)
+
+
+async def test_cancel_mid_job_releases_what_was_not_submitted(api, infra, sandbox, workers):
+    sandbox.state.delay = 1.0
+    workers.start()
+    tokens, job, _ = await start_job(api, infra, [1, 2, 3, 4, 5, 7])
+
+    async def one_submitting():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        return any(t["status"] != "pending" for t in current["tasks"])
+
+    await eventually(one_submitting, timeout=30, every=0.05)
+    async with api.http.post(f"/api/v1/jobs/{job['id']}/cancel", headers=bearer(tokens)) as r:
+        assert r.status == 202
+        canceled = await r.json()
+    assert canceled["status"] == "canceled"
+    sandbox.state.delay = 0.0
+
+    async def quiet():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        busy = any(t["status"] in ("pending", "submitting") for t in current["tasks"])
+        return None if busy else current
+
+    final = await eventually(quiet, timeout=60)
+    statuses = [t["status"] for t in final["tasks"]]
+    assert final["status"] == "canceled" and "canceled" in statuses
+    submitted = sum(s in ("submitted", "verified") for s in statuses)
+    assert submitted == sum(sandbox.state.submissions.values())
+    me = await get(api, tokens, "/api/v1/users/me")
+    assert me["usage"]["used"] == submitted and me["usage"]["reserved"] == 0
+
+
+async def test_a_backlink_turns_lost_when_the_link_goes_and_live_when_it_returns(
+    api, infra, sandbox, workers, settings
+):
+    workers.start()
+    tokens, _job, domain = await start_job(api, infra, [2])
+
+    async def backlink():
+        listed = await get(api, tokens, "/api/v1/backlinks")
+        return listed["data"][0] if listed["data"] else None
+
+    found = await eventually(backlink, timeout=60)
+    queue = await create_pool(
+        RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name
+    )
+    try:
+        for action, expected in (("drop", "lost"), ("restore", "live")):
+            async with api.http.post(f"{sandbox.base}/_control/saas-hub/{action}/{domain}"):
+                pass
+            await queue.enqueue_job(
+                "recheck_backlink",
+                found["id"].removeprefix("bl_"),
+                _job_id=f"test-recheck:{action}:{uuid.uuid4().hex}",
+            )
+
+            async def status_is(expected=expected):
+                row = await backlink()
+                return row if row["status"] == expected else None
+
+            row = await eventually(status_is, timeout=30)
+            assert (row["lost_at"] is not None) == (expected == "lost")
+    finally:
+        await queue.aclose()
+    async with api.http.get("/api/v1/backlinks?format=csv", headers=bearer(tokens)) as r:
+        text = await r.text()
+    assert r.headers["Content-Type"].startswith("text/csv")
+    assert text.splitlines()[0].startswith("id,site_id,directory_id,job_id,source_url")
+    assert ",live," in text.splitlines()[1]

@@ -1,0 +1,136 @@
+"""arq task functions: thin wrappers that load what a flow needs from the worker's context
+and call the application services in `domain.services.submissions`.
+
+One task per arq job and short timeouts: a killed worker's unfinished job is run again by
+another worker as soon as arq's lease on it expires (the job timeout), and the services
+make that repeat harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from arq.worker import Retry
+
+from adapters.directories import PostgresDirectoryCatalogue
+from adapters.infrastructure import Infrastructure, open_infrastructure
+from adapters.politeness import HostBusy, Politeness
+from adapters.queue import TaskQueue
+from adapters.settings import Settings, load
+from adapters.submitters import Submitter
+from domain.services import submissions
+from domain.services.submissions import Delivery
+
+log = logging.getLogger("backlynk.worker")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load()
+    infra = await open_infrastructure(settings, pool_size=5)
+    ctx["settings"], ctx["infra"] = settings, infra
+    ctx["queue"] = TaskQueue(settings)
+    ctx["delivery"] = Delivery(
+        repo=infra.repository,
+        catalogue=PostgresDirectoryCatalogue(infra.pool),
+        submitter=Submitter(infra.fetcher.form_session, timeout=settings.job_timeout * 2 / 3),
+        inspector=infra.page_inspector,
+        gate=Politeness(
+            infra.redis,
+            settings,
+            global_limit=settings.submit_concurrency,
+            host_delay=settings.host_delay,
+            max_wait=5.0,
+            # a dead worker's slot frees itself when its job could no longer be running
+            lease=settings.job_timeout,
+        ),
+        clock=infra.clock,
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["queue"].close()
+    infra: Infrastructure = ctx["infra"]
+    await infra.close()
+
+
+def _delivery(ctx: dict[str, Any]) -> Delivery:
+    return ctx["delivery"]
+
+
+async def run_job(ctx: dict[str, Any], job_hex: str) -> int:
+    """Start a job and fan its tasks out, one arq job each."""
+    queue: TaskQueue = ctx["queue"]
+    waiting = await submissions.run_job(_delivery(ctx), UUID(hex=job_hex))
+    for directory_id, attempts in waiting:
+        # the attempt count is in the id: fanning out the same state again is a no-op
+        job_id = f"submit:{job_hex}:{directory_id}:a{attempts}"
+        await queue.enqueue("submit_task", job_hex, directory_id, job_id=job_id)
+    return len(waiting)
+
+
+async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> str:
+    try:
+        outcome = await submissions.deliver(_delivery(ctx), UUID(hex=job_hex), directory_id)
+    except HostBusy as busy:
+        # the directory host is serving another submission: come back instead of
+        # holding a worker slot (arq re-queues this same job id)
+        raise Retry(defer=busy.retry_in) from None
+    log.info("submit %s/%s: %s", job_hex, directory_id, outcome)
+    return outcome
+
+
+async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, attempt: int) -> str:
+    delay = await submissions.verify(_delivery(ctx), UUID(hex=job_hex), directory_id, attempt)
+    if delay is None:
+        return "settled"
+    await ctx["queue"].enqueue(
+        "verify_listing",
+        job_hex,
+        directory_id,
+        attempt + 1,
+        job_id=f"verify:{job_hex}:{directory_id}:{attempt + 1}",
+        defer_by=delay,
+    )
+    return f"looking again in {delay}"
+
+
+async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
+    backlink = await submissions.recheck(_delivery(ctx), UUID(hex=backlink_hex))
+    return backlink.status
+
+
+async def recheck_backlinks(ctx: dict[str, Any]) -> int:
+    """Cron: queue a re-check of every backlink not checked for `recheck_hours`."""
+    settings: Settings = ctx["settings"]
+    infra: Infrastructure = ctx["infra"]
+    due = await infra.read_pool.fetch(
+        "SELECT id, last_checked_at FROM backlinks WHERE last_checked_at < now() - $1::interval "
+        "ORDER BY last_checked_at LIMIT 1000",
+        timedelta(hours=settings.recheck_hours),
+    )
+    for row in due:
+        stamp = int(row["last_checked_at"].timestamp())
+        await ctx["queue"].enqueue(
+            "recheck_backlink", row["id"].hex, job_id=f"recheck:{row['id'].hex}:{stamp}"
+        )
+    return len(due)
+
+
+async def resume_stalled_jobs(ctx: dict[str, Any]) -> int:
+    """Cron safety net: a queued or running job whose tasks wait with nothing queued for
+    them (Redis lost its data, say) is fanned out again; arq ids keep this idempotent."""
+    infra: Infrastructure = ctx["infra"]
+    rows = await infra.read_pool.fetch(
+        """SELECT DISTINCT j.id FROM jobs j JOIN job_tasks t ON t.job_id = j.id
+           WHERE j.status IN ('queued', 'running') AND t.status IN ('pending', 'submitting')
+             AND t.updated_at < now() - interval '5 minutes' LIMIT 500"""
+    )
+    window = int(time.time() // 600)  # at most one resume per job per ten minutes
+    for row in rows:
+        job_id = f"resume:{row['id'].hex}:{window}"
+        await ctx["queue"].enqueue("run_job", row["id"].hex, job_id=job_id)
+    return len(rows)
