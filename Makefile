@@ -32,11 +32,17 @@ browser:
 migrate: install services
 	$(BIN)/backlynk migrate
 
-demo: migrate
-	$(BIN)/backlynk demo load
+demo: migrate .env
+	set -a; source .env; set +a; $(BIN)/backlynk demo load
 
+# The local demo: the sandbox directories live on 127.0.0.1:8001, so the fetcher may reach
+# loopback here, and there is no internet to check a site's landing page against.
 run: install services .env migrate demo
-	set -a; source .env; set +a; PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start
+	set -a; source .env; set +a; \
+	export BACKLYNK_FETCH_ALLOW_CIDRS=$${BACKLYNK_FETCH_ALLOW_CIDRS-127.0.0.0/8}; \
+	export BACKLYNK_VERIFY_SITES=$${BACKLYNK_VERIFY_SITES-0}; \
+	export BACKLYNK_HOST_DELAY=$${BACKLYNK_HOST_DELAY-0.2}; \
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
 
 lint: install
 	$(BIN)/lint-imports
@@ -56,6 +62,7 @@ bench: install services
 	$(BIN)/python bench/event_store.py
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/checker.py
+	$(BIN)/python bench/jobs.py
 
 bench-checker: install
 	$(BIN)/python bench/checker.py

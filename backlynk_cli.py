@@ -131,7 +131,9 @@ def _import_directories(path: str) -> None:
     print(f"imported {asyncio.run(write())} directories from {path}", file=sys.stderr)
 
 
-async def _with_auth_ports(use: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+async def _with_auth_ports(
+    use: Callable[..., Coroutine[Any, Any, None]], *, with_pool: bool = False
+) -> None:
     """Open the infrastructure, wire the account services' ports, run `use`, close.
     Domain errors (bad email, unknown plan, taken email, ...) become one-line reasons."""
     from adapters.auth_ports import auth_ports
@@ -141,7 +143,7 @@ async def _with_auth_ports(use: Callable[[Any], Coroutine[Any, Any, None]]) -> N
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=2)
     try:
-        await use(auth_ports(infra))
+        await use(auth_ports(infra), *([infra.pool] if with_pool else []))
     except DomainError as exc:
         raise CommandError(exc.details) from None
     finally:
@@ -174,11 +176,17 @@ def cmd_users_set_plan(args: argparse.Namespace) -> None:
 def cmd_demo_load(args: argparse.Namespace) -> None:
     from adapters.demo import load_demo
 
-    async def use(ports: Any) -> None:
-        for line in await load_demo(ports):
+    async def use(ports: Any, pool: Any) -> None:
+        for line in await load_demo(ports, pool):
             print(line)
 
-    asyncio.run(_with_auth_ports(use))
+    asyncio.run(_with_auth_ports(use, with_pool=True))
+
+
+def cmd_sandbox(args: argparse.Namespace) -> None:
+    from adapters.demo.sandbox import serve
+
+    serve(host=args.host, port=args.port)
 
 
 def _run(
@@ -232,9 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the demo sandbox")
     demo_sub = demo.add_subparsers(dest="action", required=True)
-    demo_sub.add_parser("load", help="create the demo account (idempotent)").set_defaults(
-        func=cmd_demo_load
-    )
+    sandbox = sub.add_parser("sandbox", help="serve the demo sandbox directories")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.set_defaults(func=cmd_sandbox)
+    demo_sub.add_parser(
+        "load", help="create the demo account and sandbox catalogue (idempotent)"
+    ).set_defaults(func=cmd_demo_load)
     return parser
 
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import logging
 
+import asyncpg
+import msgspec
+
+from adapters.demo.sandbox import DEFAULT_PORT, catalogue
+from adapters.directories import upsert
+from domain.directory import parse_catalogue
 from domain.errors import NotFound
 from domain.ports import AuthPorts
 from domain.services.accounts import create_account, find_by_email, set_plan
@@ -14,6 +20,7 @@ log = logging.getLogger("backlynk.demo")
 DEMO_EMAIL = "demo@backlynk.io"
 DEMO_PASSWORD = "demo-password-123"
 DEMO_PLAN = "agency"
+SANDBOX_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 
 async def ensure_demo_account(ports: AuthPorts) -> str:
@@ -32,6 +39,16 @@ async def ensure_demo_account(ports: AuthPorts) -> str:
     return "present"
 
 
-async def load_demo(ports: AuthPorts) -> list[str]:
+async def ensure_demo_catalogue(pool: asyncpg.Pool, base_url: str = SANDBOX_URL) -> int:
+    """The sandbox directories (served by `backlynk sandbox`) as the catalogue."""
+    entries = parse_catalogue(msgspec.json.encode(catalogue(base_url)))
+    async with pool.acquire() as conn:
+        return await upsert(conn, entries)
+
+
+async def load_demo(ports: AuthPorts, pool: asyncpg.Pool) -> list[str]:
     """Everything the demo needs; returns one line per part for the CLI to print."""
-    return [f"demo account {DEMO_EMAIL}: {await ensure_demo_account(ports)}"]
+    return [
+        f"demo account {DEMO_EMAIL}: {await ensure_demo_account(ports)}",
+        f"demo catalogue: {await ensure_demo_catalogue(pool)} sandbox directories at {SANDBOX_URL}",
+    ]
