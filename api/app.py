@@ -25,6 +25,7 @@ from api import (
     directories,
     health,
     jobs,
+    openapi,
     sessions,
     sites,
     tools,
@@ -73,6 +74,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.docs, methods=["GET"]),
         Route("/api/v1/public/coverage", coverage.coverage, methods=["GET"]),
         post("/api/v1/auth/register", sessions.register),
         post("/api/v1/auth/login", sessions.login),

@@ -20,8 +20,9 @@ from api.pagination import page_request, paginate
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
-from domain.job import JOB_STATUSES, TASK_STATUSES
+from domain.job import JOB_STATUSES, TASK_STATUSES, job_not_found
 from domain.services import jobs
+from domain.site import site_not_found
 from projections.jobs import JobRow, get_job, list_jobs
 
 
@@ -107,7 +108,7 @@ def render(row: JobRow) -> JobOut:
 def job_id_of(request: Request) -> UUID:
     job_id = ids.decode("job", request.path_params["job_id"])
     if job_id is None:
-        raise NotFound("No job with this id.")
+        raise job_not_found()
     return job_id
 
 
@@ -115,7 +116,7 @@ async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
     async with request.app.state.infra.read_pool.acquire() as conn:
         row = await get_job(conn, account_id, job_id)
     if row is None:
-        raise NotFound("No job with this id.")
+        raise job_not_found()
     return render(row)
 
 
@@ -124,7 +125,7 @@ async def create(request: Request) -> Response:
     body = await read_json(request, CreateJobIn)
     site_id = ids.decode("site", body.site_id)
     if site_id is None:
-        raise NotFound("No site with this id.", field="site_id")
+        raise NotFound(site_not_found().details, field="site_id")
     infra = request.app.state.infra
     job, position = await jobs.create_job(
         infra.repository,
@@ -157,7 +158,7 @@ async def index(request: Request) -> Response:
                 principal.account_id,
             )
         if not owned:
-            raise NotFound("No site with this id.", field="site_id")
+            raise NotFound(site_not_found().details, field="site_id")
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_jobs(
             conn,

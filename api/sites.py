@@ -17,8 +17,8 @@ from api.errors import ApiError
 from api.pagination import page_request, paginate
 from api.rendering import json_response
 from domain import ids
-from domain.errors import NotFound
 from domain.services import sites
+from domain.site import site_not_found
 from projections.sites import SiteRow, get_site, list_sites
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -82,7 +82,7 @@ def render(row: SiteRow) -> SiteOut:
 def site_id_of(request: Request) -> UUID:
     site_id = ids.decode("site", request.path_params["site_id"])
     if site_id is None:
-        raise NotFound("No site with this id.")
+        raise site_not_found()
     return site_id
 
 
@@ -90,7 +90,7 @@ async def _read(request: Request, account_id: UUID, site_id: UUID) -> SiteOut:
     async with request.app.state.infra.read_pool.acquire() as conn:
         row = await get_site(conn, account_id, site_id)
     if row is None:
-        raise NotFound("No site with this id.")
+        raise site_not_found()
     return render(row)
 
 

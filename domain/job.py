@@ -63,6 +63,11 @@ def skipped(directory_id: int, name: str, code: str, details: str) -> Task:
     return Task(directory_id, name, SKIPPED, error=TaskError(code, details))
 
 
+def job_not_found() -> NotFound:
+    """Unknown id and another account's id get this same answer: nothing tells them apart."""
+    return NotFound("No job with this id.")
+
+
 class Job(Aggregate):
     account_id: UUID
     site_id: UUID
@@ -96,7 +101,7 @@ class Job(Aggregate):
 
     def check_belongs_to(self, account_id: UUID) -> None:
         if self.account_id != account_id:
-            raise NotFound("No such job.")
+            raise job_not_found()
 
     def pending_ids(self) -> list[int]:
         return self.ids_with_status(PENDING)

@@ -50,6 +50,11 @@ class SiteFacts(msgspec.Struct, frozen=True):
         }
 
 
+def site_not_found() -> NotFound:
+    """Unknown id and another account's id get this same answer: nothing tells them apart."""
+    return NotFound("No site with this id.")
+
+
 class Site(Aggregate):
     account_id: UUID
     url: str
@@ -105,7 +110,7 @@ class Site(Aggregate):
     def check_belongs_to(self, account_id: UUID) -> None:
         """Another account's site is indistinguishable from a missing one."""
         if self.account_id != account_id:
-            raise NotFound("No such site.", field="site_id")
+            raise site_not_found()
 
     def check_is_active(self) -> None:
         if not self.is_active:

@@ -9,11 +9,12 @@ from uuid import UUID
 
 from domain.directory import Directory
 from domain.errors import Forbidden, NotFound, ValidationFailed
-from domain.job import PENDING, Job, Task, skipped
+from domain.job import PENDING, Job, Task, job_not_found, skipped
 from domain.ports import DirectoryCatalogue, PlanLimits, Repository
 from domain.quota import Quota, period_of
 from domain.services.retry import on_conflict
 from domain.services.sites import get_site
+from domain.site import Site
 
 MAX_DIRECTORY_IDS = 500
 
@@ -72,6 +73,13 @@ async def choose_directories(
     return [found[d] for d in wanted]
 
 
+async def _site_named_in_request(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
+    try:
+        return await get_site(repo, account_id, site_id)
+    except NotFound as exc:
+        raise NotFound(exc.details, field="site_id") from None
+
+
 async def create_job(
     repo: Repository,
     catalogue: DirectoryCatalogue,
@@ -85,12 +93,12 @@ async def create_job(
     """Create a job: one pending task per directory the site is not yet claimed for (the
     others are skipped as already_submitted and cost nothing), with the quota reservation
     and the site's claims in the same atomic save."""
-    await get_site(repo, account_id, site_id)  # 404 before anything else
+    await _site_named_in_request(repo, account_id, site_id)  # 404 before anything else
     directories = await choose_directories(catalogue, plan, directory_ids)
     period = period_of(now)
 
     async def attempt() -> tuple[Job, int]:
-        site = await get_site(repo, account_id, site_id)
+        site = await _site_named_in_request(repo, account_id, site_id)
         site.check_is_active()
         fresh = set(site.unclaimed([d.id for d in directories]))
         chosen = directories
@@ -124,7 +132,10 @@ async def create_job(
 
 
 async def get_job(repo: Repository, account_id: UUID, job_id: UUID) -> Job:
-    job = await repo.get(job_id, Job)
+    try:
+        job = await repo.get(job_id, Job)
+    except NotFound:
+        raise job_not_found() from None
     job.check_belongs_to(account_id)
     return job
 

@@ -9,7 +9,7 @@ import msgspec
 from domain.errors import NotFound
 from domain.ports import PlanLimits, Repository, SiteUrlPolicy
 from domain.services.retry import on_conflict
-from domain.site import InvalidSiteUrl, Site, SiteRegistry
+from domain.site import InvalidSiteUrl, Site, SiteRegistry, site_not_found
 
 
 class SiteDetails(msgspec.Struct):
@@ -66,7 +66,10 @@ async def register_site(
 
 
 async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
-    site = await repo.get(site_id, Site)
+    try:
+        site = await repo.get(site_id, Site)
+    except NotFound:
+        raise site_not_found() from None
     site.check_belongs_to(account_id)
     return site
 

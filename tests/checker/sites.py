@@ -43,8 +43,8 @@ class Tls:
         return ctx
 
 
-def make_tls(directory: Path) -> Tls:
-    """A private CA and a server certificate signed by it for CERT_HOSTS and 127.0.0.1."""
+def make_tls(directory: Path, hosts: tuple[str, ...] = CERT_HOSTS) -> Tls:
+    """A private CA and a server certificate signed by it for `hosts` and 127.0.0.1."""
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Backlynk test CA")])
@@ -71,7 +71,7 @@ def make_tls(directory: Path) -> Tls:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_HOSTS[0])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -79,7 +79,7 @@ def make_tls(directory: Path) -> Tls:
         .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName(h) for h in CERT_HOSTS]
+                [x509.DNSName(h) for h in hosts]
                 + [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
             ),
             critical=False,

@@ -1,0 +1,228 @@
+"""The OpenAPI 3.1 document (API.md, Conventions), generated from the msgspec structs the
+routes decode and encode, and `GET /docs`, a page that renders it without any script or
+third-party asset.
+
+`OPERATIONS` says, for every route of `api.app.routes()`, what it takes and answers; a
+test checks that no route is missing from it."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.checker import CheckBacklinksBody
+from api.coverage import Coverage
+from api.directories import DirectoryOut
+from api.errors import ErrorEnvelope
+from api.jobs import CreateJobIn, EventOut, JobOut
+from api.pagination import Page
+from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
+from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
+from api.users import UserOut
+from domain.backlink_evidence import CheckReport
+
+PUBLIC, ACCOUNT, PAID = "public", "account", "paid"
+
+#: the error answers each kind of route may give, besides its own
+ERRORS = {
+    PUBLIC: {"422": "Invalid input", "429": "Rate limited"},
+    ACCOUNT: {"401": "Not authenticated", "422": "Invalid input"},
+    PAID: {
+        "401": "Not authenticated",
+        "403": "The plan does not include this",
+        "404": "Unknown id, or another account's",
+        "422": "Invalid input",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    status: int = 200
+    body: Any = None  # request struct
+    answer: Any = None  # response type; None = no body
+    access: str = PAID
+    query: tuple[str, ...] = ()
+    media_type: str = "application/json"
+
+
+LIST = ("limit", "cursor")
+
+OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/healthz"): Operation("Liveness", answer=dict[str, Any], access=PUBLIC),
+    ("GET", "/readyz"): Operation("Readiness", answer=dict[str, Any], access=PUBLIC),
+    ("GET", "/api/v1/openapi.json"): Operation(
+        "This document", answer=dict[str, Any], access=PUBLIC
+    ),
+    ("GET", "/docs"): Operation(
+        "This document as a web page", access=PUBLIC, media_type="text/html"
+    ),
+    ("GET", "/api/v1/public/coverage"): Operation(
+        "Catalogue coverage by category and DR tier", answer=Coverage, access=PUBLIC
+    ),
+    ("POST", "/api/v1/auth/register"): Operation(
+        "Create an account (Free plan)", 201, RegisterIn, TokensOut, PUBLIC
+    ),
+    ("POST", "/api/v1/auth/login"): Operation(
+        "Sign in for a token pair", 200, LoginIn, TokensOut, PUBLIC
+    ),
+    ("POST", "/api/v1/auth/refresh"): Operation(
+        "Trade a refresh token for a new pair", 200, RefreshIn, TokensOut, PUBLIC
+    ),
+    ("POST", "/api/v1/auth/logout"): Operation("End the session", 204, RefreshIn, None, PUBLIC),
+    ("GET", "/api/v1/users/me"): Operation(
+        "The signed-in user, plan and usage", answer=UserOut, access=ACCOUNT
+    ),
+    ("POST", "/api/v1/api-keys"): Operation(
+        "Create an API key (shown once)", 201, CreateApiKeyIn, CreatedApiKeyOut
+    ),
+    ("GET", "/api/v1/api-keys"): Operation("List API keys", answer=Page[ApiKeyOut]),
+    ("DELETE", "/api/v1/api-keys/{key_id}"): Operation("Revoke an API key", 204),
+    ("POST", "/api/v1/sites"): Operation("Register a site", 201, CreateSiteIn, SiteOut),
+    ("GET", "/api/v1/sites"): Operation(
+        "List sites, newest first", answer=Page[SiteOut], query=("status", *LIST)
+    ),
+    ("GET", "/api/v1/sites/{site_id}"): Operation("Read a site", answer=SiteOut),
+    ("PATCH", "/api/v1/sites/{site_id}"): Operation(
+        "Update a site (absent: unchanged, null: cleared)", 200, UpdateSiteIn, SiteOut
+    ),
+    ("DELETE", "/api/v1/sites/{site_id}"): Operation("Archive a site", answer=SiteOut),
+    ("GET", "/api/v1/directories"): Operation(
+        "Directories within the plan's DR cap",
+        answer=Page[DirectoryOut],
+        query=("category", "min_dr", "max_dr", "q", *LIST),
+    ),
+    ("POST", "/api/v1/jobs"): Operation("Create a submission job", 202, CreateJobIn, JobOut),
+    ("GET", "/api/v1/jobs"): Operation(
+        "List jobs, newest first", answer=Page[JobOut], query=("status", "site_id", *LIST)
+    ),
+    ("GET", "/api/v1/jobs/{job_id}"): Operation("Read a job and its tasks", answer=JobOut),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Operation(
+        "Cancel a job's pending tasks", 202, None, JobOut
+    ),
+    ("GET", "/api/v1/jobs/{job_id}/events"): Operation(
+        "A job's history from the event store", answer=Page[EventOut], query=LIST
+    ),
+    ("POST", "/api/v1/public/check-backlinks"): Operation(
+        "Check known linking pages (no account)", 200, CheckBacklinksBody, CheckReport, PUBLIC
+    ),
+    ("POST", "/api/v1/directories/check-backlinks"): Operation(
+        "Check known linking pages", 200, CheckBacklinksBody, CheckReport
+    ),
+    ("GET", "/tools/backlink-checker"): Operation(
+        "The backlink checker web page", access=PUBLIC, media_type="text/html"
+    ),
+}
+
+REF = "#/components/schemas/{name}"
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) -> dict[str, Any]:
+    types = [t for op in operations.values() for t in (op.body, op.answer) if t is not None]
+    types.append(ErrorEnvelope)
+    schemas, components = msgspec.json.schema_components(types, ref_template=REF)
+    schema_of = dict(zip(map(id, types), schemas, strict=True))
+    error = {"$ref": REF.format(name="ErrorEnvelope")}
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), op in operations.items():
+        responses: dict[str, Any] = {str(op.status): {"description": op.summary}}
+        if op.answer is not None:
+            responses[str(op.status)]["content"] = _json(schema_of[id(op.answer)])
+        elif op.media_type != "application/json":
+            responses[str(op.status)]["content"] = {op.media_type: {"schema": {"type": "string"}}}
+        if op.media_type == "application/json" and path.startswith("/api/"):
+            for status, text in ERRORS[op.access].items():
+                responses[status] = {"description": text, "content": _json(error)}
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
+            "responses": responses,
+        }
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_parameters(path)
+        ] + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in op.query]
+        if method == "POST":
+            parameters.append(
+                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+            )
+        if parameters:
+            operation["parameters"] = parameters
+        if op.body is not None:
+            operation["requestBody"] = {"required": True, "content": _json(schema_of[id(op.body)])}
+        if op.access != PUBLIC:
+            operation["security"] = [{"bearer": []}, {"apiKey": []}]
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Backlynk API",
+            "version": "1",
+            "description": "Directory submissions with page-level backlink evidence.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            },
+        },
+    }
+
+
+def _path_parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+_document: bytes | None = None
+
+
+def document_bytes() -> bytes:
+    global _document
+    if _document is None:
+        _document = msgspec.json.encode(build_document())
+    return _document
+
+
+async def openapi_json(request: Request) -> Response:
+    return Response(document_bytes(), media_type="application/json")
+
+
+async def docs(request: Request) -> HTMLResponse:
+    """The document as a plain page: one section per operation, schemas linked."""
+    doc = msgspec.json.decode(document_bytes())
+    esc = html.escape
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Backlynk API</title><style>body{font:15px/1.5 system-ui,sans-serif;",
+        "max-width:60rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f4f4f4}",
+        "pre{padding:.5rem;overflow:auto}h3{margin-bottom:.2rem}</style></head><body>",
+        "<h1>Backlynk API v1</h1>",
+        "<p>Machine-readable: <a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>.</p>",
+    ]
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parts.append(f"<h3><code>{esc(method.upper())} {esc(path)}</code></h3>")
+            parts.append(f"<p>{esc(op['summary'])}</p><ul>")
+            for status, answer in op["responses"].items():
+                parts.append(f"<li>{esc(status)}: {esc(answer['description'])}</li>")
+            parts.append("</ul>")
+    parts.append("<h2>Schemas</h2>")
+    for name, schema in doc["components"]["schemas"].items():
+        pretty = msgspec.json.format(msgspec.json.encode(schema), indent=2).decode()
+        parts.append(f"<h3 id='{esc(name)}'>{esc(name)}</h3><pre>{esc(pretty)}</pre>")
+    parts.append("</body></html>")
+    return HTMLResponse("".join(parts))
