@@ -42,7 +42,7 @@ run: install services .env migrate demo
 	export BACKLYNK_FETCH_ALLOW_CIDRS=$${BACKLYNK_FETCH_ALLOW_CIDRS-127.0.0.0/8}; \
 	export BACKLYNK_VERIFY_SITES=$${BACKLYNK_VERIFY_SITES-0}; \
 	export BACKLYNK_HOST_DELAY=$${BACKLYNK_HOST_DELAY-0.2}; \
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start -p $${PORT-8000}
 
 lint: install
 	$(BIN)/lint-imports
