@@ -68,12 +68,14 @@ DIRECTORIES = (
 
 
 def catalogue(
-    base_url: str, directories: tuple[SandboxDirectory, ...] = DIRECTORIES
+    base_url: str | dict[int, str], directories: tuple[SandboxDirectory, ...] = DIRECTORIES
 ) -> list[dict[str, Any]]:
-    """The catalogue entries (ARCHITECTURE.md import format) for a sandbox at `base_url`."""
+    """The catalogue entries (ARCHITECTURE.md import format) for a sandbox at `base_url`
+    (or, to look like separate servers, a base URL per directory id)."""
     out = []
     for d in directories:
-        root = f"{base_url}/{d.slug}"
+        base = base_url if isinstance(base_url, str) else base_url[d.id]
+        root = f"{base}/{d.slug}"
         entry: dict[str, Any] = {
             "id": d.id,
             "name": d.name,

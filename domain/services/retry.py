@@ -11,7 +11,7 @@ from domain.errors import ConcurrencyConflict
 
 T = TypeVar("T")
 
-ATTEMPTS = 40
+ATTEMPTS = 60
 
 
 async def on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = ATTEMPTS) -> T:
@@ -24,5 +24,7 @@ async def on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = AT
         except ConcurrencyConflict:
             if n == attempts - 1:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.002 * min(n + 1, 10)))
+            # full jitter, exponential up to 0.2 s: writers in other processes (workers
+            # consuming the same quota) get out of each other's way
+            await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**n)))
     raise AssertionError("unreachable")
