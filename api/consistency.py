@@ -8,6 +8,8 @@ from starlette.requests import Request
 from projections.runner import wait_for
 
 
-async def settle(request: Request, notification_id: int) -> None:
+async def settle(request: Request, notification_id: int) -> bool:
+    """True once the read models show the write; False if they are still behind after
+    the bound (the caller then answers from the aggregate it just saved)."""
     state = request.app.state
-    await wait_for(state.infra.read_pool, state.projections, notification_id)
+    return await wait_for(state.infra.read_pool, state.projections, notification_id)

@@ -20,10 +20,10 @@ from api.pagination import page_request, paginate
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
-from domain.job import JOB_STATUSES, TASK_STATUSES, job_not_found
+from domain.job import JOB_STATUSES, TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
-from projections.jobs import JobRow, get_job, list_jobs
+from projections.jobs import JobRow, TaskRow, get_job, list_jobs
 
 
 class CreateJobIn(msgspec.Struct):
@@ -120,6 +120,35 @@ async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
     return render(row)
 
 
+def row_of(job: Job) -> JobRow:
+    """The read-model row a just-saved job will have (when the projector lags)."""
+    tasks = [
+        TaskRow(
+            t.directory_id,
+            t.directory_name,
+            t.status,
+            t.attempts,
+            t.listing_url,
+            t.backlink_id,
+            t.error.code if t.error else None,
+            t.error.details if t.error else None,
+            job.modified_on,
+        )
+        for t in job.tasks
+    ]
+    finished = job.modified_on if job.is_finished else None
+    return JobRow(
+        job.id, job.site_id, job.status, job.created_on, job.modified_on, None, finished, 0, tasks
+    )
+
+
+async def _after(request: Request, account_id: UUID, job: Job, position: int) -> JobOut:
+    """Read-your-writes: the read model once it shows the command, else the aggregate."""
+    if await settle(request, position):
+        return await _read(request, account_id, job.id)
+    return render(row_of(job))
+
+
 async def create(request: Request) -> Response:
     principal = await require_api_access(request)
     body = await read_json(request, CreateJobIn)
@@ -136,8 +165,7 @@ async def create(request: Request) -> Response:
         directory_ids=body.directory_ids,
         now=request.app.state.clock.now(),
     )
-    await settle(request, position)
-    return json_response(await _read(request, principal.account_id, job.id), 202)
+    return json_response(await _after(request, principal.account_id, job, position), 202)
 
 
 async def index(request: Request) -> Response:
@@ -179,11 +207,10 @@ async def show(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     principal = await require_api_access(request)
     job_id = job_id_of(request)
-    _, position = await jobs.cancel_job(
+    job, position = await jobs.cancel_job(
         request.app.state.infra.repository, account_id=principal.account_id, job_id=job_id
     )
-    await settle(request, position)
-    return json_response(await _read(request, principal.account_id, job_id), 202)
+    return json_response(await _after(request, principal.account_id, job, position), 202)
 
 
 class EventOut(msgspec.Struct):

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.backlinks import BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
 from api.directories import DirectoryOut
@@ -98,6 +99,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Directories within the plan's DR cap",
         answer=Page[DirectoryOut],
         query=("category", "min_dr", "max_dr", "q", *LIST),
+    ),
+    ("GET", "/api/v1/backlinks"): Operation(
+        "Backlinks with their latest evidence (JSON, or CSV with Accept: text/csv)",
+        answer=Page[BacklinkOut],
+        query=("site_id", "status", "link_type", "format", *LIST),
     ),
     ("POST", "/api/v1/jobs"): Operation("Create a submission job", 202, CreateJobIn, JobOut),
     ("GET", "/api/v1/jobs"): Operation(

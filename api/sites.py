@@ -18,7 +18,7 @@ from api.pagination import page_request, paginate
 from api.rendering import json_response
 from domain import ids
 from domain.services import sites
-from domain.site import site_not_found
+from domain.site import Site, site_not_found
 from projections.sites import SiteRow, get_site, list_sites
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -94,6 +94,31 @@ async def _read(request: Request, account_id: UUID, site_id: UUID) -> SiteOut:
     return render(row)
 
 
+def row_of(site: Site) -> SiteRow:
+    """The read-model row a just-saved site will have (when the projector lags)."""
+    return SiteRow(
+        site.id,
+        site.url,
+        site.domain,
+        site.name,
+        site.description,
+        site.category,
+        site.keywords,
+        site.contact_email,
+        site.status,
+        site.created_on,
+        site.modified_on,
+        0,
+    )
+
+
+async def _after(request: Request, account_id: UUID, site: Site, position: int) -> SiteOut:
+    """Read-your-writes: the read model once it shows the command, else the aggregate."""
+    if await settle(request, position):
+        return await _read(request, account_id, site.id)
+    return render(row_of(site))
+
+
 async def create(request: Request) -> Response:
     principal = await require_api_access(request)
     body = await read_json(request, CreateSiteIn)
@@ -113,8 +138,7 @@ async def create(request: Request) -> Response:
         details=details,
         verify_landing_page=request.app.state.settings.verify_sites,
     )
-    await settle(request, position)
-    return json_response(await _read(request, principal.account_id, site.id), 201)
+    return json_response(await _after(request, principal.account_id, site, position), 201)
 
 
 async def index(request: Request) -> Response:
@@ -151,21 +175,19 @@ async def update(request: Request) -> Response:
         for k, v in msgspec.structs.asdict(body).items()
         if v is not msgspec.UNSET and k != "url"
     }
-    _, position = await sites.update_site(
+    site, position = await sites.update_site(
         request.app.state.infra.repository,
         account_id=principal.account_id,
         site_id=site_id,
         changes=changes,
     )
-    await settle(request, position)
-    return json_response(await _read(request, principal.account_id, site_id))
+    return json_response(await _after(request, principal.account_id, site, position))
 
 
 async def archive(request: Request) -> Response:
     principal = await require_api_access(request)
     site_id = site_id_of(request)
-    _, position = await sites.archive_site(
+    site, position = await sites.archive_site(
         request.app.state.infra.repository, account_id=principal.account_id, site_id=site_id
     )
-    await settle(request, position)
-    return json_response(await _read(request, principal.account_id, site_id))
+    return json_response(await _after(request, principal.account_id, site, position))
