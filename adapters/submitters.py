@@ -20,6 +20,7 @@ import aiohttp
 import msgspec
 
 from adapters import forms
+from adapters.ssrf import BlockedAddress
 from domain.directory import Directory
 from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
 from domain.site import SiteFacts
@@ -32,13 +33,27 @@ def _unavailable(status: int) -> RetryLater:
     return RetryLater("directory_unavailable", f"The directory answered HTTP {status}.")
 
 
+def _blocked(exc: BaseException) -> BlockedAddress | None:
+    """The SSRF guard's refusal, however aiohttp wrapped it (a connector error around the
+    resolver's, or the trace hook's own for a literal address)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, BlockedAddress):
+            return seen
+        seen = seen.__cause__ or getattr(seen, "os_error", None)
+    return None
+
+
 def _transport_failure(exc: BaseException) -> Outcome:
     if isinstance(exc, TimeoutError):
         return RetryLater("timeout", "The directory did not answer in time.")
-    text = str(exc)
-    if "blocked" in text.lower():  # the SSRF guard refused the address
-        return Failed("directory_unavailable", text[:300])
-    return RetryLater("directory_unavailable", f"Could not reach the directory: {text[:200]}")
+    if isinstance(exc, TooManyRedirects):
+        return Failed("directory_unavailable", str(exc))
+    blocked = _blocked(exc)
+    if blocked is not None:
+        # for good: the address will not become public by waiting
+        return Failed("directory_unavailable", f"The directory is not reachable: {blocked}"[:300])
+    return RetryLater("directory_unavailable", f"Could not reach the directory: {str(exc)[:200]}")
 
 
 SessionFactory = Callable[[], aiohttp.ClientSession]
@@ -54,28 +69,45 @@ class Answer:
     url: str
     body: bytes
     redirected: bool
+    charset: str | None = None
 
     @property
     def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+        try:
+            return self.body.decode(self.charset or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.body.decode("utf-8", errors="replace")
 
 
 async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Answer:
-    """One request, redirects followed by hand (each hop goes through the session's
-    address vetting); a POST answered with 301/302/303 continues as a GET, as browsers do."""
+    """One request, redirects followed by hand: aiohttp vets only the first URL of a
+    request it redirects itself, so each hop is a request of its own and goes through the
+    session's address vetting. A POST answered with 301/302/303 continues as a GET, as
+    browsers do; 307/308 repeat the request."""
     redirected = False
     for _ in range(MAX_REDIRECTS + 1):
         async with session.request(method, url, allow_redirects=False, **kwargs) as response:
             location = response.headers.get("Location")
             if response.status in REDIRECTS and location:
-                url = urljoin(url, location)
+                url = urljoin(str(response.url), location)
                 redirected = True
                 if response.status in (301, 302, 303):
                     method, kwargs = "GET", {}
                 continue
-            body = await response.content.read(MAX_BODY)
-            return Answer(response.status, str(response.url), body, redirected)
-    raise aiohttp.TooManyRedirects(None, (), message="too many redirects")
+            body = bytearray()
+            while len(body) < MAX_BODY:  # read() returns what has arrived, not all of it
+                chunk = await response.content.read(MAX_BODY - len(body))
+                if not chunk:
+                    break
+                body += chunk
+            return Answer(
+                response.status, str(response.url), bytes(body), redirected, response.charset
+            )
+    raise TooManyRedirects(f"More than {MAX_REDIRECTS} redirects from the directory.")
+
+
+class TooManyRedirects(aiohttp.ClientError):
+    pass
 
 
 class Submitter:
@@ -98,16 +130,14 @@ class Submitter:
     async def _form(
         self, session: aiohttp.ClientSession, directory: Directory, site: SiteFacts
     ) -> Outcome:
-        async with session.get(directory.submit_url) as page:
-            text = await page.text(errors="replace")
-            if page.status >= 500 or page.status in TRANSIENT_STATUSES:
-                return _unavailable(page.status)
-            if page.status >= 400:
-                return Failed(
-                    "directory_unavailable", f"The submission page answered HTTP {page.status}."
-                )
-            page_url = str(page.url)
-        doc = forms.parse(text)
+        page = await _send(session, "GET", directory.submit_url)
+        if page.status >= 500 or page.status in TRANSIENT_STATUSES:
+            return _unavailable(page.status)
+        if page.status >= 400:
+            return Failed(
+                "directory_unavailable", f"The submission page answered HTTP {page.status}."
+            )
+        doc = forms.parse(page.text)
         if doc is None:
             return Failed("form_not_found", "The submission page is not HTML.")
         if forms.has_captcha(doc):
@@ -115,17 +145,15 @@ class Submitter:
                 "captcha_required",
                 "The directory's form is protected by a captcha; submit to it by hand.",
             )
-        filled = forms.fill(doc, page_url, dict(directory.field_map), site.values())
+        filled = forms.fill(doc, page.url, dict(directory.field_map), site.values())
         if filled is None:
             return Failed("form_not_found", "No form on the submission page takes a website URL.")
-        send = (
-            session.post(filled.action, data=filled.data)
+        answer = (
+            await _send(session, "POST", filled.action, data=filled.data)
             if filled.method == "POST"
-            else session.get(filled.action, params=filled.data)
+            else await _send(session, "GET", filled.action, params=filled.data)
         )
-        async with send as answer:
-            body = await answer.text(errors="replace")
-            status, final_url, redirected = answer.status, str(answer.url), bool(answer.history)
+        status, body = answer.status, answer.text
         if status >= 500 or status in TRANSIENT_STATUSES:
             return _unavailable(status)
         result_doc = forms.parse(body)
@@ -136,7 +164,7 @@ class Submitter:
             return Failed("rejected", message or "The directory did not confirm the submission.")
         if message and not directory.success_pattern:
             return Failed("rejected", message)
-        listing = final_url if redirected and final_url != filled.action else None
+        listing = answer.url if answer.redirected and answer.url != filled.action else None
         return Submitted(listing or directory.listing_url_for(site))
 
     async def _json(
@@ -144,11 +172,10 @@ class Submitter:
     ) -> Outcome:
         values = site.values()
         payload = {name: values[f] for f, name in directory.field_map.items() if f in values}
-        async with session.post(
-            directory.submit_url, json=payload, headers=dict(directory.headers)
-        ) as answer:
-            status = answer.status
-            raw = await answer.read()
+        answer = await _send(
+            session, "POST", directory.submit_url, json=payload, headers=dict(directory.headers)
+        )
+        status, raw = answer.status, answer.body
         if status >= 500 or status in TRANSIENT_STATUSES:
             return _unavailable(status)
         body: Any = None

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from adapters.demo.sandbox import STATE, SandboxState, build_app, catalogue
 from adapters.directories import upsert
@@ -22,9 +22,13 @@ from domain.directory import parse_catalogue
 
 
 class Sandbox:
+    """The sandbox served as `make run` serves it. Like a real directory (and unlike
+    aiohttp's TestServer), it finishes a request whose client went away: a submission
+    that the client gave up on may still have landed."""
+
     def __init__(self) -> None:
         self.app = build_app()
-        self.server = TestServer(self.app, host="127.0.0.1")
+        self.runner = web.AppRunner(self.app, handler_cancellation=False)
         self.base = ""
 
     @property
@@ -32,14 +36,20 @@ class Sandbox:
         return self.app[STATE]
 
     async def start(self, pool: Any) -> Sandbox:
-        await self.server.start_server()
-        self.base = str(self.server.make_url("")).rstrip("/")
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        host, port = self.runner.addresses[0][:2]
+        self.base = f"http://{host}:{port}"
         async with pool.acquire() as conn:
-            await upsert(conn, parse_catalogue(msgspec.json.encode(catalogue(self.base))))
+            await upsert(conn, parse_catalogue(msgspec.json.encode(self.catalogue())))
         return self
 
+    def catalogue(self) -> list[dict[str, Any]]:
+        """The catalogue entries of the sandbox directories at this address."""
+        return catalogue(self.base)
+
     async def close(self) -> None:
-        await self.server.close()
+        await self.runner.cleanup()
 
 
 class Workers:
