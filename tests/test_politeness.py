@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+import uuid
 
+import msgspec
+import pytest
 from redis.asyncio import Redis
 
-from adapters.politeness import Politeness
+from adapters.politeness import HostBusy, Politeness
 
 
 async def test_one_request_at_a_time_per_host_with_a_delay_between(settings):
@@ -63,5 +66,59 @@ async def test_a_dead_holder_blocks_only_until_its_lease_ends(settings):
         async with gate.slot("crash.example"):
             waited = time.monotonic() - started
         assert 0.2 <= waited < 2
+    finally:
+        await redis.aclose()
+
+
+async def test_a_held_host_gives_host_busy_after_max_wait_and_leaves_nothing_held(settings):
+    own = msgspec.structs.replace(settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}")
+    redis = Redis.from_url(settings.redis_url)
+    holder = Politeness(redis, own, host_delay=0)
+    impatient = Politeness(redis, own, host_delay=0, max_wait=0.2)
+    inflight = own.redis_key("polite", "inflight")
+    lock = own.redis_key("polite", "host", "busy.example")
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with holder.slot("busy.example"):
+            held.set()
+            await release.wait()
+
+    holding = asyncio.create_task(hold())
+    try:
+        await held.wait()
+        started = time.monotonic()
+        with pytest.raises(HostBusy) as busy:
+            async with impatient.slot("busy.example"):
+                pytest.fail("entered a host that another holds")
+        assert 0.2 <= time.monotonic() - started < 1.5
+        assert busy.value.retry_in >= 1.0
+        # the refused caller gave its global slot back: only the holder's is in flight
+        assert await redis.zcard(inflight) == 1
+        release.set()
+        await holding
+        assert await redis.zcard(inflight) == 0 and not await redis.exists(lock)
+        started = time.monotonic()
+        async with impatient.slot("busy.example"):
+            assert time.monotonic() - started < 0.2  # free at once
+    finally:
+        release.set()
+        await holding
+        await redis.aclose()
+
+
+async def test_host_busy_when_the_global_limit_stays_full(settings):
+    own = msgspec.structs.replace(settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}")
+    redis = Redis.from_url(settings.redis_url)
+    gate = Politeness(redis, own, global_limit=1, host_delay=0, max_wait=0.15)
+    inflight = own.redis_key("polite", "inflight")
+    try:
+        async with gate.slot("one.example"):
+            with pytest.raises(HostBusy):
+                async with gate.slot("two.example"):
+                    pytest.fail("entered above the global limit")
+            assert await redis.zcard(inflight) == 1
+        assert await redis.zcard(inflight) == 0
+        assert await redis.keys(own.redis_key("polite", "host", "*")) == []
     finally:
         await redis.aclose()
