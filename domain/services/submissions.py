@@ -292,3 +292,20 @@ async def recheck(d: Delivery, backlink_id: UUID) -> Backlink:
         d, backlink.evidence.source_url, site.domain.removeprefix("www.")
     )
     return await record_recheck(d.repo, backlink_id, evidence)
+
+
+async def expire_reservation(
+    repo: Repository, job_id: UUID, directory_id: int, days: float
+) -> bool:
+    """A task still pending after `days` gives its quota unit back: it fails with
+    `timeout`. False when it moved on meanwhile."""
+    try:
+        await record_outcome(
+            repo,
+            job_id,
+            directory_id,
+            Failed("timeout", f"Not submitted within {days:g} days; the reservation was released."),
+        )
+    except TaskStateConflict:
+        return False
+    return True
