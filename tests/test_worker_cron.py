@@ -9,8 +9,7 @@ import msgspec
 from adapters.queue import TaskQueue
 from domain.job import Job
 from domain.quota import Quota
-from domain.services import jobs
-from tests.support import NOW, Limits, new_site
+from tests.support import new_job, new_site
 from workers import tasks
 
 
@@ -22,15 +21,7 @@ async def test_stale_reservations_are_released_and_their_tasks_fail(infra, setti
     await runner.start()
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1, 2],
-        now=NOW,
-    )
+    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
     try:
         assert await wait_for(infra.pool, read_models(), await infra.store.max_notification_id())
         queue = TaskQueue(settings)
