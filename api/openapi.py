@@ -164,7 +164,7 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
             operation["parameters"] = parameters
         if op.body is not None:
             operation["requestBody"] = {"required": True, "content": _json(schema_of[id(op.body)])}
-        if op.access != PUBLIC:
+        if op.access not in (OPEN, PUBLIC):
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
         paths.setdefault(path, {})[method.lower()] = operation
     return {
