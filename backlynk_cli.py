@@ -261,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # Postgres or Redis unreachable: say so in one line
+        print(f"backlynk: cannot reach a service: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

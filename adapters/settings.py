@@ -31,6 +31,8 @@ class Settings(msgspec.Struct, frozen=True):
     recheck_hours: float = 24.0
     #: arq job timeout; a killed worker's job runs again this + 10 s later
     job_timeout: int = 45
+    #: a pending task that no worker could submit for this long gives its quota back
+    reservation_days: float = 7.0
 
     @property
     def read_url(self) -> str:
@@ -85,5 +87,6 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         host_delay=float(e.get("BACKLYNK_HOST_DELAY") or 1.0),
         recheck_hours=float(e.get("BACKLYNK_RECHECK_HOURS") or 24.0),
         job_timeout=int(e.get("BACKLYNK_JOB_TIMEOUT") or 45),
+        reservation_days=float(e.get("BACKLYNK_RESERVATION_DAYS") or 7.0),
     )
     return msgspec.structs.replace(settings, **overrides) if overrides else settings

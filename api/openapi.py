@@ -28,10 +28,11 @@ from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
 from domain.backlink_evidence import CheckReport
 
-PUBLIC, ACCOUNT, PAID = "public", "account", "paid"
+OPEN, PUBLIC, ACCOUNT, PAID = "open", "public", "account", "paid"
 
 #: the error answers each kind of route may give, besides its own
 ERRORS = {
+    OPEN: {},  # plain reads that take no input
     PUBLIC: {"422": "Invalid input", "429": "Rate limited"},
     ACCOUNT: {"401": "Not authenticated", "422": "Invalid input"},
     PAID: {
@@ -57,16 +58,12 @@ class Operation:
 LIST = ("limit", "cursor")
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/healthz"): Operation("Liveness", answer=dict[str, Any], access=PUBLIC),
-    ("GET", "/readyz"): Operation("Readiness", answer=dict[str, Any], access=PUBLIC),
-    ("GET", "/api/v1/openapi.json"): Operation(
-        "This document", answer=dict[str, Any], access=PUBLIC
-    ),
-    ("GET", "/docs"): Operation(
-        "This document as a web page", access=PUBLIC, media_type="text/html"
-    ),
+    ("GET", "/healthz"): Operation("Liveness", answer=dict[str, Any], access=OPEN),
+    ("GET", "/readyz"): Operation("Readiness", answer=dict[str, Any], access=OPEN),
+    ("GET", "/api/v1/openapi.json"): Operation("This document", answer=dict[str, Any], access=OPEN),
+    ("GET", "/docs"): Operation("This document as a web page", access=OPEN, media_type="text/html"),
     ("GET", "/api/v1/public/coverage"): Operation(
-        "Catalogue coverage by category and DR tier", answer=Coverage, access=PUBLIC
+        "Catalogue coverage by category and DR tier", answer=Coverage, access=OPEN
     ),
     ("POST", "/api/v1/auth/register"): Operation(
         "Create an account (Free plan)", 201, RegisterIn, TokensOut, PUBLIC
@@ -123,7 +120,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Check known linking pages", 200, CheckBacklinksBody, CheckReport
     ),
     ("GET", "/tools/backlink-checker"): Operation(
-        "The backlink checker web page", access=PUBLIC, media_type="text/html"
+        "The backlink checker web page", access=OPEN, media_type="text/html"
     ),
 }
 
@@ -167,7 +164,7 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
             operation["parameters"] = parameters
         if op.body is not None:
             operation["requestBody"] = {"required": True, "content": _json(schema_of[id(op.body)])}
-        if op.access != PUBLIC:
+        if op.access not in (OPEN, PUBLIC):
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
         paths.setdefault(path, {})[method.lower()] = operation
     return {

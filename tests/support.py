@@ -61,3 +61,18 @@ async def new_site(repo, account, url="https://example.com", plan=Limits()):
         verify_landing_page=False,
     )
     return site
+
+
+async def new_job(infra, catalogue, account, site_id, directory_ids, plan=Limits()):
+    """A job created through the service, as the API would; returns (job, position)."""
+    from domain.services import jobs
+
+    return await jobs.create_job(
+        infra.repository,
+        catalogue,
+        account_id=account,
+        plan=plan,
+        site_id=site_id,
+        directory_ids=directory_ids,
+        now=NOW,
+    )

@@ -7,12 +7,12 @@ import uuid
 import asyncpg
 
 from adapters.queue import TaskQueue
-from domain.services import jobs, submissions
+from domain.services import submissions
 from domain.services.submissions import RetryLater, Submitted
 from projections.base import tracking_ddl
 from projections.dispatcher import Dispatcher, retry_delay
 from projections.runner import catch_up, rebuild
-from tests.support import NOW, Limits, new_site
+from tests.support import new_job, new_site
 
 
 async def queued_ids(queue: TaskQueue) -> list[str]:
@@ -32,15 +32,7 @@ async def test_events_become_queued_jobs_exactly_once(infra, settings, catalogue
         await pool.delete(settings.queue_name)
         account = uuid.uuid4()
         site = await new_site(infra.repository, account)
-        job, _ = await jobs.create_job(
-            infra.repository,
-            catalogue,
-            account_id=account,
-            plan=Limits(),
-            site_id=site.id,
-            directory_ids=[1, 2],
-            now=NOW,
-        )
+        job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
         repo = infra.repository
         await submissions.begin_submission(repo, job.id, 1)
         await submissions.record_outcome(repo, job.id, 1, Submitted("https://d/1"))

@@ -12,21 +12,13 @@ from domain.quota import Quota, QuotaExceeded
 from domain.services import jobs, sites
 from domain.services.jobs import DirectoryNotInPlan, NoEligibleDirectories, UnknownDirectory
 from domain.site import SiteExists, SiteLimitReached
-from tests.support import NOW, Limits, new_site
+from tests.support import NOW, Limits, new_job, new_site
 
 
 async def test_a_job_reserves_one_unit_per_task_in_the_same_save(infra, catalogue):
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1, 2, 2, 3],
-        now=NOW,
-    )
+    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2, 2, 3])
     assert [t.directory_id for t in job.tasks] == [1, 2, 3]
     quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
     assert quota.reserved == {job.id.hex: 3} and quota.remaining(150) == 147
@@ -35,50 +27,18 @@ async def test_a_job_reserves_one_unit_per_task_in_the_same_save(infra, catalogu
 async def test_without_ids_every_active_directory_within_the_cap(infra, catalogue):
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=None,
-        now=NOW,
-    )
+    job, _ = await new_job(infra, catalogue, account, site.id, None)
     assert [t.directory_id for t in job.tasks] == [1, 2, 3, 4]  # 5 paused, 6 above DR 50
     # a second job finds nothing left for this site
     with pytest.raises(NoEligibleDirectories):
-        await jobs.create_job(
-            infra.repository,
-            catalogue,
-            account_id=account,
-            plan=Limits(),
-            site_id=site.id,
-            directory_ids=None,
-            now=NOW,
-        )
+        await new_job(infra, catalogue, account, site.id, None)
 
 
 async def test_already_submitted_directories_are_skipped_and_cost_nothing(infra, catalogue):
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    first, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1],
-        now=NOW,
-    )
-    second, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1, 2],
-        now=NOW,
-    )
+    first, _ = await new_job(infra, catalogue, account, site.id, [1])
+    second, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
     assert [(t.directory_id, t.status) for t in second.tasks] == [(1, SKIPPED), (2, PENDING)]
     assert second.tasks[0].error and second.tasks[0].error.code == "already_submitted"
     quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
@@ -97,15 +57,7 @@ async def test_bad_directory_requests_are_refused_and_change_nothing(infra, cata
         (list(range(1, 1001)), jobs.ValidationFailed, "directory_ids"),
     ]:
         with pytest.raises(error) as caught:
-            await jobs.create_job(
-                infra.repository,
-                catalogue,
-                account_id=account,
-                plan=Limits(),
-                site_id=site.id,
-                directory_ids=ids,
-                now=NOW,
-            )
+            await new_job(infra, catalogue, account, site.id, ids)
         assert caught.value.field == field
     assert await infra.store.max_notification_id() == before
 
@@ -114,14 +66,8 @@ async def test_quota_exhausted_says_what_remains_and_when_it_resets(infra, catal
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
     with pytest.raises(QuotaExceeded) as caught:
-        await jobs.create_job(
-            infra.repository,
-            catalogue,
-            account_id=account,
-            plan=Limits(monthly_submissions=2),
-            site_id=site.id,
-            directory_ids=[1, 2, 3],
-            now=NOW,
+        await new_job(
+            infra, catalogue, account, site.id, [1, 2, 3], plan=Limits(monthly_submissions=2)
         )
     assert "2 of 2 remain" in caught.value.details
     assert "2026-12-01T00:00:00Z" in caught.value.details
@@ -159,15 +105,7 @@ async def test_twenty_concurrent_jobs_against_ten_units(infra, catalogue):
 async def test_cancel_releases_pending_units_and_claims(infra, catalogue):
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1, 2],
-        now=NOW,
-    )
+    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
     canceled, _ = await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
     assert canceled.status == "canceled"
     assert {t.status for t in canceled.tasks} == {CANCELED}
@@ -176,30 +114,14 @@ async def test_cancel_releases_pending_units_and_claims(infra, catalogue):
     with pytest.raises(JobNotCancelable):
         await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
     # the directories can be asked for again
-    again, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=account,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1, 2],
-        now=NOW,
-    )
+    again, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
     assert {t.status for t in again.tasks} == {PENDING}
 
 
 async def test_another_accounts_site_or_job_is_not_found(infra, catalogue):
     owner, stranger = uuid.uuid4(), uuid.uuid4()
     site = await new_site(infra.repository, owner)
-    job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
-        account_id=owner,
-        plan=Limits(),
-        site_id=site.id,
-        directory_ids=[1],
-        now=NOW,
-    )
+    job, _ = await new_job(infra, catalogue, owner, site.id, [1])
     for call in (
         jobs.create_job(
             infra.repository,

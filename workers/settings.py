@@ -32,6 +32,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(tasks.recheck_backlinks, minute=set(range(0, 60, 10)), run_at_startup=False),
         cron(tasks.resume_stalled_jobs, minute=set(range(2, 60, 5)), run_at_startup=False),
+        cron(tasks.expire_stale_reservations, minute={17}, run_at_startup=False),
     ]
     on_startup = tasks.startup
     on_shutdown = tasks.shutdown

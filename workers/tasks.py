@@ -134,3 +134,20 @@ async def resume_stalled_jobs(ctx: dict[str, Any]) -> int:
         job_id = f"resume:{row['id'].hex}:{window}"
         await ctx["queue"].enqueue("run_job", row["id"].hex, job_id=job_id)
     return len(rows)
+
+
+async def expire_stale_reservations(ctx: dict[str, Any]) -> int:
+    """Cron: pending tasks untouched for `reservation_days` release their quota."""
+    settings: Settings = ctx["settings"]
+    infra: Infrastructure = ctx["infra"]
+    rows = await infra.read_pool.fetch(
+        "SELECT job_id, directory_id FROM job_tasks WHERE status = 'pending' "
+        "AND updated_at < now() - $1::interval LIMIT 500",
+        timedelta(days=settings.reservation_days),
+    )
+    expired = 0
+    for row in rows:
+        expired += await submissions.expire_reservation(
+            infra.repository, row["job_id"], row["directory_id"], settings.reservation_days
+        )
+    return expired

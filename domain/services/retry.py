@@ -6,10 +6,15 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
 
 from domain.errors import ConcurrencyConflict
+from domain.ports import Repository
 
 T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
 
 ATTEMPTS = 60
 
@@ -28,3 +33,17 @@ async def on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = AT
             # consuming the same quota) get out of each other's way
             await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**n)))
     raise AssertionError("unreachable")
+
+
+async def change(
+    repo: Repository, cls: type[A], aggregate_id: UUID, command: Callable[[A], object]
+) -> A:
+    """Load one aggregate, apply `command` to it, save; again on a conflict."""
+
+    async def attempt() -> A:
+        aggregate = await repo.get(aggregate_id, cls)
+        command(aggregate)
+        await repo.save(aggregate)
+        return aggregate
+
+    return await on_conflict(attempt)

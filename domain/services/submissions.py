@@ -25,7 +25,7 @@ from domain.ports import (
     Repository,
 )
 from domain.services.jobs import load_quota
-from domain.services.retry import on_conflict
+from domain.services.retry import change, on_conflict
 from domain.site import Site, SiteFacts
 from domain.verification import next_look
 
@@ -52,25 +52,12 @@ Outcome = Submitted | Failed | RetryLater
 
 
 async def start_job(repo: Repository, job_id: UUID) -> Job:
-    async def attempt() -> Job:
-        job = await repo.get(job_id, Job)
-        job.start()
-        await repo.save(job)
-        return job
-
-    return await on_conflict(attempt)
+    return await change(repo, Job, job_id, lambda job: job.start())
 
 
 async def begin_submission(repo: Repository, job_id: UUID, directory_id: int) -> Job:
     """Mark the task submitting (raises TaskStateConflict unless it is pending)."""
-
-    async def attempt() -> Job:
-        job = await repo.get(job_id, Job)
-        job.begin_submission(directory_id)
-        await repo.save(job)
-        return job
-
-    return await on_conflict(attempt)
+    return await change(repo, Job, job_id, lambda job: job.begin_submission(directory_id))
 
 
 async def record_outcome(
@@ -123,23 +110,13 @@ async def record_listing_found(
 async def record_listing_not_found(
     repo: Repository, job_id: UUID, directory_id: int, details: str
 ) -> Job:
-    async def attempt() -> Job:
-        job = await repo.get(job_id, Job)
-        job.record_listing_not_found(directory_id, details)
-        await repo.save(job)
-        return job
-
-    return await on_conflict(attempt)
+    return await change(
+        repo, Job, job_id, lambda job: job.record_listing_not_found(directory_id, details)
+    )
 
 
 async def record_recheck(repo: Repository, backlink_id: UUID, evidence: Evidence) -> Backlink:
-    async def attempt() -> Backlink:
-        backlink = await repo.get(backlink_id, Backlink)
-        backlink.record_check(evidence)
-        await repo.save(backlink)
-        return backlink
-
-    return await on_conflict(attempt)
+    return await change(repo, Backlink, backlink_id, lambda b: b.record_check(evidence))
 
 
 # -- the workers' flows ---------------------------------------------------------------
@@ -292,3 +269,20 @@ async def recheck(d: Delivery, backlink_id: UUID) -> Backlink:
         d, backlink.evidence.source_url, site.domain.removeprefix("www.")
     )
     return await record_recheck(d.repo, backlink_id, evidence)
+
+
+async def expire_reservation(
+    repo: Repository, job_id: UUID, directory_id: int, days: float
+) -> bool:
+    """A task still pending after `days` gives its quota unit back: it fails with
+    `timeout`. False when it moved on meanwhile."""
+    try:
+        await record_outcome(
+            repo,
+            job_id,
+            directory_id,
+            Failed("timeout", f"Not submitted within {days:g} days; the reservation was released."),
+        )
+    except TaskStateConflict:
+        return False
+    return True

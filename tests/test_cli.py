@@ -1,0 +1,48 @@
+"""The operator commands refuse bad input with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def backlynk(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "backlynk_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+
+
+def test_an_unreachable_database_is_one_line_and_exit_1():
+    done = backlynk("migrate", DATABASE_URL="postgresql://postgres@127.0.0.1:1/nothing")
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("backlynk: cannot reach a service")
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unknown_projection_is_refused(settings):
+    done = backlynk(
+        "projections",
+        "rebuild",
+        "nope",
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+    )
+    assert done.returncode == 2
+    assert "unknown projection 'nope'" in done.stderr and "jobs" in done.stderr
+
+
+def test_rebuild_replays_every_read_model(settings, infra):
+    done = backlynk(
+        "projections",
+        "rebuild",
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        BACKLYNK_REDIS_NAMESPACE=settings.redis_namespace,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rebuilt sites" in done.stderr and "rebuilt backlinks" in done.stderr
