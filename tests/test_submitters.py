@@ -126,3 +126,29 @@ async def test_a_page_without_a_url_form_is_form_not_found(sandbox):
     homepage_only = msgspec.structs.replace(dirs[1], submit_url=f"{base}/startup-index/")
     outcome = await submitter().submit(homepage_only, SITE)
     assert isinstance(outcome, Failed) and outcome.code == "form_not_found"
+
+
+async def test_a_form_page_read_in_many_chunks_is_read_whole(sandbox):
+    """The form sits at the end of a page that arrives in many network reads."""
+    _, dirs, _ = sandbox
+    padding = "<p>" + "directory news " * 20_000 + "</p>"
+
+    async def big_page(request: web.Request) -> web.Response:
+        form = '<form method="post" action="/done"><input name="website"><input name="title">'
+        return web.Response(content_type="text/html", text=f"<html><body>{padding}{form}</form>")
+
+    async def done(request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text="<p>Thank you!</p>")
+
+    app = web.Application()
+    app.router.add_get("/submit", big_page)
+    app.router.add_post("/done", done)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        directory = msgspec.structs.replace(
+            dirs[1], submit_url=str(server.make_url("/submit")), listing_url_template=None
+        )
+        assert await submitter().submit(directory, SITE) == Submitted(None)
+    finally:
+        await server.close()
