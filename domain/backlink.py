@@ -74,7 +74,18 @@ class Backlink(Aggregate):
 
     def record_check(self, evidence: Evidence) -> None:
         """Apply a re-check: lost when the link is gone from a live backlink, recovered
-        when it is back on a lost one, otherwise just the fresh evidence."""
+        when it is back on a lost one, otherwise just the fresh evidence. A check that
+        finds no link keeps what the link was (target, anchor, type, rel), so a lost
+        backlink still says what was lost."""
+        if not evidence.has_link:
+            last = self.evidence
+            evidence = msgspec.structs.replace(
+                evidence,
+                target_url=last.target_url,
+                anchor_text=last.anchor_text,
+                link_type=last.link_type,
+                rel_attributes=list(last.rel_attributes),
+            )
         if self.is_live and not evidence.has_link:
             self._lose(evidence)
         elif not self.is_live and evidence.has_link:

@@ -56,5 +56,11 @@ async def test_evidence_round_trips_through_the_store(infra):
     b.record_check(GONE)
     await infra.repository.save(b)
     loaded = await infra.repository.get(b.id, Backlink)
-    assert loaded.evidence == GONE and loaded.status == LOST
+    assert loaded.status == LOST and loaded.evidence.has_link is False
+    # what was lost stays on record
+    assert (loaded.evidence.target_url, loaded.evidence.link_type) == (
+        LINKED.target_url,
+        LINKED.link_type,
+    )
+    assert loaded.evidence == b.evidence
     assert isinstance(loaded.evidence, Evidence)

@@ -112,11 +112,13 @@ async def recheck_backlinks(ctx: dict[str, Any]) -> int:
         "ORDER BY last_checked_at LIMIT 1000",
         timedelta(hours=settings.recheck_hours),
     )
+    # once per check and per period: a check that failed (its time did not move) is
+    # queued again in the next period instead of being remembered as done
+    period = int(time.time() // (settings.recheck_hours * 3600))
     for row in due:
         stamp = int(row["last_checked_at"].timestamp())
-        await ctx["queue"].enqueue(
-            "recheck_backlink", row["id"].hex, job_id=f"recheck:{row['id'].hex}:{stamp}"
-        )
+        job_id = f"recheck:{row['id'].hex}:{stamp}:{period}"
+        await ctx["queue"].enqueue("recheck_backlink", row["id"].hex, job_id=job_id)
     return len(due)
 
 

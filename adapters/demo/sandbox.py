@@ -97,6 +97,7 @@ def catalogue(
                     "contact_email": "email",
                 },
                 "headers": {"X-Sandbox-Key": "demo"},
+                "listing_url_template": f"{root}/site/{{domain}}",
             }
         else:
             entry |= {

@@ -134,7 +134,8 @@ async def test_backlinks_list_newest_first_with_their_evidence(agency: Client, l
     assert nofollow["rel_attributes"] == ["nofollow", "ugc"] and nofollow["anchor_text"] is None
     assert nofollow["indexable"] is False
     assert lost["status"] == "lost" and lost["lost_at"] == lost["last_checked_at"]
-    assert (lost["link_type"], lost["target_url"], lost["rel_attributes"]) == (None, None, [])
+    # a lost backlink keeps what the link was: the evidence of what went missing
+    assert (lost["link_type"], lost["target_url"]) == ("dofollow", links["site_b"]["url"])
     assert lost["site_id"] == links["site_b"]["id"]
 
 
@@ -147,8 +148,8 @@ async def test_backlinks_filter_by_site_status_and_link_type(agency: Client, lin
         ({"status": "live"}, [nofollow, dofollow]),
         ({"status": "lost"}, [lost]),
         ({"link_type": "nofollow"}, [nofollow]),
-        # a lost link's evidence is the last check's, which found no link (no type)
-        ({"link_type": "dofollow"}, [dofollow]),
+        # a lost link keeps the type it had
+        ({"link_type": "dofollow"}, [lost, dofollow]),
         ({"link_type": "sponsored"}, []),
         ({"site_id": site_a, "status": "lost"}, []),
         ({"site_id": site_a, "link_type": "dofollow", "status": "live"}, [dofollow]),
