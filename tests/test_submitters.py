@@ -152,3 +152,15 @@ async def test_a_form_page_read_in_many_chunks_is_read_whole(sandbox):
         assert await submitter().submit(directory, SITE) == Submitted(None)
     finally:
         await server.close()
+
+
+def test_the_demo_catalogue_file_is_the_sandbox_catalogue():
+    """`adapters/demo/directories.json` (the example import file) never drifts from what
+    `backlynk demo load` imports."""
+    import json
+    from pathlib import Path
+
+    from adapters.demo import SANDBOX_URL
+
+    path = Path(__file__).parent.parent / "adapters" / "demo" / "directories.json"
+    assert json.loads(path.read_text()) == catalogue(SANDBOX_URL)
