@@ -11,7 +11,7 @@ from starlette.responses import Response
 from adapters.infrastructure import Infrastructure
 from adapters.rate_limit import RateLimiter
 from adapters.settings import Settings
-from api.auth import require_api_access
+from api.auth import client_ip, require_api_access
 from api.bodies import read_json
 from api.csv_export import csv_response, wants_csv
 from api.errors import ApiError
@@ -30,8 +30,9 @@ async def _enforce_public_rate(request: Request) -> None:
     infra: Infrastructure = request.app.state.infra
     settings: Settings = request.app.state.settings
     limit = settings.public_check_rate
-    client = request.client.host if request.client else "unknown"
-    retry_after = await RateLimiter(infra.redis, settings).hit(PUBLIC_BUCKET, client, limit=limit)
+    retry_after = await RateLimiter(infra.redis, settings).hit(
+        PUBLIC_BUCKET, client_ip(request) or "unknown", limit=limit
+    )
     if retry_after:
         raise ApiError(
             429,
@@ -55,10 +56,6 @@ async def _check(request: Request) -> Response:
     if wants_csv(request):
         return csv_response(CSV_COLUMNS, map(csv_row, report.results), filename="backlinks.csv")
     return Response(msgspec.json.encode(report), media_type="application/json")
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def public_check_backlinks(request: Request) -> Response:
