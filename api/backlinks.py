@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import require_api_access
-from api.csv_export import csv_response, wants_csv
+from api.csv_export import cell, csv_response, wants_csv
 from api.errors import ApiError
 from api.pagination import page_request, paginate
 from api.rendering import json_response
@@ -67,18 +67,6 @@ def render(row: BacklinkRow) -> BacklinkOut:
 CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkOut)][:15]
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return " ".join(map(str, value))
-    if isinstance(value, datetime):
-        return msgspec.json.encode(value).decode().strip('"')
-    return str(value)
-
-
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
     value = request.query_params.get(name)
     if value is not None and value not in allowed:
@@ -118,7 +106,7 @@ async def index(request: Request) -> Response:
         return json_response(listed)
     response = csv_response(
         CSV_FIELDS,
-        ([_cell(getattr(b, f)) for f in CSV_FIELDS] for b in listed.data),
+        ([cell(getattr(b, f)) for f in CSV_FIELDS] for b in listed.data),
         filename="backlinks.csv",
     )
     if listed.pagination.next_cursor:

@@ -13,7 +13,7 @@ from adapters.rate_limit import RateLimiter
 from adapters.settings import Settings
 from api.auth import client_ip, require_api_access
 from api.bodies import read_json
-from api.csv_export import csv_response, wants_csv
+from api.csv_export import cell, csv_response, wants_csv
 from api.errors import ApiError
 from domain.backlink_evidence import CheckResult
 from domain.services.check_backlinks import check_backlinks
@@ -73,14 +73,6 @@ async def account_check_backlinks(request: Request) -> Response:
 CSV_COLUMNS = [f.encode_name for f in msgspec.structs.fields(CheckResult)]
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def csv_row(result: CheckResult) -> list[str]:
     cells: dict[str, object] = {
         f.encode_name: getattr(result, f.name) for f in msgspec.structs.fields(CheckResult)
@@ -89,4 +81,4 @@ def csv_row(result: CheckResult) -> list[str]:
     cells["relAttributes"] = " ".join(result.rel_attributes)
     cells["robotsDirectives"] = " ".join(result.robots_directives)
     cells["error"] = result.error.code if result.error else None
-    return [_cell(cells[name]) for name in CSV_COLUMNS]
+    return [cell(cells[name]) for name in CSV_COLUMNS]

@@ -5,11 +5,27 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 CSV_TYPE = "text/csv"
+
+
+def cell(value: object) -> str:
+    """API.md's CSV cells: booleans `true`/`false`, null empty, lists joined by a space,
+    datetimes as in JSON (RFC 3339, `Z`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, datetime):
+        return msgspec.json.encode(value).decode().strip('"')
+    return str(value)
 
 
 def wants_csv(request: Request) -> bool:
