@@ -174,14 +174,12 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
     if task.status not in (PENDING, SUBMITTING):
         return f"nothing to do: task is {task.status}"
     directory, site, domain = await _context(d, job, directory_id)
-    if directory is None:
+    if directory is None or not directory.is_active:
+        why = "left the catalogue" if directory is None else "is paused"
         await _settle(
-            d,
-            job_id,
-            directory_id,
-            Failed("directory_unavailable", "The directory left the catalogue."),
+            d, job_id, directory_id, Failed("directory_unavailable", f"The directory {why}.")
         )
-        return "directory gone"
+        return f"directory {why}"
     uncertain = task.error is not None and task.error.code in UNCERTAIN
     if task.status == SUBMITTING or uncertain:
         landed = await _landed(d, directory, site, domain)

@@ -105,11 +105,27 @@ async def test_a_directory_removed_from_the_catalogue_fails_the_task(
     _job, job_id, _ = await new_job(agency, [1, 2])
     await infra.pool.execute("DELETE FROM directories WHERE id = 1")
     d = delivery(infra, flow_settings)
-    assert await submissions.deliver(d, job_id, 1) == "directory gone"
+    assert await submissions.deliver(d, job_id, 1) == "directory left the catalogue"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code, task.attempts) == ("failed", "directory_unavailable", 0)
     assert await submissions_seen(sandbox, agency) == {}
     assert (await agency.usage())["reserved"] == 1  # directory 2's unit only
+
+
+async def test_a_directory_paused_after_the_job_was_made_fails_the_task_unsubmitted(
+    api, infra, flow_settings, agency, sandbox
+):
+    _job, job_id, _ = await new_job(agency, [1])
+    await infra.pool.execute(
+        "UPDATE directories SET status = 'paused', "
+        "spec = jsonb_set(spec, '{status}', '\"paused\"') WHERE id = 1"
+    )
+    d = delivery(infra, flow_settings)
+    assert await submissions.deliver(d, job_id, 1) == "directory is paused"
+    task = await task_of(infra, job_id, 1)
+    assert (task.status, task.error.code) == ("failed", "directory_unavailable")
+    assert await submissions_seen(sandbox, agency) == {}
+    assert (await agency.usage())["reserved"] == 0
 
 
 async def test_a_canceled_jobs_pending_task_is_not_submitted(
