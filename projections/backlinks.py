@@ -40,8 +40,9 @@ class BacklinksProjection:
             lost_at timestamptz,
             seq bigint NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS backlinks_account_seq ON backlinks (account_id, seq DESC)",
-        "CREATE INDEX IF NOT EXISTS backlinks_live ON backlinks (last_checked_at) "
-        "WHERE status = 'live'",
+        # the re-check cron looks at live and lost links alike (a lost one may return)
+        "DROP INDEX IF EXISTS backlinks_live",
+        "CREATE INDEX IF NOT EXISTS backlinks_last_checked ON backlinks (last_checked_at)",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:

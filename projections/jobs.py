@@ -55,6 +55,9 @@ class JobsProjection:
             error_details text,
             updated_at timestamptz NOT NULL,
             PRIMARY KEY (job_id, directory_id))""",
+        # the crons find tasks waiting for a worker (resume, expire reservations)
+        "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
+        "WHERE status IN ('pending', 'submitting')",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
