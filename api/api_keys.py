@@ -73,7 +73,7 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, int)
+    page = page_request(request)
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_api_keys(conn, principal.account_id, limit=page.fetch, before=page.after)
     return json_response(paginate(rows, page, key=lambda r: r.position, render=_render))

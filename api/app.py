@@ -33,7 +33,7 @@ from api import (
 )
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
-from api.middleware import OptionalTrailingSlash, RequestContext
+from api.middleware import OptionalTrailingSlash, QueryText, RequestContext
 from domain.errors import DomainError
 from projections.base import Projection
 from projections.registry import all_projections
@@ -65,40 +65,69 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return from_domain(exc)
 
 
+def _one_route_per_path(table: list[tuple[str, str, Endpoint]]) -> list[Route]:
+    """One `Route` per path, dispatching on the method: Starlette answers a wrong method
+    with the `Allow` of the first route matching the path, so a path split over several
+    routes would list only some of its methods in the 405 (RFC 9110 wants them all)."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for method, path, endpoint in table:
+        by_path.setdefault(path, {})[method] = endpoint
+    out = []
+    for path, endpoints in by_path.items():
+        if len(endpoints) == 1:
+            [(method, endpoint)] = endpoints.items()
+            out.append(Route(path, endpoint, methods=[method]))
+            continue
+
+        async def dispatch(
+            request: Request, endpoints: dict[str, Endpoint] = endpoints
+        ) -> Response:
+            method = "GET" if request.method == "HEAD" else request.method
+            return await endpoints[method](request)
+
+        out.append(Route(path, dispatch, methods=list(endpoints)))
+    return out
+
+
 def routes() -> list[BaseRoute]:
     """Every route. POSTs take `Idempotency-Key` (API.md), so they are made in one place."""
+    get, patch, delete = "GET", "PATCH", "DELETE"
 
-    def post(path: str, endpoint: Endpoint) -> Route:
-        return Route(path, idempotent_endpoint(endpoint), methods=["POST"])
+    def post(path: str, endpoint: Endpoint) -> tuple[str, str, Endpoint]:
+        return ("POST", path, idempotent_endpoint(endpoint))
 
     return [
-        Route("/healthz", health.healthz, methods=["GET"]),
-        Route("/readyz", health.readyz, methods=["GET"]),
-        Route("/api/v1/openapi.json", openapi.openapi_json, methods=["GET"]),
-        Route("/docs", openapi.docs, methods=["GET"]),
-        Route("/api/v1/public/coverage", coverage.coverage, methods=["GET"]),
-        post("/api/v1/auth/register", sessions.register),
-        post("/api/v1/auth/login", sessions.login),
-        post("/api/v1/auth/refresh", sessions.refresh),
-        post("/api/v1/auth/logout", sessions.logout),
-        Route("/api/v1/users/me", users.me, methods=["GET"]),
-        post("/api/v1/api-keys", api_keys.create),
-        Route("/api/v1/api-keys", api_keys.index, methods=["GET"]),
-        Route("/api/v1/api-keys/{key_id}", api_keys.revoke, methods=["DELETE"]),
-        post("/api/v1/sites", sites.create),
-        Route("/api/v1/sites", sites.index, methods=["GET"]),
-        Route("/api/v1/sites/{site_id}", sites.show, methods=["GET"]),
-        Route("/api/v1/sites/{site_id}", sites.update, methods=["PATCH"]),
-        Route("/api/v1/sites/{site_id}", sites.archive, methods=["DELETE"]),
-        Route("/api/v1/directories", directories.index, methods=["GET"]),
-        Route("/api/v1/backlinks", backlinks.index, methods=["GET"]),
-        post("/api/v1/jobs", jobs.create),
-        Route("/api/v1/jobs", jobs.index, methods=["GET"]),
-        Route("/api/v1/jobs/{job_id}", jobs.show, methods=["GET"]),
-        post("/api/v1/jobs/{job_id}/cancel", jobs.cancel),
-        Route("/api/v1/jobs/{job_id}/events", jobs.events, methods=["GET"]),
-        post("/api/v1/public/check-backlinks", checker.public_check_backlinks),
-        post("/api/v1/directories/check-backlinks", checker.account_check_backlinks),
+        *_one_route_per_path(
+            [
+                (get, "/healthz", health.healthz),
+                (get, "/readyz", health.readyz),
+                (get, "/api/v1/openapi.json", openapi.openapi_json),
+                (get, "/docs", openapi.docs),
+                (get, "/api/v1/public/coverage", coverage.coverage),
+                post("/api/v1/auth/register", sessions.register),
+                post("/api/v1/auth/login", sessions.login),
+                post("/api/v1/auth/refresh", sessions.refresh),
+                post("/api/v1/auth/logout", sessions.logout),
+                (get, "/api/v1/users/me", users.me),
+                post("/api/v1/api-keys", api_keys.create),
+                (get, "/api/v1/api-keys", api_keys.index),
+                (delete, "/api/v1/api-keys/{key_id}", api_keys.revoke),
+                post("/api/v1/sites", sites.create),
+                (get, "/api/v1/sites", sites.index),
+                (get, "/api/v1/sites/{site_id}", sites.show),
+                (patch, "/api/v1/sites/{site_id}", sites.update),
+                (delete, "/api/v1/sites/{site_id}", sites.archive),
+                (get, "/api/v1/directories", directories.index),
+                (get, "/api/v1/backlinks", backlinks.index),
+                post("/api/v1/jobs", jobs.create),
+                (get, "/api/v1/jobs", jobs.index),
+                (get, "/api/v1/jobs/{job_id}", jobs.show),
+                post("/api/v1/jobs/{job_id}/cancel", jobs.cancel),
+                (get, "/api/v1/jobs/{job_id}/events", jobs.events),
+                post("/api/v1/public/check-backlinks", checker.public_check_backlinks),
+                post("/api/v1/directories/check-backlinks", checker.account_check_backlinks),
+            ]
+        ),
         *tools.routes(),
     ]
 
@@ -140,7 +169,11 @@ def create_app(
 
     return Starlette(
         routes=routes(),
-        middleware=[Middleware(RequestContext), Middleware(OptionalTrailingSlash)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(OptionalTrailingSlash),
+            Middleware(QueryText),
+        ],
         exception_handlers={
             HTTPException: _http_exception,
             ApiError: _api_error,

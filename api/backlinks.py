@@ -78,7 +78,7 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, int)
+    page = page_request(request)
     status = _choice(request, "status", (LIVE, LOST))
     link_type = _choice(request, "link_type", LINK_TYPES)
     site_id = None

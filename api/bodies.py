@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -27,6 +27,28 @@ def _field_of(message: str) -> str | None:
 
 def _clean(message: str) -> str:
     return _PATH.sub("", message).rstrip(" -") or "Invalid value."
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """Where the first NUL character of a decoded value is, named like msgspec names
+    fields (`name`, `keywords[1]`, `a.b`), or None. Postgres text cannot hold NUL, so a
+    body carrying one in a field we keep is refused before anything is written."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = nul_field(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return inner.replace("\x00", "\\u0000")
+            found = nul_field(item, inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def read_raw(request: Request) -> bytes:
@@ -59,7 +81,7 @@ async def read_json(request: Request, struct: type[T]) -> T:
     if not isinstance(raw, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     try:
-        return msgspec.convert(raw, struct)
+        parsed = msgspec.convert(raw, struct)
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = _field_of(message)
@@ -68,3 +90,10 @@ async def read_json(request: Request, struct: type[T]) -> T:
             name = m.group(1) if m else None
             field = f"{field}.{name}" if field and name else (name or field)
         raise ApiError(422, "validation_failed", _clean(message), field=field) from None
+    # the fields kept (unknown ones are ignored, API.md), at the depth of the struct
+    field = nul_field(msgspec.to_builtins(parsed))
+    if field is not None:
+        raise ApiError(
+            422, "validation_failed", "Text must not contain NUL (U+0000) characters.", field=field
+        )
+    return parsed

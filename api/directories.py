@@ -10,7 +10,7 @@ from starlette.responses import Response
 from adapters.directories import PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import Int32Key, int_param, page_request, paginate
 from api.rendering import json_response
 from domain.directory import Directory
 
@@ -41,26 +41,17 @@ def render(d: Directory) -> DirectoryOut:
     )
 
 
-def _dr(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not raw.isdigit() or int(raw) > 100:
-        raise ApiError(422, "validation_failed", f"{name} is an integer from 0 to 100.", field=name)
-    return int(raw)
-
-
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, int)
+    page = page_request(request, Int32Key)
     q = request.query_params.get("q") or None
     if q is not None and len(q) > 100:
         raise ApiError(422, "validation_failed", "q is at most 100 characters.", field="q")
     found = await PostgresDirectoryCatalogue(request.app.state.infra.read_pool).search(
         dr_cap=principal.plan.dr_cap,
         category=request.query_params.get("category") or None,
-        min_dr=_dr(request, "min_dr"),
-        max_dr=_dr(request, "max_dr"),
+        min_dr=int_param(request, "min_dr", 0, 100),
+        max_dr=int_param(request, "max_dr", 0, 100),
         q=q,
         after_id=page.after,
         limit=page.fetch,

@@ -170,7 +170,7 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, int)
+    page = page_request(request)
     status = request.query_params.get("status")
     if status is not None and status not in JOB_STATUSES:
         raise ApiError(
@@ -242,7 +242,7 @@ async def events(request: Request) -> Response:
     job_id = job_id_of(request)
     infra = request.app.state.infra
     await jobs.get_job(infra.repository, principal.account_id, job_id)  # 404 if not theirs
-    page = page_request(request, int)
+    page = page_request(request)
     stored = await infra.store.read(job_id, gt=page.after, limit=page.fetch)
     mapper = infra.repository.mapper
     out = []

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import msgspec
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
@@ -89,4 +90,26 @@ class OptionalTrailingSlash:
                 scope = dict(scope)
                 scope["path"] = path.rstrip("/") or "/"
                 scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+class QueryText:
+    """A query parameter carrying a NUL character (`%00`) is refused (422 naming it)
+    before any route sees it: Postgres text cannot hold NUL, and no parameter needs one."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
+            for name, value in QueryParams(scope["query_string"]).multi_items():
+                if "\x00" in name or "\x00" in value:
+                    response = error_response(
+                        422,
+                        "validation_failed",
+                        "Query parameters must not contain NUL (U+0000) characters.",
+                        field=name.replace("\x00", "\\u0000"),
+                    )
+                    await response(scope, receive, send)
+                    return
         await self.app(scope, receive, send)

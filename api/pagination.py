@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -23,6 +23,11 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+#: cursor keys as the columns hold them: a cursor decoding to anything else (negative, or
+#: beyond the column's range) was not handed out by us, and must not reach the database
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # bigint sequences and versions
+Int32Key = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # integer ids (directories)
 
 
 class Pagination(msgspec.Struct):
@@ -61,19 +66,22 @@ def decode_cursor(cursor: str, key_type: Any) -> Any:
         ) from None
 
 
-def page_request(request: Request, key_type: Any) -> PageRequest:
+def int_param(request: Request, name: str, low: int, high: int) -> int | None:
+    """The query parameter `name` as an integer in `low..high` written in ASCII digits
+    (`str.isdigit` also accepts "²" and "١٢"); None when absent; 422 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ApiError(
+            422, "validation_failed", f"{name} must be an integer from {low} to {high}.", field=name
+        )
+    return int(raw)
+
+
+def page_request(request: Request, key_type: Any = Seq) -> PageRequest:
     """`?limit=1..200&cursor=…` of `request`; 422 naming the parameter when invalid."""
-    raw_limit = request.query_params.get("limit")
-    limit = DEFAULT_LIMIT
-    if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise ApiError(
-                422,
-                "validation_failed",
-                f"limit must be an integer from 1 to {MAX_LIMIT}.",
-                field="limit",
-            )
-        limit = int(raw_limit)
+    limit = int_param(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
     cursor = request.query_params.get("cursor")
     after = decode_cursor(cursor, key_type) if cursor else None
     return PageRequest(limit, after)

@@ -143,7 +143,7 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, int)
+    page = page_request(request)
     status = request.query_params.get("status")
     if status not in (None, "active", "archived"):
         raise ApiError(422, "validation_failed", "status is active or archived.", field="status")

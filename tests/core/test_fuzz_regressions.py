@@ -1,0 +1,155 @@
+"""Regressions found by fuzzing the HTTP API with schemathesis against its own OpenAPI
+document. Each test names the input that used to crash (500), poison a read model, or
+break the contract, and checks the answer API.md asks for — through the real HTTP API,
+against real Postgres and Redis."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.core.client import Client, assert_error, event_count
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
+
+def cursor_of(value: object) -> str:
+    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+
+
+# --- NUL characters: Postgres text cannot hold them --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/api-keys", {"name": "ci\u0000key"}, "name"),
+        ("/api/v1/sites", {"url": "https://nul.example.org/", "name": "a\u0000b"}, "name"),
+        (
+            "/api/v1/sites",
+            {"url": "https://nul.example.org/", "name": "ok", "keywords": ["x", "\u0000"]},
+            "keywords[1]",
+        ),
+        (
+            "/api/v1/sites",
+            {"url": "https://nul.example.org/", "name": "ok", "contact_email": "a\u0000@b.co"},
+            "contact_email",
+        ),
+    ],
+)
+async def test_a_nul_character_in_a_body_is_422_and_writes_nothing(
+    agency: Client, infra, path, body, field
+):
+    before = await event_count(infra)
+    a = await agency.post(path, body)
+    assert_error(a, 422, "validation_failed", field=field)
+    assert await event_count(infra) == before
+
+
+async def test_a_nul_character_cannot_stall_the_read_models(agency: Client):
+    """It used to be accepted (201 from the aggregate) and then stopped the projection
+    for every account: the next key or site never showed in any list."""
+    await agency.post("/api/v1/api-keys", {"name": "bad\u0000name"})
+    await agency.post("/api/v1/sites", {"url": "https://nul.example.org/", "name": "a\u0000"})
+    key = await agency.post("/api/v1/api-keys", {"name": "good"})
+    assert key.status == 201, key.body
+    site = await agency.add_site()
+    keys = await agency.get("/api/v1/api-keys")
+    assert [k["id"] for k in keys.body["data"]] == [key.body["id"]]
+    sites = await agency.get("/api/v1/sites")
+    assert [s["id"] for s in sites.body["data"]] == [site["id"]]
+
+
+async def test_a_nul_character_in_an_unknown_field_is_ignored_like_the_field(agency: Client):
+    a = await agency.post("/api/v1/api-keys", {"name": "ok", "ex\u0000tra": "\u0000"})
+    assert a.status == 201, a.body
+
+
+@pytest.mark.parametrize("param", ["q", "category"])
+async def test_a_nul_character_in_a_query_parameter_is_422(agency: Client, param):
+    a = await agency.get("/api/v1/directories", **{param: "seo\u0000"})
+    assert_error(a, 422, "validation_failed", field=param)
+
+
+# --- integer query parameters ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/api-keys", "limit"),
+        ("/api/v1/sites", "limit"),
+        ("/api/v1/jobs", "limit"),
+        ("/api/v1/backlinks", "limit"),
+        ("/api/v1/directories", "limit"),
+        ("/api/v1/directories", "min_dr"),
+        ("/api/v1/directories", "max_dr"),
+    ],
+)
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "\uff15", "+5", " 5", "5.0", ""])
+async def test_an_integer_parameter_takes_ascii_digits_only(agency: Client, path, param, value):
+    """'²' passed `str.isdigit()` and then crashed `int()` (500); Arabic-Indic digits
+    were quietly read as numbers."""
+    a = await agency.get(path, **{param: value})
+    assert_error(a, 422, "validation_failed", field=param)
+
+
+# --- cursors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/api-keys",
+        "/api/v1/sites",
+        "/api/v1/jobs",
+        "/api/v1/backlinks",
+        "/api/v1/directories",
+    ],
+)
+@pytest.mark.parametrize("key", [2**31, 2**63, 10**21, -1])
+async def test_a_cursor_we_never_handed_out_is_422(agency: Client, path, key):
+    """A forged cursor decoding to a number beyond the column's range was a 500."""
+    a = await agency.get(path, cursor=cursor_of(key))
+    if path != "/api/v1/directories" and key == 2**31:
+        assert a.status == 200, a.body  # within a 64-bit sequence's range: a page
+    else:
+        assert_error(a, 422, "validation_failed", field="cursor")
+
+
+@pytest.mark.parametrize("key", [2**63, -1])
+async def test_a_forged_events_cursor_is_422(agency: Client, key):
+    site = await agency.add_site()
+    job = await agency.job(site["id"], [1])
+    a = await agency.get(f"/api/v1/jobs/{job['id']}/events", cursor=cursor_of(key))
+    assert_error(a, 422, "validation_failed", field="cursor")
+
+
+# --- 405 answers list every method of the path -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/api/v1/sites/site_x", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("PUT", "/api/v1/sites/site_x", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("DELETE", "/api/v1/sites", {"GET", "HEAD", "POST"}),
+        ("PUT", "/api/v1/jobs", {"GET", "HEAD", "POST"}),
+        ("PATCH", "/api/v1/api-keys", {"GET", "HEAD", "POST"}),
+        ("GET", "/api/v1/api-keys/key_x", {"DELETE"}),
+    ],
+)
+async def test_405_lists_every_method_of_the_path_in_allow(agency: Client, method, path, allowed):
+    a = await agency.call(method, path)
+    assert_error(a, 405, "method_not_allowed")
+    assert {m.strip() for m in a.headers["Allow"].split(",")} == allowed
+
+
+async def test_every_method_of_a_shared_path_still_reaches_its_endpoint(agency: Client):
+    site = await agency.add_site()
+    path = f"/api/v1/sites/{site['id']}"
+    assert (await agency.get(path)).status == 200
+    assert (await agency.patch(path, {"name": "Renamed"})).body["name"] == "Renamed"
+    assert (await agency.delete(path)).body["status"] == "archived"
+    assert (await agency.call("HEAD", "/api/v1/sites")).status == 200
