@@ -16,17 +16,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
-from api.backlinks import BacklinkOut
+from api.backlinks import LINK_TYPES, BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
 from api.directories import DirectoryOut
 from api.errors import ErrorEnvelope
 from api.jobs import CreateJobIn, EventOut, JobOut
-from api.pagination import Page
+from api.pagination import MAX_LIMIT, Page
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
+from domain.backlink import LIVE, LOST
 from domain.backlink_evidence import CheckReport
+from domain.job import JOB_STATUSES
 
 OPEN, PUBLIC, ACCOUNT, PAID = "open", "public", "account", "paid"
 
@@ -44,6 +46,36 @@ ERRORS = {
 }
 
 
+#: answers any request with a JSON body may get, whoever sends it
+BODY_ERRORS = {
+    "400": "The body is not a JSON object",
+    "413": "The body is larger than 1 MiB",
+    "415": "The body is not application/json",
+}
+
+
+def _enum(*values: str) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def _integer(low: int, high: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+#: query parameters by name, as the routes read them
+QUERY: dict[str, dict[str, Any]] = {
+    "limit": _integer(1, MAX_LIMIT),
+    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+    "min_dr": _integer(0, 100),
+    "max_dr": _integer(0, 100),
+    "q": {"type": "string", "maxLength": 100},
+    "category": {"type": "string"},
+    "site_id": {"type": "string", "description": "A site of the account (404 otherwise)"},
+    "link_type": _enum(*LINK_TYPES),
+    "format": {"type": "string", "description": "csv: the rows as CSV (as Accept: text/csv)"},
+}
+
+
 @dataclass(frozen=True)
 class Operation:
     summary: str
@@ -51,11 +83,17 @@ class Operation:
     body: Any = None  # request struct
     answer: Any = None  # response type; None = no body
     access: str = PAID
-    query: tuple[str, ...] = ()
+    #: query parameter names (schemas from QUERY), or (name, schema) of this route's own
+    query: tuple[str | tuple[str, dict[str, Any]], ...] = ()
     media_type: str = "application/json"
+    #: error answers of this operation besides those of its access and its body
+    errors: tuple[tuple[str, str], ...] = ()
+    csv: bool = False  # also answers text/csv (Accept: text/csv or ?format=csv)
 
 
 LIST = ("limit", "cursor")
+CREDENTIALS = (("401", "Unknown, spent or expired refresh token"),)
+CONFLICT = "409"
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Liveness", answer=dict[str, Any], access=OPEN),
@@ -66,26 +104,51 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Catalogue coverage by category and DR tier", answer=Coverage, access=OPEN
     ),
     ("POST", "/api/v1/auth/register"): Operation(
-        "Create an account (Free plan)", 201, RegisterIn, TokensOut, PUBLIC
+        "Create an account (Free plan)",
+        201,
+        RegisterIn,
+        TokensOut,
+        PUBLIC,
+        errors=((CONFLICT, "The email is taken"),),
     ),
     ("POST", "/api/v1/auth/login"): Operation(
-        "Sign in for a token pair", 200, LoginIn, TokensOut, PUBLIC
+        "Sign in for a token pair",
+        200,
+        LoginIn,
+        TokensOut,
+        PUBLIC,
+        errors=(("401", "Wrong email or password"),),
     ),
     ("POST", "/api/v1/auth/refresh"): Operation(
-        "Trade a refresh token for a new pair", 200, RefreshIn, TokensOut, PUBLIC
+        "Trade a refresh token for a new pair",
+        200,
+        RefreshIn,
+        TokensOut,
+        PUBLIC,
+        errors=CREDENTIALS,
     ),
-    ("POST", "/api/v1/auth/logout"): Operation("End the session", 204, RefreshIn, None, PUBLIC),
+    ("POST", "/api/v1/auth/logout"): Operation(
+        "End the session", 204, RefreshIn, None, PUBLIC, errors=CREDENTIALS
+    ),
     ("GET", "/api/v1/users/me"): Operation(
         "The signed-in user, plan and usage", answer=UserOut, access=ACCOUNT
     ),
     ("POST", "/api/v1/api-keys"): Operation(
         "Create an API key (shown once)", 201, CreateApiKeyIn, CreatedApiKeyOut
     ),
-    ("GET", "/api/v1/api-keys"): Operation("List API keys", answer=Page[ApiKeyOut]),
+    ("GET", "/api/v1/api-keys"): Operation("List API keys", answer=Page[ApiKeyOut], query=LIST),
     ("DELETE", "/api/v1/api-keys/{key_id}"): Operation("Revoke an API key", 204),
-    ("POST", "/api/v1/sites"): Operation("Register a site", 201, CreateSiteIn, SiteOut),
+    ("POST", "/api/v1/sites"): Operation(
+        "Register a site",
+        201,
+        CreateSiteIn,
+        SiteOut,
+        errors=((CONFLICT, "The account has this site already"),),
+    ),
     ("GET", "/api/v1/sites"): Operation(
-        "List sites, newest first", answer=Page[SiteOut], query=("status", *LIST)
+        "List sites, newest first",
+        answer=Page[SiteOut],
+        query=(("status", _enum("active", "archived")), *LIST),
     ),
     ("GET", "/api/v1/sites/{site_id}"): Operation("Read a site", answer=SiteOut),
     ("PATCH", "/api/v1/sites/{site_id}"): Operation(
@@ -100,24 +163,36 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/backlinks"): Operation(
         "Backlinks with their latest evidence (JSON, or CSV with Accept: text/csv)",
         answer=Page[BacklinkOut],
-        query=("site_id", "status", "link_type", "format", *LIST),
+        query=("site_id", ("status", _enum(LIVE, LOST)), "link_type", "format", *LIST),
+        csv=True,
     ),
     ("POST", "/api/v1/jobs"): Operation("Create a submission job", 202, CreateJobIn, JobOut),
     ("GET", "/api/v1/jobs"): Operation(
-        "List jobs, newest first", answer=Page[JobOut], query=("status", "site_id", *LIST)
+        "List jobs, newest first",
+        answer=Page[JobOut],
+        query=(("status", _enum(*JOB_STATUSES)), "site_id", *LIST),
     ),
     ("GET", "/api/v1/jobs/{job_id}"): Operation("Read a job and its tasks", answer=JobOut),
     ("POST", "/api/v1/jobs/{job_id}/cancel"): Operation(
-        "Cancel a job's pending tasks", 202, None, JobOut
+        "Cancel a job's pending tasks",
+        202,
+        None,
+        JobOut,
+        errors=((CONFLICT, "The job has finished"),),
     ),
     ("GET", "/api/v1/jobs/{job_id}/events"): Operation(
         "A job's history from the event store", answer=Page[EventOut], query=LIST
     ),
     ("POST", "/api/v1/public/check-backlinks"): Operation(
-        "Check known linking pages (no account)", 200, CheckBacklinksBody, CheckReport, PUBLIC
+        "Check known linking pages (no account)",
+        200,
+        CheckBacklinksBody,
+        CheckReport,
+        PUBLIC,
+        csv=True,
     ),
     ("POST", "/api/v1/directories/check-backlinks"): Operation(
-        "Check known linking pages", 200, CheckBacklinksBody, CheckReport
+        "Check known linking pages", 200, CheckBacklinksBody, CheckReport, csv=True
     ),
     ("GET", "/tools/backlink-checker"): Operation(
         "The backlink checker web page", access=OPEN, media_type="text/html"
@@ -142,10 +217,20 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
         responses: dict[str, Any] = {str(op.status): {"description": op.summary}}
         if op.answer is not None:
             responses[str(op.status)]["content"] = _json(schema_of[id(op.answer)])
+            if op.csv:
+                responses[str(op.status)]["content"]["text/csv"] = {"schema": {"type": "string"}}
         elif op.media_type != "application/json":
             responses[str(op.status)]["content"] = {op.media_type: {"schema": {"type": "string"}}}
         if op.media_type == "application/json" and path.startswith("/api/"):
-            for status, text in ERRORS[op.access].items():
+            errors = dict(ERRORS[op.access])
+            if op.body is not None:
+                errors.update(BODY_ERRORS)
+            if method == "POST":
+                errors[CONFLICT] = "Idempotency-Key reused with another request, or in use"
+            if _path_parameters(path):
+                errors["404"] = "Unknown id, or another account's"
+            errors.update(op.errors)
+            for status, text in sorted(errors.items()):
                 responses[status] = {"description": text, "content": _json(error)}
         operation: dict[str, Any] = {
             "summary": op.summary,
@@ -155,11 +240,9 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in _path_parameters(path)
-        ] + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in op.query]
+        ] + [_query_parameter(q) for q in op.query]
         if method == "POST":
-            parameters.append(
-                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
-            )
+            parameters.append(IDEMPOTENCY_KEY)
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:
@@ -184,6 +267,19 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
             },
         },
     }
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "The same key and body within 24 h replays the first answer",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+}
+
+
+def _query_parameter(q: str | tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    name, schema = q if isinstance(q, tuple) else (q, QUERY[q])
+    return {"name": name, "in": "query", "schema": schema}
 
 
 def _path_parameters(path: str) -> list[str]:

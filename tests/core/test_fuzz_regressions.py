@@ -153,3 +153,67 @@ async def test_every_method_of_a_shared_path_still_reaches_its_endpoint(agency: 
     assert (await agency.patch(path, {"name": "Renamed"})).body["name"] == "Renamed"
     assert (await agency.delete(path)).body["status"] == "archived"
     assert (await agency.call("HEAD", "/api/v1/sites")).status == 200
+
+
+# --- the OpenAPI document says what the routes accept ------------------------------------
+
+
+async def test_the_document_types_query_parameters_and_headers_as_the_routes_read_them(agency):
+    """Every query parameter was documented as a free string, so a schema-valid request
+    (`limit=abc`) was refused and a fuzzer could not tell bad input from good."""
+    doc = (await agency.get("/api/v1/openapi.json")).body
+    params = {
+        (path, p["name"]): p["schema"]
+        for path, ops in doc["paths"].items()
+        for op in ops.values()
+        for p in op.get("parameters", [])
+    }
+    for path in ("/api/v1/sites", "/api/v1/jobs", "/api/v1/backlinks", "/api/v1/api-keys"):
+        assert params[(path, "limit")] == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert params[("/api/v1/directories", "min_dr")] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 100,
+    }
+    assert params[("/api/v1/directories", "max_dr")]["maximum"] == 100
+    assert params[("/api/v1/sites", "status")]["enum"] == ["active", "archived"]
+    assert params[("/api/v1/jobs", "status")]["enum"] == [
+        "queued",
+        "running",
+        "completed",
+        "failed",
+        "canceled",
+    ]
+    assert params[("/api/v1/backlinks", "status")]["enum"] == ["live", "lost"]
+    assert params[("/api/v1/backlinks", "link_type")]["enum"] == [
+        "dofollow",
+        "nofollow",
+        "ugc",
+        "sponsored",
+    ]
+    key = params[("/api/v1/jobs", "Idempotency-Key")]
+    assert (key["minLength"], key["maxLength"]) == (1, 255)
+    # answers the routes give, documented
+    login = doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert {"400", "401", "409", "413", "415", "422", "429"} <= set(login)
+    assert "409" in doc["paths"]["/api/v1/sites"]["post"]["responses"]
+    assert "404" in doc["paths"]["/api/v1/sites/{site_id}"]["get"]["responses"]
+    assert "text/csv" in doc["paths"]["/api/v1/backlinks"]["get"]["responses"]["200"]["content"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/sites", {"status": "deleted"}),
+        ("/api/v1/jobs", {"status": "done"}),
+        ("/api/v1/backlinks", {"status": "dead"}),
+        ("/api/v1/backlinks", {"link_type": "follow"}),
+        ("/api/v1/directories", {"max_dr": "101"}),
+        ("/api/v1/directories", {"q": "x" * 101}),
+        ("/api/v1/sites", {"limit": "201"}),
+        ("/api/v1/sites", {"limit": "0"}),
+    ],
+)
+async def test_values_outside_the_documented_schema_are_422(agency: Client, path, params):
+    a = await agency.get(path, **params)
+    assert_error(a, 422, "validation_failed", field=next(iter(params)))
