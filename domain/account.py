@@ -83,6 +83,8 @@ def clean_name(name: str | None) -> str | None:
     if name is None:
         return None
     name = " ".join(name.split())
+    if "\x00" in name:  # Postgres text cannot hold it: it would stall the read models
+        raise ValidationFailed("A name cannot contain a NUL character.", field="name")
     if len(name) > NAME_MAX:
         raise ValidationFailed(f"Use a name of at most {NAME_MAX} characters.", field="name")
     return name or None

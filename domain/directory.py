@@ -72,6 +72,8 @@ class InvalidCatalogue(ValidationFailed):
 def parse_catalogue(data: bytes) -> list[Directory]:
     """Decode and validate a whole import file; raise `InvalidCatalogue` naming the first
     problem (with its JSON path) so nothing is written from a bad file."""
+    if b"\\u0000" in data or b"\x00" in data:
+        raise InvalidCatalogue("the file contains a NUL character, which no text field may hold")
     try:
         entries = msgspec.json.decode(data, type=list[Directory])
     except msgspec.ValidationError as exc:

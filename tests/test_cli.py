@@ -46,3 +46,18 @@ def test_rebuild_replays_every_read_model(settings, infra):
     )
     assert done.returncode == 0, done.stderr
     assert "rebuilt sites" in done.stderr and "rebuilt backlinks" in done.stderr
+
+
+def test_nul_characters_are_refused_before_they_reach_postgres(settings, tmp_path):
+    """Postgres text cannot hold NUL; an event carrying one would stall a read model."""
+    import pytest
+
+    from domain.account import clean_name
+    from domain.errors import ValidationFailed
+
+    bad = tmp_path / "nul.json"
+    bad.write_text('[{"id": 1, "name": "a\\u0000b"}]')
+    done = backlynk("directories", "import", str(bad), DATABASE_URL=settings.database_url)
+    assert done.returncode == 2 and "NUL" in done.stderr
+    with pytest.raises(ValidationFailed):
+        clean_name("a\x00b")  # an operator's `users create --name` goes through this
