@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from uuid import UUID
 
-PREFIXES = {"usr", "site", "job", "bl", "key"}
-
 # namespace for deterministic ids of index aggregates (uniqueness guards, quota periods)
 NAMESPACE = uuid.UUID("6f1d3d5e-2a4b-4c55-9a43-7b1e0c2d9f10")
 

@@ -103,9 +103,6 @@ class Job(Aggregate):
         if self.account_id != account_id:
             raise job_not_found()
 
-    def pending_ids(self) -> list[int]:
-        return self.ids_with_status(PENDING)
-
     def check_task_is(self, directory_id: int, *statuses: str) -> Task:
         task = self.task(directory_id)
         if task.status not in statuses:
