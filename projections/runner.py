@@ -60,7 +60,15 @@ async def apply_batch(
     async with conn.transaction():
         for note in notes:
             if not wanted or note.topic in wanted:
-                await projection.apply(conn, mapper.to_domain_event(note), note.id)
+                try:
+                    await projection.apply(conn, mapper.to_domain_event(note), note.id)
+                except Exception as exc:
+                    # the runner retries this batch forever: tell operators which event
+                    exc.add_note(
+                        f"projection {projection.name}: notification {note.id} "
+                        f"({note.topic}, {note.originator_id} v{note.originator_version})"
+                    )
+                    raise
         moved = await conn.fetchval(
             f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
             "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",

@@ -213,3 +213,18 @@ async def test_kill_9_of_a_projector_process_mid_stream_then_restart(conn, infra
     counters, log = await snapshot_tables(conn)
     assert {row[0]: row[2] for row in counters} == expected
     assert len(log) == last and await position(conn, PROJECTION) == last
+
+
+async def test_an_event_a_projection_cannot_apply_is_named_in_the_error(conn, infra):
+    class Refusing(CounterProjection):
+        async def apply(self, conn, event, notification_id):
+            if isinstance(event, Counter.Incremented):
+                raise ValueError("cannot store this")
+            await super().apply(conn, event, notification_id)
+
+    await write_counters(infra.repository, n=1, increments=1)
+    with pytest.raises(ValueError) as caught:
+        await catch_up(conn, infra.store, Refusing())
+    note = " ".join(caught.value.__notes__)
+    assert "projection test_counters: notification 2" in note and "Counter.Incremented" in note
+    assert await position(conn, PROJECTION) == 0  # nothing of the batch was kept
