@@ -168,3 +168,24 @@ async def catalogue(infra):
     async with infra.pool.acquire() as conn:
         await upsert(conn, parse_catalogue(catalogue_json(6, paused=(5,), dr={6: 80})))
     return PostgresDirectoryCatalogue(infra.pool)
+
+
+@pytest.fixture
+def isolated_settings(settings: Settings) -> Settings:
+    """Own Redis namespace per test (idempotency keys, queue, politeness), and no
+    landing-page fetch when a site is registered."""
+    import msgspec
+
+    return msgspec.structs.replace(
+        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", verify_sites=False
+    )
+
+
+@pytest.fixture
+async def api(isolated_settings: Settings, infra: Infrastructure) -> AsyncIterator[LiveServer]:
+    """The real app with an in-process projector, on `isolated_settings`."""
+    from api.app import create_app
+
+    app = create_app(isolated_settings, infra=infra, in_process_projector=True)
+    async with LiveServer(app, free_port()) as live:
+        yield live

@@ -8,7 +8,6 @@ public host names (`*.example.com`), with a test CA."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -32,23 +31,6 @@ LANDING_HOSTS = {
 }
 
 
-@pytest.fixture
-def core_settings(settings: Settings) -> Settings:
-    """Own Redis namespace per test (idempotency keys), no landing-page fetch."""
-    return msgspec.structs.replace(
-        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", verify_sites=False
-    )
-
-
-@pytest.fixture
-async def api(core_settings: Settings, infra: Infrastructure) -> AsyncIterator[LiveServer]:
-    from api.app import create_app
-
-    app = create_app(core_settings, infra=infra, in_process_projector=True)
-    async with LiveServer(app, free_port()) as live:
-        yield live
-
-
 @pytest.fixture(scope="session")
 def landing_tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     return make_tls(tmp_path_factory.mktemp("landing-tls"), ("example.com", "*.example.com"))
@@ -69,12 +51,12 @@ async def landing_fetcher(landing_tls: Tls) -> AsyncIterator[Fetcher]:
 
 @pytest.fixture
 async def verifying_api(
-    core_settings: Settings, infra: Infrastructure, landing_fetcher: Fetcher
+    isolated_settings: Settings, infra: Infrastructure, landing_fetcher: Fetcher
 ) -> AsyncIterator[LiveServer]:
     from api.app import create_app
 
     infra.fetcher = landing_fetcher  # the app's one fetcher, as production wires it
-    settings = msgspec.structs.replace(core_settings, verify_sites=True)
+    settings = msgspec.structs.replace(isolated_settings, verify_sites=True)
     app = create_app(settings, infra=infra, in_process_projector=True)
     async with LiveServer(app, free_port()) as live:
         yield live

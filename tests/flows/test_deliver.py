@@ -27,12 +27,12 @@ async def retries_scheduled(client, job: dict) -> int:
 
 
 async def test_a_directory_that_keeps_failing_is_retried_then_failed_and_everything_released(
-    api, infra, flow_settings, agency
+    api, infra, isolated_settings, agency
 ):
     closed = f"http://127.0.0.1:{free_port()}/api/listings"  # nothing listens there
     await add_directories(infra, json_directory(20, closed))
     job, job_id, _ = await new_job(agency, [20])
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
 
     for attempt in (1, 2):
         assert await submissions.deliver(d, job_id, 20) == "RetryLater"
@@ -58,12 +58,12 @@ async def test_a_directory_that_keeps_failing_is_retried_then_failed_and_everyth
 
 
 async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, domain = await new_job(agency, [1])
     # the directory takes longer than the submitter waits, but records the submission
     sandbox.state.delay = 0.6
-    impatient = delivery(infra, flow_settings, timeout=0.2)
+    impatient = delivery(infra, isolated_settings, timeout=0.2)
     assert await submissions.deliver(impatient, job_id, 1) == "RetryLater"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("pending", "timeout")
@@ -73,7 +73,7 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
 
     await eventually(landed, timeout=5, every=0.05)
     sandbox.state.delay = 0.0
-    outcome = await submissions.deliver(delivery(infra, flow_settings), job_id, 1)
+    outcome = await submissions.deliver(delivery(infra, isolated_settings), job_id, 1)
     assert outcome == "an earlier attempt had landed"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.attempts) == ("submitted", 1)
@@ -83,12 +83,12 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
 
 
 async def test_a_task_found_submitting_with_no_listing_is_submitted_again_exactly_once(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, domain = await new_job(agency, [3])
     # a worker marked it submitting and died before its request left
     await submissions.begin_submission(infra.repository, job_id, 3)
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 3) == "Submitted"
     task = await task_of(infra, job_id, 3)
     assert (task.status, task.attempts) == ("submitted", 2)
@@ -100,11 +100,11 @@ async def test_a_task_found_submitting_with_no_listing_is_submitted_again_exactl
 
 
 async def test_a_directory_removed_from_the_catalogue_fails_the_task(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, _ = await new_job(agency, [1, 2])
     await infra.pool.execute("DELETE FROM directories WHERE id = 1")
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 1) == "directory left the catalogue"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code, task.attempts) == ("failed", "directory_unavailable", 0)
@@ -113,14 +113,14 @@ async def test_a_directory_removed_from_the_catalogue_fails_the_task(
 
 
 async def test_a_directory_paused_after_the_job_was_made_fails_the_task_unsubmitted(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, _ = await new_job(agency, [1])
     await infra.pool.execute(
         "UPDATE directories SET status = 'paused', "
         "spec = jsonb_set(spec, '{status}', '\"paused\"') WHERE id = 1"
     )
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 1) == "directory is paused"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("failed", "directory_unavailable")
@@ -129,11 +129,11 @@ async def test_a_directory_paused_after_the_job_was_made_fails_the_task_unsubmit
 
 
 async def test_a_canceled_jobs_pending_task_is_not_submitted(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     job, job_id, _ = await new_job(agency, [1, 2])
     assert (await agency.post(f"/api/v1/jobs/{job['id']}/cancel")).status == 202
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.run_job(d, job_id) == []
     for directory_id in (1, 2):
         assert (
@@ -144,9 +144,11 @@ async def test_a_canceled_jobs_pending_task_is_not_submitted(
     assert (usage["reserved"], usage["used"]) == (0, 0)
 
 
-async def test_duplicate_messages_racing_submit_once(api, infra, flow_settings, agency, sandbox):
+async def test_duplicate_messages_racing_submit_once(
+    api, infra, isolated_settings, agency, sandbox
+):
     _job, job_id, _ = await new_job(agency, [2])
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     results = await asyncio.gather(*(submissions.deliver(d, job_id, 2) for _ in range(3)))
     assert results.count("Submitted") == 1, results
     assert await submissions_seen(sandbox, agency) == {"saas-hub": 1}

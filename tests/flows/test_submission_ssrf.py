@@ -60,14 +60,14 @@ async def victim() -> AsyncIterator[Target]:
 
 @pytest.mark.parametrize("method", ["form", "json"])
 async def test_a_directory_on_a_blocked_address_fails_without_a_request(
-    api, infra, flow_settings, agency, victim, method
+    api, infra, isolated_settings, agency, victim, method
 ):
     await add_directories(infra, json_directory(22, f"{victim.base}/submit", method=method))
     _job, job_id, _ = await new_job(agency, [22])
     fetcher = guarded_fetcher()  # BACKLYNK_FETCH_ALLOW_CIDRS empty, as in production
     try:
         outcome = await submissions.deliver(
-            delivery(infra, flow_settings, fetcher=fetcher), job_id, 22
+            delivery(infra, isolated_settings, fetcher=fetcher), job_id, 22
         )
     finally:
         await fetcher.close()
@@ -88,7 +88,7 @@ def redirect_to(location: str) -> web.RouteDef:
 
 @pytest.mark.parametrize("method", ["form", "json"])
 async def test_a_redirect_to_a_blocked_address_is_refused(
-    api, infra, flow_settings, agency, victim, method
+    api, infra, isolated_settings, agency, victim, method
 ):
     async def post_redirect(request: web.Request) -> web.Response:
         raise web.HTTPTemporaryRedirect(f"{victim.base}/submit")  # 307: POST again there
@@ -99,7 +99,7 @@ async def test_a_redirect_to_a_blocked_address_is_refused(
         _job, job_id, _ = await new_job(agency, [23])
         fetcher = guarded_fetcher("127.0.0.1/32")  # the directory's address only
         try:
-            d = delivery(infra, flow_settings, fetcher=fetcher)
+            d = delivery(infra, isolated_settings, fetcher=fetcher)
             outcome = await submissions.deliver(d, job_id, 23)
         finally:
             await fetcher.close()

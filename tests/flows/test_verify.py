@@ -21,12 +21,12 @@ async def submitted_without_listing(infra, job_id, directory_id: int, listing_ur
 
 
 async def test_an_absent_listing_is_looked_for_again_an_hour_later(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, domain = await new_job(agency, [1])
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.verify(d, job_id, 1, 0) == timedelta(hours=1)
     assert await submissions.verify(d, job_id, 1, 1) == timedelta(hours=6)
     task = await task_of(infra, job_id, 1)
@@ -34,13 +34,13 @@ async def test_an_absent_listing_is_looked_for_again_an_hour_later(
 
 
 async def test_the_last_look_without_a_listing_fails_the_task(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     job, job_id, domain = await new_job(agency, [1])
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
     last = len(looks(0)) - 1
-    assert await submissions.verify(delivery(infra, flow_settings), job_id, 1, last) is None
+    assert await submissions.verify(delivery(infra, isolated_settings), job_id, 1, last) is None
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("failed", "listing_not_found")
     assert domain in task.error.details and listing in task.error.details
@@ -52,10 +52,10 @@ async def test_the_last_look_without_a_listing_fails_the_task(
 
 
 async def test_a_published_listing_verifies_the_task_and_discovers_the_backlink(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, _domain = await new_job(agency, [3])
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 3) == "Submitted"
     assert await submissions.verify(d, job_id, 3, 0) is None
     task = await task_of(infra, job_id, 3)
@@ -66,14 +66,16 @@ async def test_a_published_listing_verifies_the_task_and_discovers_the_backlink(
     assert await event_count(infra) == before
 
 
-async def test_no_listing_url_to_check_fails_at_once(api, infra, flow_settings, agency, sandbox):
+async def test_no_listing_url_to_check_fails_at_once(
+    api, infra, isolated_settings, agency, sandbox
+):
     # the sandbox's CSRF form directory without its listing template: its "thank you"
     # page names no listing, so nothing tells where the listing would be
     entry = next(e for e in sandbox.catalogue() if e["id"] == 1)
     entry = {k: v for k, v in entry.items() if k != "listing_url_template"} | {"id": 21}
     await add_directories(infra, entry)
     _job, job_id, _ = await new_job(agency, [21])
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 21) == "Submitted"
     task = await task_of(infra, job_id, 21)
     assert (task.status, task.listing_url) == ("submitted", None)
@@ -83,10 +85,10 @@ async def test_no_listing_url_to_check_fails_at_once(api, infra, flow_settings, 
 
 
 async def test_a_task_that_is_not_submitted_is_left_alone(
-    api, infra, flow_settings, agency, sandbox
+    api, infra, isolated_settings, agency, sandbox
 ):
     job, job_id, _ = await new_job(agency, [1, 2])
-    d = delivery(infra, flow_settings)
+    d = delivery(infra, isolated_settings)
     for expected in ("pending", "canceled"):
         before = await event_count(infra)
         for directory_id in (1, 2):
