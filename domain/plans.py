@@ -17,7 +17,8 @@ class Plan(msgspec.Struct, frozen=True):
     price_usd: int
     #: submissions per calendar month (UTC)
     monthly_submissions: int
-    #: highest directory domain rating the plan may submit to; None = no cap
+    #: highest directory domain rating the plan may submit to; None = no cap (Agency
+    #: alone); Free's 0 is a cap like any other, and Free submits nothing anyway
     dr_cap: int | None
     max_sites: int
     max_api_keys: int
@@ -25,7 +26,7 @@ class Plan(msgspec.Struct, frozen=True):
     api_access: bool
 
 
-FREE = Plan("free", "Free", 0, 0, None, 1, 0, False)
+FREE = Plan("free", "Free", 0, 0, 0, 1, 0, False)
 PRO = Plan("pro", "Pro", 199, 150, 50, 10, 5, True)
 AGENCY = Plan("agency", "Agency", 399, 600, None, 100, 25, True)
 

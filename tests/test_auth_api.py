@@ -41,7 +41,7 @@ async def test_register_returns_the_user_on_the_free_plan_and_a_token_pair(serve
         "name": "Free",
         "price_usd": 0,
         "monthly_submissions": 0,
-        "dr_cap": None,
+        "dr_cap": 0,  # a cap of 0, not "no cap" (null is Agency's alone)
         "api_access": False,
     }
     assert user["usage"]["used"] == 0 and user["usage"]["remaining"] == 0
@@ -59,6 +59,16 @@ async def test_users_me_shows_the_account_plan_and_this_months_usage(server, inf
     assert usage["period_start"][8:] == "01T00:00:00Z"  # first instant of the month, UTC
     assert usage["period_end"][8:] == "01T00:00:00Z" and usage["period_end"] > usage["period_start"]
     assert (usage["used"], usage["reserved"], usage["remaining"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(("plan", "dr_cap"), [("free", 0), ("pro", 50), ("agency", None)])
+async def test_users_me_shows_the_plans_dr_cap_with_null_only_for_no_cap(
+    server, infra, plan, dr_cap
+):
+    tokens = await (register(server) if plan == "free" else paid_account(server, infra, plan))
+    async with server.http.get("/api/v1/users/me", headers=bearer(tokens)) as r:
+        assert r.status == 200
+        assert (await r.json())["plan"]["dr_cap"] == dr_cap
 
 
 async def test_email_is_normalised_and_login_accepts_any_case(server):
