@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import msgspec
@@ -20,7 +22,14 @@ DDL = (
         link_type text NOT NULL,
         status text NOT NULL,
         spec jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now())""",
+    # `created_at` came later: a table made before it gains the column, its rows dated by
+    # their last import (the best we know); every statement is a no-op the second time
+    "ALTER TABLE directories ADD COLUMN IF NOT EXISTS created_at timestamptz",
+    "UPDATE directories SET created_at = updated_at WHERE created_at IS NULL",
+    "ALTER TABLE directories ALTER COLUMN created_at SET DEFAULT now(), "
+    "ALTER COLUMN created_at SET NOT NULL",
     "CREATE INDEX IF NOT EXISTS directories_category_dr ON directories (category, domain_rating)",
 )
 
@@ -29,16 +38,19 @@ _decode = msgspec.json.Decoder(Directory).decode
 
 
 async def upsert(conn: asyncpg.Connection, entries: Sequence[Directory]) -> int:
-    """Insert or update every entry by id, in one transaction."""
+    """Insert or update every entry by id, in one transaction. `created_at` is when an
+    id was first imported; `updated_at` moves only when an import changes the entry, so
+    re-importing the same file (as `make run` does on every start) changes nothing."""
     async with conn.transaction():
         await conn.executemany(
             """INSERT INTO directories (id, name, category, domain_rating, link_type, status,
-                                        spec, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())
+                                        spec, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now(), now())
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
                    category = EXCLUDED.category, domain_rating = EXCLUDED.domain_rating,
                    link_type = EXCLUDED.link_type, status = EXCLUDED.status,
-                   spec = EXCLUDED.spec, updated_at = now()""",
+                   spec = EXCLUDED.spec, updated_at = now()
+               WHERE directories.spec IS DISTINCT FROM EXCLUDED.spec""",
             [
                 (
                     d.id,
@@ -55,8 +67,70 @@ async def upsert(conn: asyncpg.Connection, entries: Sequence[Directory]) -> int:
     return len(entries)
 
 
+class Listed(msgspec.Struct, frozen=True):
+    """A catalogue row as `GET /directories` shows it: the entry and its dates, with the
+    value the chosen order sorts by (for the cursor)."""
+
+    directory: Directory
+    created_at: datetime
+    updated_at: datetime
+    sort_value: Any = None
+
+
+IdKey = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # directory ids are integers
+_SORT_VALUES: dict[str, Any] = {
+    "dr": Annotated[int, msgspec.Meta(ge=0, le=100)],
+    "-dr": Annotated[int, msgspec.Meta(ge=0, le=100)],
+    "name": Annotated[str, msgspec.Meta(max_length=1000)],
+}
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One order of `GET /directories`, paged by keyset on (`column`, id) — id ascending
+    breaks ties, so the order is total and a page never repeats or skips a row."""
+
+    name: str
+    #: SQL of the value sorted by; None sorts by id alone
+    column: str | None = None
+    descending: bool = False
+
+    @property
+    def cursor_type(self) -> Any:
+        """What a cursor of this order decodes to. It names the order, so a cursor handed
+        out for another order fails to decode (422) instead of paging wrongly."""
+        if self.column is None:
+            return IdKey
+        return tuple[Literal[self.name], _SORT_VALUES[self.name], IdKey]  # type: ignore[misc]
+
+    def cursor_key(self, row: Listed) -> Any:
+        if self.column is None:
+            return row.directory.id
+        return (self.name, row.sort_value, row.directory.id)
+
+
+BY_ID = Sort("id")
+#: `?sort=` (API.md): names compare case-insensitively in code-point order (collation
+#: "C"), so the order is the same on every server whatever its locale
+SORTS = {
+    s.name: s
+    for s in (
+        Sort("dr", "domain_rating"),
+        Sort("-dr", "domain_rating", descending=True),
+        Sort("name", 'lower(name) COLLATE "C"'),
+    )
+}
+
+
 def _row(row: Any) -> Directory:
     return _decode(row["spec"].encode() if isinstance(row["spec"], str) else row["spec"])
+
+
+def _listed(row: Any) -> Listed:
+    return Listed(_row(row), row["created_at"], row["updated_at"], row["sort_value"])
+
+
+_LISTED = "spec::text AS spec, created_at, updated_at"
 
 
 class PostgresDirectoryCatalogue:
@@ -79,6 +153,17 @@ class PostgresDirectoryCatalogue:
         )
         return [_row(r) for r in rows]
 
+    async def listed(self, directory_id: int, *, dr_cap: int | None) -> Listed | None:
+        """One directory as `GET /directories/{id}` shows it; None when unknown or above
+        the plan's cap (the caller cannot tell which)."""
+        row = await self.pool.fetchrow(
+            f"SELECT {_LISTED}, NULL AS sort_value FROM directories "
+            "WHERE id = $1 AND ($2::int IS NULL OR domain_rating <= $2)",
+            directory_id,
+            dr_cap,
+        )
+        return _listed(row) if row else None
+
     async def search(
         self,
         *,
@@ -87,31 +172,38 @@ class PostgresDirectoryCatalogue:
         min_dr: int | None,
         max_dr: int | None,
         q: str | None,
-        after_id: int | None,
+        sort: Sort = BY_ID,
+        after: Any = None,
         limit: int,
-    ) -> list[Directory]:
-        """What `GET /directories` lists: within the plan cap, filtered, by id."""
+    ) -> list[Listed]:
+        """What `GET /directories` lists: within the plan cap, filtered, in `sort`'s
+        order, after the cursor key `after` (as `sort.cursor_key` made it)."""
         if q is not None:  # a literal substring, not a LIKE pattern
             q = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args: list[Any] = [dr_cap, category, min_dr, max_dr, q]
+        where = [
+            "($1::int IS NULL OR domain_rating <= $1)",
+            "($2::text IS NULL OR lower(category) = lower($2))",
+            "($3::int IS NULL OR domain_rating >= $3)",
+            "($4::int IS NULL OR domain_rating <= $4)",
+            "($5::text IS NULL OR name ILIKE '%' || $5 || '%' OR category ILIKE '%' || $5 || '%')",
+        ]
+        c = sort.column
+        if after is not None and c is None:
+            args.append(after)
+            where.append("id > $6")
+        elif after is not None:
+            args += [after[1], after[2]]
+            op = "<" if sort.descending else ">"
+            where.append(f"({c} {op} $6 OR ({c} = $6 AND id > $7))")
+        order = "id" if c is None else f"{c} {'DESC' if sort.descending else 'ASC'}, id"
+        args.append(limit)
         rows = await self.pool.fetch(
-            """SELECT spec::text AS spec FROM directories
-               WHERE ($1::int IS NULL OR domain_rating <= $1)
-                 AND ($2::text IS NULL OR lower(category) = lower($2))
-                 AND ($3::int IS NULL OR domain_rating >= $3)
-                 AND ($4::int IS NULL OR domain_rating <= $4)
-                 AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%'
-                      OR category ILIKE '%' || $5 || '%')
-                 AND ($6::int IS NULL OR id > $6)
-               ORDER BY id LIMIT $7""",
-            dr_cap,
-            category,
-            min_dr,
-            max_dr,
-            q,
-            after_id,
-            limit,
+            f"SELECT {_LISTED}, {c or 'NULL'} AS sort_value FROM directories "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ${len(args)}",
+            *args,
         )
-        return [_row(r) for r in rows]
+        return [_listed(r) for r in rows]
 
     async def coverage(self) -> list[tuple[str, int, int]]:
         """(category, domain_rating, count) of active directories, for the public page."""

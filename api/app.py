@@ -118,6 +118,7 @@ def routes() -> list[BaseRoute]:
                 (patch, "/api/v1/sites/{site_id}", sites.update),
                 (delete, "/api/v1/sites/{site_id}", sites.archive),
                 (get, "/api/v1/directories", directories.index),
+                (get, "/api/v1/directories/{directory_id:int}", directories.show),
                 (get, "/api/v1/backlinks", backlinks.index),
                 post("/api/v1/jobs", jobs.create),
                 (get, "/api/v1/jobs", jobs.index),

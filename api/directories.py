@@ -1,18 +1,22 @@
-"""`GET /api/v1/directories`: the catalogue as a customer may see it — within the plan's
-DR cap, and never how to submit (form URL, field map)."""
+"""`GET /api/v1/directories` and `GET /api/v1/directories/{id}`: the catalogue as a
+customer may see it — within the plan's DR cap, and never how to submit (form URL, field
+map). Paused directories are shown (with `status: "paused"`), in the list and alone
+alike: they are part of the catalogue, only not offered to new jobs."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.directories import PostgresDirectoryCatalogue
+from adapters.directories import BY_ID, SORTS, Listed, PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.errors import ApiError
-from api.pagination import Int32Key, int_param, page_request, paginate
+from api.pagination import int_param, page_request, paginate
 from api.rendering import json_response
-from domain.directory import Directory
+from domain.errors import NotFound
 
 
 class DirectoryOut(msgspec.Struct):
@@ -25,35 +29,67 @@ class DirectoryOut(msgspec.Struct):
     submission_method: str
     turnaround_days: int
     status: str
+    created_at: datetime
+    updated_at: datetime
 
 
-def render(d: Directory) -> DirectoryOut:
+def render(row: Listed) -> DirectoryOut:
+    d = row.directory
     return DirectoryOut(
-        d.id,
-        d.name,
-        d.homepage_url,
-        d.domain_rating,
-        d.category,
-        d.link_type,
-        d.submission_method,
-        d.turnaround_days,
-        d.status,
+        id=d.id,
+        name=d.name,
+        homepage_url=d.homepage_url,
+        domain_rating=d.domain_rating,
+        category=d.category,
+        link_type=d.link_type,
+        submission_method=d.submission_method,
+        turnaround_days=d.turnaround_days,
+        status=d.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
+
+
+def _catalogue(request: Request) -> PostgresDirectoryCatalogue:
+    return PostgresDirectoryCatalogue(request.app.state.infra.read_pool)
 
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request, Int32Key)
-    q = request.query_params.get("q") or None
+    sort = request.query_params.get("sort")
+    if sort is not None and sort not in SORTS:
+        raise ApiError(
+            422, "validation_failed", f"sort is one of {', '.join(SORTS)}.", field="sort"
+        )
+    order = SORTS[sort] if sort else BY_ID
+    page = page_request(request, order.cursor_type)
+    q = request.query_params.get("q")
     if q is not None and len(q) > 100:
         raise ApiError(422, "validation_failed", "q is at most 100 characters.", field="q")
-    found = await PostgresDirectoryCatalogue(request.app.state.infra.read_pool).search(
+    found = await _catalogue(request).search(
         dr_cap=principal.plan.dr_cap,
-        category=request.query_params.get("category") or None,
+        category=request.query_params.get("category"),
         min_dr=int_param(request, "min_dr", 0, 100),
         max_dr=int_param(request, "max_dr", 0, 100),
         q=q,
-        after_id=page.after,
+        sort=order,
+        after=page.after,
         limit=page.fetch,
     )
-    return json_response(paginate(found, page, key=lambda d: d.id, render=render))
+    return json_response(paginate(found, page, key=order.cursor_key, render=render))
+
+
+def directory_not_found() -> NotFound:
+    """An unknown id and one above the plan's cap get this same answer."""
+    return NotFound("No directory with this id.")
+
+
+async def show(request: Request) -> Response:
+    principal = await require_api_access(request)
+    directory_id: int = request.path_params["directory_id"]  # digits only (the route's :int)
+    if directory_id > 2**31 - 1:
+        raise directory_not_found()
+    found = await _catalogue(request).listed(directory_id, dr_cap=principal.plan.dr_cap)
+    if found is None:
+        raise directory_not_found()
+    return json_response(render(found))

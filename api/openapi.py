@@ -8,6 +8,7 @@ test checks that no route is missing from it."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from adapters.directories import SORTS
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
 from api.backlinks import LINK_TYPES, BacklinkOut
 from api.checker import CheckBacklinksBody
@@ -156,9 +158,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("DELETE", "/api/v1/sites/{site_id}"): Operation("Archive a site", answer=SiteOut),
     ("GET", "/api/v1/directories"): Operation(
-        "Directories within the plan's DR cap",
+        "Directories within the plan's DR cap (by id unless sorted)",
         answer=Page[DirectoryOut],
-        query=("category", "min_dr", "max_dr", "q", *LIST),
+        query=("category", "min_dr", "max_dr", "q", ("sort", _enum(*SORTS)), *LIST),
+    ),
+    ("GET", "/api/v1/directories/{directory_id:int}"): Operation(
+        "Read a directory (404 above the plan's DR cap, like an unknown id)",
+        answer=DirectoryOut,
     ),
     ("GET", "/api/v1/backlinks"): Operation(
         "Backlinks with their latest evidence (JSON, or CSV with Accept: text/csv)",
@@ -234,12 +240,12 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
                 responses[status] = {"description": text, "content": _json(error)}
         operation: dict[str, Any] = {
             "summary": op.summary,
-            "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
+            "operationId": f"{method.lower()}_{document_path(path).strip('/').replace('/', '_')}",
             "responses": responses,
         }
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _path_parameters(path)
+            {"name": name, "in": "path", "required": True, "schema": schema}
+            for name, schema in _path_parameters(path)
         ] + [_query_parameter(q) for q in op.query]
         if method == "POST":
             parameters.append(IDEMPOTENCY_KEY)
@@ -249,7 +255,7 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
             operation["requestBody"] = {"required": True, "content": _json(schema_of[id(op.body)])}
         if op.access not in (OPEN, PUBLIC):
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
-        paths.setdefault(path, {})[method.lower()] = operation
+        paths.setdefault(document_path(path), {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -282,8 +288,22 @@ def _query_parameter(q: str | tuple[str, dict[str, Any]]) -> dict[str, Any]:
     return {"name": name, "in": "query", "schema": schema}
 
 
-def _path_parameters(path: str) -> list[str]:
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+#: path parameters typed by a Starlette convertor (`{directory_id:int}`)
+CONVERTORS = {"int": {"type": "integer", "minimum": 0}}
+
+
+def _path_parameters(path: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for part in path.split("/"):
+        if part.startswith("{"):
+            name, _, convertor = part[1:-1].partition(":")
+            out.append((name, CONVERTORS.get(convertor, {"type": "string"})))
+    return out
+
+
+def document_path(route_path: str) -> str:
+    """A route's path as OpenAPI writes it: `{directory_id:int}` -> `{directory_id}`."""
+    return re.sub(r"{(\w+):\w+}", r"{\1}", route_path)
 
 
 _document: bytes | None = None

@@ -27,7 +27,6 @@ MAX_LIMIT = 200
 #: cursor keys as the columns hold them: a cursor decoding to anything else (negative, or
 #: beyond the column's range) was not handed out by us, and must not reach the database
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # bigint sequences and versions
-Int32Key = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]  # integer ids (directories)
 
 
 class Pagination(msgspec.Struct):

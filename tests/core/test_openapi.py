@@ -5,11 +5,12 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from api.app import routes
+from api.openapi import document_path
 
 
 def every_route() -> set[tuple[str, str]]:
     return {
-        (method, route.path)
+        (method, document_path(route.path))
         for route in routes()
         if isinstance(route, Route)
         for method in route.methods or ()
