@@ -93,23 +93,37 @@ class OptionalTrailingSlash:
         await self.app(scope, receive, send)
 
 
+def without_empty_parameters(query: bytes) -> bytes:
+    """`query` less every parameter whose value is empty (`status=`, a bare `status`):
+    an empty parameter means the parameter is absent, on every list (API.md)."""
+    kept = [part for part in query.split(b"&") if part.partition(b"=")[2]]
+    return b"&".join(kept)
+
+
 class QueryText:
-    """A query parameter carrying a NUL character (`%00`) is refused (422 naming it)
-    before any route sees it: Postgres text cannot hold NUL, and no parameter needs one."""
+    """The query string as every route reads it, decided here once: empty parameters are
+    dropped (they mean "absent"), and a parameter carrying a NUL character (`%00`) is
+    refused (422 naming it) before any route sees it: Postgres text cannot hold NUL, and
+    no parameter needs one."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and b"%00" in scope.get("query_string", b""):
-            for name, value in QueryParams(scope["query_string"]).multi_items():
-                if "\x00" in name or "\x00" in value:
-                    response = error_response(
-                        422,
-                        "validation_failed",
-                        "Query parameters must not contain NUL (U+0000) characters.",
-                        field=name.replace("\x00", "\\u0000"),
-                    )
-                    await response(scope, receive, send)
-                    return
+        if scope["type"] == "http" and scope.get("query_string"):
+            query = without_empty_parameters(scope["query_string"])
+            if query != scope["query_string"]:
+                scope = dict(scope)
+                scope["query_string"] = query
+            if b"%00" in query:
+                for name, value in QueryParams(query).multi_items():
+                    if "\x00" in name or "\x00" in value:
+                        response = error_response(
+                            422,
+                            "validation_failed",
+                            "Query parameters must not contain NUL (U+0000) characters.",
+                            field=name.replace("\x00", "\\u0000"),
+                        )
+                        await response(scope, receive, send)
+                        return
         await self.app(scope, receive, send)
