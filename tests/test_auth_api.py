@@ -17,10 +17,11 @@ from tests.accounts import PASSWORD, bearer, paid_account, register, unique_emai
 
 def assert_error(body: dict, code: str, field: str | None = None) -> None:
     assert set(body) == {"message", "error"}, body
+    assert set(body["error"]) == {"code", "field", "details"}, body  # field always there
     assert body["error"]["code"] == code, body
     assert body["error"]["details"]
     if field is not None:
-        assert body["error"].get("field") == field, body
+        assert body["error"]["field"] == field, body
 
 
 async def count_accounts(infra) -> int:

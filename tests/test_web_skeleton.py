@@ -43,6 +43,7 @@ async def web(settings, infra):
 
 def assert_envelope(body: dict, code: str) -> None:
     assert set(body) == {"message", "error"}
+    assert set(body["error"]) == {"code", "field", "details"}, body  # field always there
     assert body["error"]["code"] == code
     assert body["error"]["details"]
 

@@ -96,11 +96,12 @@ def assert_error(answer: Answer, status: int, code: str, field: str | None = Non
     assert answer.status == status, answer.body
     body = answer.body
     assert set(body) == {"message", "error"}, body
+    assert set(body["error"]) == {"code", "field", "details"}, body  # field always there
     assert isinstance(body["message"], str) and body["message"], body
     assert body["error"]["code"] == code, body
     assert isinstance(body["error"]["details"], str) and body["error"]["details"].strip(), body
     if field is not None:
-        assert body["error"].get("field") == field, body
+        assert body["error"]["field"] == field, body
 
 
 async def event_count(infra: Any) -> int:
