@@ -21,7 +21,7 @@ import msgspec
 
 from adapters import forms
 from adapters.ssrf import BlockedAddress
-from domain.directory import Directory
+from domain.directory import Directory, SubmissionAnswer
 from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
 from domain.site import SiteFacts
 
@@ -164,8 +164,8 @@ class Submitter:
             return Failed("rejected", message or "The directory did not confirm the submission.")
         if message and not directory.success_pattern:
             return Failed("rejected", message)
-        listing = answer.url if answer.redirected and answer.url != filled.action else None
-        return Submitted(listing or directory.listing_url_for(site))
+        redirected_to = answer.url if answer.redirected and answer.url != filled.action else None
+        return Submitted(directory.listing_url(site, SubmissionAnswer(redirected_to=redirected_to)))
 
     async def _json(
         self, session: aiohttp.ClientSession, directory: Directory, site: SiteFacts
@@ -197,5 +197,8 @@ class Submitter:
                 ),
                 None,
             )
-            returned_id = body.get("id")
-        return Submitted(listing or directory.listing_url_for(site, returned_id))
+            raw_id = body.get("id")
+            if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+                returned_id = raw_id
+        said = SubmissionAnswer(listing_url=listing, returned_id=returned_id)
+        return Submitted(directory.listing_url(site, said))

@@ -19,6 +19,8 @@ from domain.site import SiteFacts
 SITE_FIELDS = ("url", "name", "description", "contact_email", "category", "keywords")
 
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)]
+#: a listing URL a directory's answer gave: absolute http(s), one line, bounded
+_LISTING = re.compile(r"https?://[^\s/$.?#][^\s]{0,2040}", re.IGNORECASE)
 
 
 class Directory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -48,17 +50,41 @@ class Directory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def submission_method(self) -> str:
         return self.method
 
-    def listing_url_for(self, site: SiteFacts, returned_id: object = None) -> str | None:
-        """The listing page the template points at, when it can be filled in."""
+    def listing_url(self, site: SiteFacts, answer: SubmissionAnswer | None = None) -> str | None:
+        """Where the listing of `site` is (ARCHITECTURE.md, "Directory catalogue"): the
+        catalogue's `listing_url_template` filled in, when it has one; else the listing
+        URL a JSON answer gave; else, for a form, the page a successful POST redirected
+        to. A thank-you page is not a listing, so the template always wins. Without an
+        `answer`, what the catalogue alone says (None when it cannot say)."""
+        answer = answer or SubmissionAnswer()
+        filled = self._filled_template(site, answer.returned_id)
+        if filled is not None:
+            return filled
+        given = answer.listing_url if self.method == "json" else answer.redirected_to
+        return given if given is not None and _LISTING.fullmatch(given) else None
+
+    def _filled_template(self, site: SiteFacts, returned_id: object) -> str | None:
         template = self.listing_url_template
         if not template or ("{id}" in template and returned_id is None):
             return None
         return template.format(
             domain=site.domain,
             slug=slug(site.name),
-            id="" if returned_id is None else returned_id,
+            # the directory's own string: one path segment, whatever it holds
+            id="" if returned_id is None else quote(str(returned_id)[:200], safe=""),
             url=quote(site.url, safe=""),
         )
+
+
+class SubmissionAnswer(msgspec.Struct, frozen=True):
+    """What a directory's answer to an accepted submission says about the listing."""
+
+    #: the listing URL a JSON answer gave explicitly
+    listing_url: str | None = None
+    #: the id the directory gave the submission (the template's `{id}`)
+    returned_id: str | int | None = None
+    #: the page a form POST was redirected to (often a thank-you page)
+    redirected_to: str | None = None
 
 
 def slug(text: str) -> str:

@@ -1,9 +1,15 @@
 """Job: one site submitted to a set of directories, one task per directory.
 
 Job status: queued → running → completed | failed | canceled. A job is finished when no
-task is pending or submitting: completed if at least one task was submitted, otherwise
-failed. Verification goes on afterwards (submitted → verified, or failed with
-listing_not_found) without changing the job's status.
+task is pending or submitting: canceled if a cancel was asked for, else completed if at
+least one task was submitted, otherwise failed. Verification goes on afterwards
+(submitted → verified, or failed with listing_not_found) without changing the job's
+status.
+
+Cancel: pending tasks are canceled at once; a task being submitted finishes its attempt
+(submitted or failed as usual — a transient failure is not retried but canceled), and the
+job becomes canceled when the last of them settles. Until then it keeps its status
+(`running`), and asking again changes nothing; once finished, cancel is refused.
 
 Task status: pending → submitting → submitted → verified, or failed, skipped, canceled.
 """
@@ -83,6 +89,8 @@ class Job(Aggregate):
         self.period = period
         self.status = QUEUED
         self.tasks = tasks
+        #: a cancel waits for the tasks in flight (see `cancel`)
+        self.cancel_requested = False
 
     # -- queries ---------------------------------------------------------------------
 
@@ -146,8 +154,14 @@ class Job(Aggregate):
         self._put(msgspec.structs.replace(t, status=SUBMITTED, listing_url=listing_url, error=None))
 
     def retry_later(self, directory_id: int, code: str, details: str) -> None:
-        """A transient failure: back to `pending`, keeping the attempt count."""
+        """A transient failure: back to `pending`, keeping the attempt count — unless the
+        job is being canceled: then the task is canceled (its unit and site claim are to
+        be released with this save) and the job may finish."""
         task = self.check_task_is(directory_id, SUBMITTING)
+        if self.cancel_requested:
+            self._cancel_task(directory_id, code, details)
+            self._finish_if_settled()
+            return
         self._retry_later(directory_id, task.attempts, code, details)
 
     @event("TaskRetryScheduled")
@@ -181,10 +195,20 @@ class Job(Aggregate):
         t = self.task(directory_id)
         self._put(msgspec.structs.replace(t, status=VERIFIED, backlink_id=backlink_id, error=None))
 
+    @event("TaskCanceled")
+    def _cancel_task(self, directory_id: int, code: str, details: str) -> None:
+        # the error says how the attempt in flight ended
+        t = self.task(directory_id)
+        self._put(msgspec.structs.replace(t, status=CANCELED, error=TaskError(code, details)))
+
     def _finish_if_settled(self) -> None:
         if self.status in (QUEUED, RUNNING) and not self.ids_with_status(*IN_FLIGHT):
-            submitted = self.ids_with_status(SUBMITTED, VERIFIED)
-            self._finish(COMPLETED if submitted else JOB_FAILED)
+            if self.cancel_requested:
+                self._finish(JOB_CANCELED)
+            elif self.ids_with_status(SUBMITTED, VERIFIED):
+                self._finish(COMPLETED)
+            else:
+                self._finish(JOB_FAILED)
 
     @event("Finished")
     def _finish(self, status: str) -> None:
@@ -194,19 +218,35 @@ class Job(Aggregate):
         self.tasks = [task if t.directory_id == task.directory_id else t for t in self.tasks]
 
     def cancel(self) -> list[int]:
-        """Cancel the pending tasks; return their directory ids (their quota and site
-        claims are to be released with this save)."""
+        """Cancel the pending tasks at once; return their directory ids (their quota and
+        site claims are to be released with this save). With a task still submitting,
+        the job stays as it is until that attempt ends (`_finish_if_settled`); asking
+        again meanwhile cancels nothing more. Refused once the job has finished."""
         if self.is_finished:
             raise JobNotCancelable(f"The job is already {self.status}.")
+        if self.cancel_requested:
+            return []
         pending = self.ids_with_status(PENDING)
-        self._cancel(pending)
+        if self.ids_with_status(SUBMITTING):
+            self._request_cancel(pending)
+        else:
+            self._cancel(pending)
         return pending
+
+    @event("CancelRequested")
+    def _request_cancel(self, directory_ids: list[int]) -> None:
+        self._mark_canceled(directory_ids)
+        self.cancel_requested = True
 
     @event("Canceled")
     def _cancel(self, directory_ids: list[int]) -> None:
+        """Nothing was in flight: canceled at once."""
+        self._mark_canceled(directory_ids)
+        self.status = JOB_CANCELED
+
+    def _mark_canceled(self, directory_ids: list[int]) -> None:
         gone = set(directory_ids)
         self.tasks = [
             msgspec.structs.replace(t, status=CANCELED) if t.directory_id in gone else t
             for t in self.tasks
         ]
-        self.status = JOB_CANCELED

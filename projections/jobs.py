@@ -21,6 +21,7 @@ class JobsProjection:
         for c in (
             Job.Created,
             Job.Canceled,
+            Job.CancelRequested,
             Job.Started,
             Job.Finished,
             Job.TaskSubmitting,
@@ -28,6 +29,7 @@ class JobsProjection:
             Job.TaskRetryScheduled,
             Job.TaskFailed,
             Job.TaskVerified,
+            Job.TaskCanceled,
         )
     )
     ddl = (
@@ -105,7 +107,7 @@ class JobsProjection:
             )
         elif type(event) in TASK_CHANGES:
             await self._task(conn, event, TASK_CHANGES[type(event)])
-        elif isinstance(event, Job.Canceled):
+        elif isinstance(event, Job.Canceled | Job.CancelRequested):
             await conn.execute(
                 "UPDATE job_tasks SET status = $3, updated_at = $4 "
                 "WHERE job_id = $1 AND directory_id = ANY($2::int[])",
@@ -114,12 +116,19 @@ class JobsProjection:
                 CANCELED,
                 event.timestamp,
             )
-            await conn.execute(
-                "UPDATE jobs SET status = 'canceled', updated_at = $2, "
-                "finished_at = coalesce(finished_at, $2) WHERE id = $1",
-                event.originator_id,
-                event.timestamp,
-            )
+            if isinstance(event, Job.Canceled):  # nothing was in flight: finished at once
+                await conn.execute(
+                    "UPDATE jobs SET status = 'canceled', updated_at = $2, "
+                    "finished_at = coalesce(finished_at, $2) WHERE id = $1",
+                    event.originator_id,
+                    event.timestamp,
+                )
+            else:  # the job finishes when the attempts in flight end (Job.Finished)
+                await conn.execute(
+                    "UPDATE jobs SET updated_at = $2 WHERE id = $1",
+                    event.originator_id,
+                    event.timestamp,
+                )
 
     async def _task(self, conn: asyncpg.Connection, event: Any, status: str) -> None:
         """Every task event sets the task's status; some also carry a listing URL, a
@@ -154,6 +163,7 @@ TASK_CHANGES = {
     Job.TaskRetryScheduled: PENDING,
     Job.TaskFailed: FAILED,
     Job.TaskVerified: VERIFIED,
+    Job.TaskCanceled: CANCELED,
 }
 
 

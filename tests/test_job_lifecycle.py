@@ -80,16 +80,75 @@ def test_out_of_order_transitions_are_refused():
         job.record_failed(1, "timeout", "late")  # a submitted task cannot fail to submit
 
 
-def test_cancel_cancels_pending_tasks_only_and_is_refused_once_finished():
+def test_cancel_with_nothing_in_flight_cancels_the_job_at_once():
     job = new_job(1, 2, 3)
+    job.start()
     job.begin_submission(1)
+    job.record_submitted(1, None)
     assert job.cancel() == [2, 3]
     assert job.status == CANCELED
+    assert statuses(job) == {1: SUBMITTED, 2: CANCELED, 3: CANCELED}
+    with pytest.raises(JobNotCancelable):
+        job.cancel()
+
+
+def test_cancel_waits_for_the_attempt_in_flight_which_lands():
+    job = new_job(1, 2, 3)
+    job.start()
+    job.begin_submission(1)
+    assert job.cancel() == [2, 3]  # pending ones at once (their units are released)
+    assert job.status == "running" and not job.is_finished
     assert statuses(job) == {1: SUBMITTING, 2: CANCELED, 3: CANCELED}
-    job.record_submitted(1, None)  # the request in flight still lands
+    assert job.cancel() == []  # asked again while waiting: nothing more to cancel
+    assert job.status == "running"
+    job.record_submitted(1, "https://dir/listing/1")  # the request in flight lands
+    assert job.status == CANCELED
+    assert statuses(job) == {1: SUBMITTED, 2: CANCELED, 3: CANCELED}
+    job.record_verified(1, uuid.uuid4())  # verification goes on
     assert job.status == CANCELED
     with pytest.raises(JobNotCancelable):
         job.cancel()
+
+
+def test_cancel_waits_for_every_attempt_in_flight_and_a_failure_is_recorded():
+    job = new_job(1, 2, 3)
+    job.start()
+    job.begin_submission(1)
+    job.begin_submission(2)
+    job.cancel()
+    job.record_failed(1, "captcha_required", "The form needs a captcha.")
+    assert job.status == "running"  # 2 is still in flight
+    job.record_submitted(2, None)
+    assert job.status == CANCELED
+    assert statuses(job) == {1: FAILED, 2: SUBMITTED, 3: CANCELED}
+
+
+def test_a_transient_failure_while_canceling_cancels_the_task_instead_of_retrying():
+    job = new_job(1, 2)
+    job.start()
+    job.begin_submission(1)
+    job.cancel()
+    job.retry_later(1, "directory_unavailable", "HTTP 503")
+    assert statuses(job) == {1: CANCELED, 2: CANCELED}
+    assert job.task(1).error.code == "directory_unavailable"  # how the attempt ended
+    assert job.status == CANCELED
+
+
+def test_a_cancel_requested_job_replays_to_the_same_state():
+    """The waiting cancel and its end are events: a job loaded from its history is in the
+    same state as the one that lived it."""
+    job = new_job(1, 2)
+    job.start()
+    job.begin_submission(1)
+    job.cancel()
+    events = job.collect_events()
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    assert copy.cancel_requested and copy.status == "running"
+    assert statuses(copy) == statuses(job)
+    copy.record_submitted(1, None)
+    assert copy.status == CANCELED
 
 
 def test_listing_not_found_fails_a_submitted_task_without_touching_the_job():

@@ -118,6 +118,44 @@ async def test_cancel_releases_pending_units_and_claims(infra, catalogue):
     assert {t.status for t in again.tasks} == {PENDING}
 
 
+async def test_cancel_in_flight_releases_at_once_what_is_pending_and_later_what_fails(
+    infra, catalogue
+):
+    """Cancel with two tasks submitting: the pending one is released at once; of those in
+    flight, the one that lands consumes its unit, the transient failure is canceled (not
+    retried) and released; the job is canceled when the last attempt ends."""
+    from domain.services import submissions
+    from domain.services.submissions import RetryLater, Submitted
+
+    account = uuid.uuid4()
+    site = await new_site(infra.repository, account)
+    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2, 3])
+    repo = infra.repository
+    for directory_id in (1, 2):
+        await submissions.begin_submission(repo, job.id, directory_id)
+    waiting, _ = await jobs.cancel_job(repo, account_id=account, job_id=job.id)
+    assert waiting.status == "queued" and not waiting.is_finished
+    quota = await repo.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.reserved == {job.id.hex: 2}  # 3 released at once
+    again, _ = await jobs.cancel_job(repo, account_id=account, job_id=job.id)  # no change
+    assert again.version == waiting.version
+    await submissions.record_outcome(repo, job.id, 1, Submitted("https://dir1.example/l"))
+    done = await submissions.record_outcome(repo, job.id, 2, RetryLater("timeout", "slow"))
+    assert done.status == "canceled"
+    assert [(t.directory_id, t.status) for t in done.tasks] == [
+        (1, "submitted"),
+        (2, CANCELED),
+        (3, CANCELED),
+    ]
+    quota = await repo.get(Quota.create_id(account, "2026-11"), Quota)
+    assert quota.reserved == {} and quota.used == 1
+    with pytest.raises(JobNotCancelable):
+        await jobs.cancel_job(repo, account_id=account, job_id=job.id)
+    # 2 and 3 may be asked for again; 1 was submitted
+    later, _ = await new_job(infra, catalogue, account, site.id, [1, 2, 3])
+    assert [t.status for t in later.tasks] == [SKIPPED, PENDING, PENDING]
+
+
 async def test_another_accounts_site_or_job_is_not_found(infra, catalogue):
     owner, stranger = uuid.uuid4(), uuid.uuid4()
     site = await new_site(infra.repository, owner)

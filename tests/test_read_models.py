@@ -54,6 +54,11 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
     backlink = await submissions.record_listing_found(repo, running.id, 1, LINKED)
     await submissions.record_listing_not_found(repo, running.id, 4, "not after 14 days")
     await submissions.record_recheck(repo, backlink.id, GONE)
+    # canceled while a task was in flight, whose attempt then failed transiently
+    in_flight = await job([2, 3])
+    await submissions.begin_submission(repo, in_flight.id, 2)
+    await jobs.cancel_job(repo, account_id=account, job_id=in_flight.id)
+    await submissions.record_outcome(repo, in_flight.id, 2, RetryLater("timeout", "slow"))
     return running.id
 
 
@@ -76,6 +81,8 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
         tasks = {(r[2], r[4], r[5]) for r in live["job_tasks"] if r[0] == running}
         assert tasks == {(1, "verified", 1), (2, "failed", 2), (4, "failed", 1)}
         assert {r[0]: r[3] for r in live["jobs"]}[running] == "completed"
+        assert sorted(r[3] for r in live["jobs"]) == ["canceled", "canceled", "completed"]
+        assert sum(r[4] == "canceled" for r in live["job_tasks"]) == 3 + 2
         assert len(live["sites"]) == 2
         for projection in projections:
             await rebuild(conn, infra.store, projection)

@@ -56,6 +56,19 @@ async def test_label_only_form_is_filled_by_labels_and_placeholders(sandbox):
     assert (listing.url, listing.name) == (SITE.url, SITE.name)
 
 
+async def test_a_form_redirecting_to_a_thank_you_page_is_listed_where_the_catalogue_says(
+    sandbox,
+):
+    """Post/redirect/get: the thank-you page is not the listing; the template is."""
+    app, dirs, base = sandbox
+    outcome = await submitter().submit(dirs[9], SITE)
+    assert outcome == Submitted(f"{base}/launch-board/site/example.com")
+    assert app[STATE].submissions["launch-board"] == 1
+    # without a template, the page the POST was redirected to is all there is
+    bare = msgspec.structs.replace(dirs[9], listing_url_template=None)
+    assert await submitter().submit(bare, SITE) == Submitted(f"{base}/launch-board/thanks")
+
+
 async def test_json_directory_returns_the_listing_url(sandbox):
     _, dirs, base = sandbox
     assert await submitter().submit(dirs[2], SITE) == Submitted(f"{base}/saas-hub/site/example.com")

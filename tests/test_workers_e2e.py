@@ -173,7 +173,10 @@ async def test_cancel_mid_job_releases_what_was_not_submitted(api, infra, sandbo
     async with api.http.post(f"/api/v1/jobs/{job['id']}/cancel", headers=bearer(tokens)) as r:
         assert r.status == 202
         canceled = await r.json()
-    assert canceled["status"] == "canceled"
+    # canceled at once, unless an attempt is in flight: then when it ends
+    in_flight = any(t["status"] == "submitting" for t in canceled["tasks"])
+    assert canceled["status"] == ("running" if in_flight else "canceled")
+    assert "pending" not in {t["status"] for t in canceled["tasks"]}
     sandbox.state.delay = 0.0
 
     async def quiet():
@@ -184,10 +187,98 @@ async def test_cancel_mid_job_releases_what_was_not_submitted(api, infra, sandbo
     final = await eventually(quiet, timeout=60)
     statuses = [t["status"] for t in final["tasks"]]
     assert final["status"] == "canceled" and "canceled" in statuses
+    assert final["progress"]["percent"] == 100 and final["finished_at"]
     submitted = sum(s in ("submitted", "verified") for s in statuses)
     assert submitted == sum(sandbox.state.submissions.values())
     me = await get(api, tokens, "/api/v1/users/me")
     assert me["usage"]["used"] == submitted and me["usage"]["reserved"] == 0
+
+
+async def test_cancel_while_a_submission_is_in_flight_lets_it_finish_then_cancels(
+    api, infra, sandbox, settings
+):
+    """The directory holds the request: the pending tasks are canceled at once (their
+    units released), the one in flight finishes its attempt and is recorded, and only
+    then is the job canceled, at 100 %."""
+    # a lease longer than the hold, so the held request is not given up on
+    pool = Workers(settings, BACKLYNK_JOB_TIMEOUT="120")
+    sandbox.state.hold()
+    try:
+        pool.start()
+        tokens, job, _ = await start_job(api, infra, [1, 2, 3])
+        path = f"/api/v1/jobs/{job['id']}"
+
+        async def one_submitting():
+            current = await get(api, tokens, path)
+            held = [t for t in current["tasks"] if t["status"] == "submitting"]
+            return held[0]["directory_id"] if held else None
+
+        # one request at a time per directory server: the others wait, pending
+        held = await eventually(one_submitting, timeout=60, every=0.05)
+        async with api.http.post(f"{path}/cancel", headers=bearer(tokens)) as r:
+            assert r.status == 202
+            waiting = await r.json()
+        assert waiting["status"] == "running" and waiting["finished_at"] is None
+        assert {t["directory_id"]: t["status"] for t in waiting["tasks"]} == {
+            d: "submitting" if d == held else "canceled" for d in (1, 2, 3)
+        }
+        assert waiting["progress"]["canceled"] == 2 and waiting["progress"]["percent"] == 67
+        me = await get(api, tokens, "/api/v1/users/me")
+        assert (me["usage"]["used"], me["usage"]["reserved"]) == (0, 1)  # two released
+        async with api.http.post(f"{path}/cancel", headers=bearer(tokens)) as r:
+            assert r.status == 202  # asked again while waiting: the same answer
+            again = await r.json()
+        assert again["status"] == "running" and again["tasks"] == waiting["tasks"]
+        assert sandbox.state.submissions == {}
+
+        sandbox.state.release()
+
+        async def finished():
+            current = await get(api, tokens, path)
+            return current if current["status"] != "running" else None
+
+        final = await eventually(finished, timeout=60)
+        assert final["status"] == "canceled" and final["finished_at"]
+        assert final["progress"]["percent"] == 100 and final["progress"]["canceled"] == 2
+        task = next(t for t in final["tasks"] if t["directory_id"] == held)
+        assert task["status"] in ("submitted", "verified") and task["attempts"] == 1
+        assert sum(sandbox.state.submissions.values()) == 1
+        me = await get(api, tokens, "/api/v1/users/me")
+        assert (me["usage"]["used"], me["usage"]["reserved"]) == (1, 0)
+        async with api.http.post(f"{path}/cancel", headers=bearer(tokens)) as r:
+            assert r.status == 409 and (await r.json())["error"]["code"] == "job_not_cancelable"
+
+        async def verified():  # verification goes on after the cancel
+            current = await get(api, tokens, path)
+            t = next(t for t in current["tasks"] if t["directory_id"] == held)
+            return current if t["status"] == "verified" else None
+
+        assert (await eventually(verified, timeout=60))["status"] == "canceled"
+    finally:
+        sandbox.state.release()
+        pool.stop()
+
+
+async def test_a_form_directory_redirecting_to_a_thank_you_page_is_verified_at_its_listing(
+    api, infra, sandbox, workers
+):
+    """Post/redirect/get: the thank-you page is not the listing; the catalogue's template
+    is, so the backlink is found there and the task is verified."""
+    workers.start()
+    tokens, job, domain = await start_job(api, infra, [9])
+    listing = f"{sandbox.base}/launch-board/site/{domain}"
+
+    async def settled():
+        current = await get(api, tokens, f"/api/v1/jobs/{job['id']}")
+        return current if current["tasks"][0]["status"] in SETTLED else None
+
+    final = await settled_job(settled)
+    task = final["tasks"][0]
+    assert (task["status"], task["listing_url"]) == ("verified", listing), task
+    assert final["status"] == "completed"
+    backlinks = (await get(api, tokens, "/api/v1/backlinks"))["data"]
+    assert [(b["directory_id"], b["source_url"]) for b in backlinks] == [(9, listing)]
+    assert backlinks[0]["id"] == task["backlink_id"] and backlinks[0]["status"] == "live"
 
 
 async def test_a_backlink_turns_lost_when_the_link_goes_and_live_when_it_returns(

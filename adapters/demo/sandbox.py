@@ -4,8 +4,9 @@ server, one that validates input). `make run` serves it for the Quick Start and 
 use it as their fixture directory server, so both exercise the same behaviour.
 
 It counts every submission it receives (`GET /_stats`), lets a test drop or restore a
-listing's link (`POST /_control/{slug}/{drop|restore}/{domain}`) and slow every
-submission down (`POST /_control/slow?seconds=3`).
+listing's link (`POST /_control/{slug}/{drop|restore}/{domain}`), slow every submission
+down (`POST /_control/slow?seconds=3`) or hold every submission until released
+(`SandboxState.hold()` / `release()`, for tests that need a task in flight).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class SandboxDirectory:
     category: str
     domain_rating: int
     link_type: str
-    kind: str  # csrf_form | label_form | json | captcha | flaky_json | strict_form
+    #: csrf_form | label_form | json | captcha | flaky_json | strict_form | prg_form
+    kind: str
     turnaround_days: int = 0
 
 
@@ -63,6 +65,10 @@ DIRECTORIES = (
     ),
     SandboxDirectory(
         8, "premium-review", "Sandbox Premium Review", "saas", 72, "dofollow", "strict_form"
+    ),
+    # post/redirect/get to a thank-you page; the listing is where the catalogue says
+    SandboxDirectory(
+        9, "launch-board", "Sandbox Launch Board", "marketing", 38, "dofollow", "prg_form"
     ),
 )
 
@@ -108,6 +114,8 @@ def catalogue(
             if d.kind == "csrf_form":
                 entry["field_map"] = {"url": "website", "name": "title"}
                 entry["success_pattern"] = "(?i)thank you"
+            if d.kind == "prg_form":
+                entry["success_pattern"] = "(?i)thank you"
         out.append(entry)
     return out
 
@@ -128,6 +136,16 @@ class SandboxState:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     #: seconds every submission waits before it is recorded (tests kill workers meanwhile)
     delay: float = 0.0
+    #: while set and not released, every submission waits here before it is recorded
+    held: asyncio.Event | None = None
+
+    def hold(self) -> None:
+        self.held = asyncio.Event()
+
+    def release(self) -> None:
+        if self.held is not None:
+            self.held.set()
+        self.held = None
 
 
 def _host(url: str) -> str:
@@ -164,6 +182,8 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
     async def slow_down() -> None:
         if state.delay:
             await asyncio.sleep(state.delay)
+        if state.held is not None:
+            await state.held.wait()
 
     def record(d: SandboxDirectory, url: str, name: str) -> str:
         state.submissions[d.slug] += 1
@@ -244,7 +264,13 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
         domain = record(d, url, name)
         if d.kind == "csrf_form":
             return _page("Thank you", "<p>Thank you! Your site is queued for review.</p>")
+        if d.kind == "prg_form":  # the thank-you page is not the listing
+            raise web.HTTPSeeOther(f"/{d.slug}/thanks")
         raise web.HTTPSeeOther(f"/{d.slug}/site/{domain}")
+
+    async def thanks(request: web.Request) -> web.Response:
+        d = directory(request)
+        return _page("Thank you", f"<p>Thank you! {html.escape(d.name)} lists it shortly.</p>")
 
     async def api_post(request: web.Request) -> web.Response:
         d = directory(request)
@@ -300,6 +326,7 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
     app.router.add_get("/{slug}/", home)
     app.router.add_get("/{slug}/submit", form_page)
     app.router.add_post("/{slug}/submit", form_post)
+    app.router.add_get("/{slug}/thanks", thanks)
     app.router.add_post("/{slug}/api/listings", api_post)
     app.router.add_get("/{slug}/site/{domain}", listing)
     return app

@@ -15,7 +15,16 @@ from domain.account import Account
 from domain.backlink import Backlink, Evidence, evidence_of
 from domain.backlink_evidence import judge
 from domain.directory import Directory
-from domain.job import JOB_CANCELED, PENDING, SUBMITTED, SUBMITTING, Job, TaskStateConflict
+from domain.job import (
+    CANCELED,
+    FAILED,
+    JOB_CANCELED,
+    PENDING,
+    SUBMITTED,
+    SUBMITTING,
+    Job,
+    TaskStateConflict,
+)
 from domain.ports import (
     Clock,
     DirectoryCatalogue,
@@ -71,15 +80,17 @@ async def record_outcome(
             quota = await load_quota(repo, job.account_id, job.period)
             quota.consume(job.id)
             changed.append(quota)
-        elif isinstance(outcome, Failed):
-            job.record_failed(directory_id, outcome.code, outcome.details)
-            quota = await load_quota(repo, job.account_id, job.period)
-            quota.release(job.id)
-            site = await repo.get(job.site_id, Site)
-            site.unclaim(job.id, [directory_id])  # a later job may try this directory again
-            changed += [quota, site]
         else:
-            job.retry_later(directory_id, outcome.code, outcome.details)
+            if isinstance(outcome, Failed):
+                job.record_failed(directory_id, outcome.code, outcome.details)
+            else:  # back to pending, or canceled when the job is being canceled
+                job.retry_later(directory_id, outcome.code, outcome.details)
+            if job.task(directory_id).status in (FAILED, CANCELED):
+                quota = await load_quota(repo, job.account_id, job.period)
+                quota.release(job.id)
+                site = await repo.get(job.site_id, Site)
+                site.unclaim(job.id, [directory_id])  # a later job may try it again
+                changed += [quota, site]
         await repo.save(*changed)
         return job
 
@@ -187,13 +198,16 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
             await _settle(d, job_id, directory_id, landed)
             return "an earlier attempt had landed"
         if task.status == SUBMITTING:
-            # proven absent: put it back to pending (and retry below, now)
-            await record_outcome(
+            # proven absent: put it back to pending (and retry below, now) — or, when
+            # the job is being canceled meanwhile, canceled
+            job = await record_outcome(
                 d.repo,
                 job_id,
                 directory_id,
                 RetryLater("interrupted", "The worker stopped mid-submission."),
             )
+            if job.task(directory_id).status != PENDING:
+                return f"task is {job.task(directory_id).status}"
     async with d.gate.slot(_host(directory.submit_url)):
         try:
             job = await begin_submission(d.repo, job_id, directory_id)
@@ -203,6 +217,11 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
     attempts = job.task(directory_id).attempts
     if isinstance(outcome, RetryLater) and attempts >= d.max_attempts:
         outcome = Failed(outcome.code, f"{outcome.details} (gave up after {attempts} attempts)")
+    elif isinstance(outcome, RetryLater) and outcome.code in UNCERTAIN:
+        # no retry follows when the job was canceled meanwhile: settle what may have
+        # landed now, or the task is canceled and its site claim given back
+        if (await d.repo.get(job_id, Job)).cancel_requested:
+            outcome = await _landed(d, directory, site, domain) or outcome
     await _settle(d, job_id, directory_id, outcome)
     return type(outcome).__name__
 
@@ -213,7 +232,7 @@ async def _landed(
     """Did an earlier attempt land? `Submitted` if the listing shows the link, or if the
     directory gives no way to prove it absent (no listing template, or moderation delays
     the listing) — verification will settle it then; None when proven absent."""
-    url = directory.listing_url_for(site)
+    url = directory.listing_url(site)
     if url is None or directory.turnaround_days > 0:
         return Submitted(url)
     evidence = await look_for_listing(d, url, domain)
@@ -239,7 +258,7 @@ async def verify(d: Delivery, job_id: UUID, directory_id: int, attempt: int) -> 
     if task.status != SUBMITTED:
         return None
     directory, site, domain = await _context(d, job, directory_id)
-    url = task.listing_url or (directory.listing_url_for(site) if directory else None)
+    url = task.listing_url or (directory.listing_url(site) if directory else None)
     if url is None:
         await record_listing_not_found(
             d.repo, job_id, directory_id, "The directory gave no listing URL to check."
