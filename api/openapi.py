@@ -160,7 +160,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/api/v1/directories"): Operation(
         "Directories within the plan's DR cap (by id unless sorted)",
         answer=Page[DirectoryOut],
-        query=("category", "min_dr", "max_dr", "q", ("sort", _enum(*SORTS)), *LIST),
+        query=(
+            "category",
+            "min_dr",
+            "max_dr",
+            "q",
+            ("sort", _enum(*SORTS) | {"description": "-dr: highest first; by id when absent"}),
+            *LIST,
+        ),
     ),
     ("GET", "/api/v1/directories/{directory_id:int}"): Operation(
         "Read a directory (404 above the plan's DR cap, like an unknown id)",
@@ -180,7 +187,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/v1/jobs/{job_id}"): Operation("Read a job and its tasks", answer=JobOut),
     ("POST", "/api/v1/jobs/{job_id}/cancel"): Operation(
-        "Cancel a job's pending tasks",
+        "Cancel a job: pending tasks at once; the job is canceled when the attempts in "
+        "flight end (it stays running until then, and asking again is a no-op 202)",
         202,
         None,
         JobOut,
@@ -261,7 +269,8 @@ def build_document(operations: dict[tuple[str, str], Operation] = OPERATIONS) ->
         "info": {
             "title": "Backlynk API",
             "version": "1",
-            "description": "Directory submissions with page-level backlink evidence.",
+            "description": "Directory submissions with page-level backlink evidence. "
+            "An empty query parameter (`?status=`) means the parameter is absent.",
         },
         "servers": [{"url": "/"}],
         "paths": paths,

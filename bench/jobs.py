@@ -30,6 +30,7 @@ from aiohttp import web
 
 from adapters import settings as settings_module
 from adapters.auth_ports import auth_ports
+from adapters.demo.sandbox import DIRECTORIES as SANDBOX_DIRECTORIES
 from adapters.demo.sandbox import build_app, catalogue
 from adapters.directories import upsert
 from adapters.infrastructure import open_infrastructure
@@ -52,7 +53,7 @@ def free_port() -> int:
 async def serve_sandbox() -> tuple[list[web.AppRunner], dict[int, str]]:
     app = build_app()
     runners, bases = [], {}
-    for directory_id in range(1, 9):
+    for directory_id in (d.id for d in SANDBOX_DIRECTORIES):  # one server each
         runner = web.AppRunner(app if directory_id == 1 else build_app(), access_log=None)
         await runner.setup()
         port = free_port()
