@@ -202,6 +202,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/tools/backlink-checker"): Operation(
         "The backlink checker web page", access=OPEN, media_type="text/html"
     ),
+    ("GET", "/tools/backlink-checker.js"): Operation(
+        "The backlink checker page's script", access=OPEN, media_type="text/javascript"
+    ),
+    ("GET", "/tools/backlink-checker.css"): Operation(
+        "The backlink checker page's style sheet", access=OPEN, media_type="text/css"
+    ),
 }
 
 REF = "#/components/schemas/{name}"
