@@ -205,16 +205,6 @@ def host_address(host: str) -> HostAddress | None:
     return HostAddress(ip, str(ip) == bare)
 
 
-def literal_ip(host: str) -> IPAddress | None:
-    """The address of a host that is an IP literal in any spelling (None for a name or an
-    invalid host): for callers that only need to know whether DNS is involved."""
-    try:
-        found = host_address(host)
-    except InvalidHost:
-        return None
-    return found.ip if found else None
-
-
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a host is not fetched: `code` is API.md's error code."""
