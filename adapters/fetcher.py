@@ -28,7 +28,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from adapters import charset, page_analysis
-from adapters.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, literal_ip
+from adapters.ssrf import AddressPolicy, BlockedAddress, GuardedResolver
 
 USER_AGENT = "Mozilla/5.0 (compatible; BacklynkBot/1.0; +https://backlynk.io/bot)"
 MAX_BODY = 5_000_000
@@ -155,18 +155,16 @@ class Fetcher:
     def form_session(self) -> aiohttp.ClientSession:
         """A session for one directory submission: the same guarded connections and its
         own cookie jar (sessions and CSRF cookies). Literal IP addresses never reach the
-        resolver, so every request's is vetted here; follow redirects by hand (each hop is
-        a request, so it is vetted too). The caller closes the session."""
+        resolver, so every request's host is vetted here (legacy IPv4 spellings refused);
+        follow redirects by hand (each hop is a request, so it is vetted too). The caller
+        closes the session."""
         policy = self.policy
 
         async def vet(
             session: object, context: object, params: aiohttp.TraceRequestStartParams
         ) -> None:
-            ip = literal_ip(params.url.host or "")
             port = params.url.port or (443 if params.url.scheme == "https" else 80)
-            refusal = policy.refusal(ip, port) if ip is not None else None
-            if refusal:
-                raise BlockedAddress(refusal)
+            policy.check_host(params.url.host or "", port)
 
         tracing = aiohttp.TraceConfig()
         tracing.on_request_start.append(vet)
@@ -226,18 +224,11 @@ class Fetcher:
             raise FetchFailed("invalid_url", f"{url[:200]!r} is not a valid URL.") from None
         if target.scheme not in ("http", "https") or not target.host:
             raise FetchFailed("invalid_url", f"{url[:200]!r} is not an absolute http(s) URL.")
-        # IP literals never reach the resolver, so the policy is applied here
-        ip = literal_ip(target.host)
+        # IP literals (in any spelling) never reach the resolver: the policy judges them here
         port = target.port or (443 if target.scheme == "https" else 80)
-        if ip is not None:
-            refusal = self.policy.refusal(ip, port)
-            if refusal:
-                raise FetchFailed("blocked_address", refusal)
-        else:
-            try:
-                self.policy.check_host_name(target.host)
-            except BlockedAddress as exc:
-                raise FetchFailed("blocked_address", str(exc)) from None
+        refused = self.policy.host_refusal(target.host, port)
+        if refused:
+            raise FetchFailed(refused.code, refused.details)
         return target
 
     @staticmethod

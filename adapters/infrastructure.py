@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,6 +17,8 @@ from adapters.page_inspector import FetchingPageInspector
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
 from adapters.ssrf import AddressPolicy
+
+log = logging.getLogger("backlynk.ssrf")
 
 
 @dataclass
@@ -43,7 +46,19 @@ class Infrastructure:
         await self.pool.close()
 
 
+def warn_about_allow_list(settings: Settings) -> None:
+    """The allow-list opens private networks to strangers' URLs: fine for a laptop or a
+    test run, a hole in production — so every process that fetches says it out loud."""
+    if settings.fetch_allow_cidrs:
+        log.warning(
+            "BACKLYNK_FETCH_ALLOW_CIDRS is set (%s): the fetcher may reach these networks on "
+            "any port. This is a development and test switch; never set it in production.",
+            ", ".join(settings.fetch_allow_cidrs),
+        )
+
+
 async def open_infrastructure(settings: Settings, *, pool_size: int = 10) -> Infrastructure:
+    warn_about_allow_list(settings)
     pool = await connect_pool(settings.database_url, max_size=pool_size)
     read_pool = pool
     if settings.read_url != settings.database_url:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 import msgspec
+from yarl import URL
 
 from adapters import forms
 from adapters.ssrf import BlockedAddress
@@ -47,8 +48,8 @@ def _blocked(exc: BaseException) -> BlockedAddress | None:
 def _transport_failure(exc: BaseException) -> Outcome:
     if isinstance(exc, TimeoutError):
         return RetryLater("timeout", "The directory did not answer in time.")
-    if isinstance(exc, TooManyRedirects):
-        return Failed("directory_unavailable", str(exc))
+    if isinstance(exc, TooManyRedirects | CrossOriginRedirect):
+        return Failed("directory_unavailable", str(exc)[:300])
     blocked = _blocked(exc)
     if blocked is not None:
         # for good: the address will not become public by waiting
@@ -82,17 +83,39 @@ class Answer:
 async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Answer:
     """One request, redirects followed by hand: aiohttp vets only the first URL of a
     request it redirects itself, so each hop is a request of its own and goes through the
-    session's address vetting. A POST answered with 301/302/303 continues as a GET, as
-    browsers do; 307/308 repeat the request."""
+    session's address vetting.
+
+    * 301/302 to a POST, and 303, continue as a GET without the body, as browsers do;
+      307/308 repeat the request with its body — to the same origin only.
+    * A redirect to another origin (scheme, host, port) drops the catalogue's extra
+      headers (often an API key) for the rest of the submission, and never carries the
+      body there: a 307/308 that would re-send it ends the submission instead
+      (`CrossOriginRedirect`). Following it as a GET would submit nothing and could be
+      mistaken for success.
+    * A GET form's fields (`params`) belong to the first URL; the `Location` of a redirect
+      is used as it is."""
     redirected = False
+    origin = URL(url).origin()
     for _ in range(MAX_REDIRECTS + 1):
         async with session.request(method, url, allow_redirects=False, **kwargs) as response:
             location = response.headers.get("Location")
             if response.status in REDIRECTS and location:
                 url = urljoin(str(response.url), location)
                 redirected = True
-                if response.status in (301, 302, 303):
-                    method, kwargs = "GET", {}
+                kwargs.pop("params", None)
+                keeps_body = response.status in (307, 308)
+                if not keeps_body and method != "HEAD":
+                    method = "GET"
+                    kwargs.pop("data", None)
+                    kwargs.pop("json", None)
+                if URL(url).origin() != origin:
+                    if keeps_body and ("data" in kwargs or "json" in kwargs):
+                        raise CrossOriginRedirect(
+                            f"The directory redirected the submission (HTTP {response.status}) "
+                            f"to another host, {URL(url).host}; a submission is never sent "
+                            "to another host than the catalogue's submit_url."
+                        )
+                    kwargs.pop("headers", None)
                 continue
             body = bytearray()
             while len(body) < MAX_BODY:  # read() returns what has arrived, not all of it
@@ -107,6 +130,10 @@ async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs:
 
 
 class TooManyRedirects(aiohttp.ClientError):
+    pass
+
+
+class CrossOriginRedirect(aiohttp.ClientError):
     pass
 
 

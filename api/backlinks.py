@@ -1,18 +1,22 @@
-"""`GET /api/v1/backlinks`: discovered backlinks with their latest evidence, as JSON or
-CSV (`Accept: text/csv` or `?format=csv`: the same rows; `X-Next-Cursor` continues)."""
+"""`GET /api/v1/backlinks`: discovered backlinks with their latest evidence, as JSON (one
+page) or CSV (`Accept: text/csv` or `?format=csv`: every row that matches the filters,
+streamed)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import require_api_access
-from api.csv_export import cell, csv_response, wants_csv
+from api.csv_export import cell, csv_stream, wants_csv
 from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import MAX_LIMIT, page_request, paginate
 from api.rendering import json_response
 from domain import ids
 from domain.backlink import LIVE, LOST
@@ -20,6 +24,8 @@ from domain.errors import NotFound
 from projections.backlinks import BacklinkRow, list_backlinks
 
 LINK_TYPES = ("dofollow", "nofollow", "ugc", "sponsored")
+#: rows per query of a CSV export
+EXPORT_CHUNK = MAX_LIMIT
 
 
 class BacklinkOut(msgspec.Struct):
@@ -76,39 +82,64 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None
     return value
 
 
-async def index(request: Request) -> Response:
-    principal = await require_api_access(request)
-    page = page_request(request)
+class BacklinkFilters(msgspec.Struct, frozen=True):
+    account_id: UUID
+    site_id: UUID | None
+    status: str | None
+    link_type: str | None
+
+
+async def _filters(request: Request, account_id: UUID) -> BacklinkFilters:
     status = _choice(request, "status", (LIVE, LOST))
     link_type = _choice(request, "link_type", LINK_TYPES)
     site_id = None
-    async with request.app.state.infra.read_pool.acquire() as conn:
-        if "site_id" in request.query_params:
-            site_id = ids.decode("site", request.query_params["site_id"])
+    if "site_id" in request.query_params:
+        site_id = ids.decode("site", request.query_params["site_id"])
+        async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
                 site_id,
-                principal.account_id,
+                account_id,
             )
-            if not owned:
-                raise NotFound("No site with this id.", field="site_id")
-        rows = await list_backlinks(
+        if not owned:
+            raise NotFound("No site with this id.", field="site_id")
+    return BacklinkFilters(account_id, site_id, status, link_type)
+
+
+async def _rows(pool: Any, f: BacklinkFilters, *, limit: int, before: int | None) -> list:
+    async with pool.acquire() as conn:
+        return await list_backlinks(
             conn,
-            principal.account_id,
-            site_id=site_id,
-            status=status,
-            link_type=link_type,
-            limit=page.fetch,
-            before=page.after,
+            f.account_id,
+            site_id=f.site_id,
+            status=f.status,
+            link_type=f.link_type,
+            limit=limit,
+            before=before,
         )
-    listed = paginate(rows, page, key=lambda r: r.seq, render=render)
-    if not wants_csv(request):
-        return json_response(listed)
-    response = csv_response(
-        CSV_FIELDS,
-        ([cell(getattr(b, f)) for f in CSV_FIELDS] for b in listed.data),
-        filename="backlinks.csv",
-    )
-    if listed.pagination.next_cursor:
-        response.headers["X-Next-Cursor"] = listed.pagination.next_cursor
-    return response
+
+
+async def _every_row(pool: Any, f: BacklinkFilters) -> AsyncIterator[list[str]]:
+    """Every matching backlink, newest first, read in keyset chunks: a connection is held
+    for one chunk's query only, never while a slow client reads the download."""
+    before = None
+    while True:
+        chunk = await _rows(pool, f, limit=EXPORT_CHUNK, before=before)
+        for row in chunk:
+            out = render(row)
+            yield [cell(getattr(out, name)) for name in CSV_FIELDS]
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        before = chunk[-1].seq
+
+
+async def index(request: Request) -> Response:
+    principal = await require_api_access(request)
+    page = page_request(request)
+    filters = await _filters(request, principal.account_id)
+    pool = request.app.state.infra.read_pool
+    if wants_csv(request):
+        # an export is whole: `limit` and `cursor` page the JSON list only
+        return csv_stream(CSV_FIELDS, _every_row(pool, filters), filename="backlinks.csv")
+    rows = await _rows(pool, filters, limit=page.fetch, before=page.after)
+    return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))

@@ -74,7 +74,11 @@ QUERY: dict[str, dict[str, Any]] = {
     "category": {"type": "string"},
     "site_id": {"type": "string", "description": "A site of the account (404 otherwise)"},
     "link_type": _enum(*LINK_TYPES),
-    "format": {"type": "string", "description": "csv: the rows as CSV (as Accept: text/csv)"},
+    "format": {
+        "type": "string",
+        "description": "csv: as Accept: text/csv — every matching row, streamed (limit and "
+        "cursor page the JSON list only)",
+    },
 }
 
 
@@ -174,7 +178,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         answer=DirectoryOut,
     ),
     ("GET", "/api/v1/backlinks"): Operation(
-        "Backlinks with their latest evidence (JSON, or CSV with Accept: text/csv)",
+        "Backlinks with their latest evidence (a JSON page, or every matching row as CSV with "
+        "Accept: text/csv)",
         answer=Page[BacklinkOut],
         query=("site_id", ("status", _enum(LIVE, LOST)), "link_type", "format", *LIST),
         csv=True,
@@ -210,6 +215,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/tools/backlink-checker"): Operation(
         "The backlink checker web page", access=OPEN, media_type="text/html"
+    ),
+    ("GET", "/tools/backlink-checker.js"): Operation(
+        "The backlink checker page's script", access=OPEN, media_type="text/javascript"
+    ),
+    ("GET", "/tools/backlink-checker.css"): Operation(
+        "The backlink checker page's style sheet", access=OPEN, media_type="text/css"
     ),
 }
 

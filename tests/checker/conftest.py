@@ -33,6 +33,10 @@ RESOLVER_TABLE = {
     "cgnat.test": ["100.64.1.2"],
     "mapped.test": ["::ffff:10.0.0.1"],
     "mixed.test": ["127.0.0.1", "10.0.0.1"],  # one private answer spoils the lookup
+    "nat64.test": ["64:ff9b::a00:1"],  # NAT64 of 10.0.0.1
+    "compat.test": ["::7f00:1"],  # IPv4-compatible ::127.0.0.1
+    "sixtofour.test": ["2002:a00:1::1"],  # 6to4 embedding 10.0.0.1
+    "sitelocal.test": ["fec0::1"],
 }
 
 

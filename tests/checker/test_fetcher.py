@@ -92,7 +92,7 @@ def test_public_addresses_are_allowed_on_web_ports_only(address: str) -> None:
     ip = ipaddress.ip_address(address)
     assert policy().refusal(ip, 80) is None
     assert policy().refusal(ip, 443) is None
-    assert "Port 8080" in (policy().refusal(ip, 8080) or "")
+    assert "port 8080" in (policy().refusal(ip, 8080) or "")
 
 
 def test_allowed_cidrs_open_any_port() -> None:
