@@ -118,13 +118,15 @@ class Secrets(Protocol):
 
 
 class LoginThrottle(Protocol):
-    async def check(self, email_key: str, client_ip: str) -> None:
-        """Raise `RateLimited` if this email or this client failed too often lately."""
+    async def attempt(self, email_key: str, client_ip: str) -> None:
+        """Count one sign-in attempt, before its password is checked; raise `RateLimited`
+        instead if this email or this client failed too often lately."""
         ...
 
-    async def failed(self, email_key: str, client_ip: str) -> None: ...
-
-    async def succeeded(self, email_key: str) -> None: ...
+    async def succeeded(self, email_key: str, client_ip: str) -> None:
+        """The attempt was right: forget this email's failures, and do not count it
+        against the client."""
+        ...
 
 
 class Gate(Protocol):

@@ -86,7 +86,7 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
         key = email_key(email)
     except ValidationFailed:
         key = email.strip().casefold()  # unusable address: still throttled, still slow
-    await ports.throttle.check(key, client_ip)
+    await ports.throttle.attempt(key, client_ip)  # counted before the password is checked
     account = await _account_for_login(ports, key)
     if account is None:
         await ports.passwords.verify_nothing(password)
@@ -94,9 +94,8 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
     else:
         ok = await ports.passwords.verify(account.password_hash, password)
     if account is None or not ok:
-        await ports.throttle.failed(key, client_ip)
         raise InvalidCredentials("The email or password is incorrect.")
-    await ports.throttle.succeeded(key)
+    await ports.throttle.succeeded(key, client_ip)
     if ports.passwords.needs_rehash(account.password_hash):
         account.rehash_password(await ports.passwords.hash(password))
     session, token = _start(ports, account)
