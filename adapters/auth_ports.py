@@ -8,7 +8,7 @@ from adapters.infrastructure import Infrastructure
 from adapters.passwords import FAST_HASHER, Argon2Passwords
 from adapters.settings import Settings
 from adapters.throttle import RedisGate, RedisLoginThrottle
-from adapters.tokens import JwtAccessTokens
+from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
 from domain.ports import AuthPorts
 
 
@@ -23,6 +23,7 @@ def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthP
             queue=settings.password_queue,
         ),
         tokens=JwtAccessTokens(settings.signing_secret),
+        refresh_tokens=HmacRefreshTokens(settings.signing_secret),
         secrets=RandomSecrets(),
         clock=SystemClock(),
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),

@@ -95,6 +95,21 @@ class AccessTokens(Protocol):
         ...
 
 
+class RefreshClaims(msgspec.Struct, frozen=True):
+    """What a genuine refresh token names: its session and its generation."""
+
+    session_id: UUID
+    generation: int
+
+
+class RefreshTokens(Protocol):
+    def issue(self, session_id: UUID, generation: int) -> str: ...
+
+    def read(self, token: str) -> RefreshClaims:
+        """Authenticate and decode; raise `InvalidToken` for anything we did not issue."""
+        ...
+
+
 class NewApiKey(msgspec.Struct, frozen=True):
     key: str  #: the secret itself, shown once
     prefix: str  #: its first characters, shown in lists
@@ -143,6 +158,7 @@ class AuthPorts:
     repository: Repository
     passwords: PasswordHasher
     tokens: AccessTokens
+    refresh_tokens: RefreshTokens
     secrets: Secrets
     clock: Clock
     throttle: LoginThrottle
