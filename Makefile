@@ -65,6 +65,7 @@ bench: install services
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/checker.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/auth.py
 
 bench-checker: install
 	$(BIN)/python bench/checker.py
