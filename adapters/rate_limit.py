@@ -43,7 +43,7 @@ def client_key(ip: str) -> str:
     try:
         address = ipaddress.ip_address(ip.partition("%")[0])
     except ValueError:
-        return ip or "unknown"
+        return ip[:64] or "unknown"  # a unix socket's path, or whatever a proxy sent
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
