@@ -153,4 +153,9 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", 0, 0, 100_000),
         fast_password_hashing=_flag(e.get("BACKLYNK_FAST_PASSWORD_HASHING"), False),
     )
-    return msgspec.structs.replace(settings, **overrides) if overrides else settings
+    if overrides:
+        settings = msgspec.structs.replace(settings, **overrides)
+    if settings.fast_password_hashing and not settings.dev:
+        # cheap hashes would be stored for good: only a development or test process may
+        raise SettingsError("BACKLYNK_FAST_PASSWORD_HASHING is for tests; it needs --dev")
+    return settings

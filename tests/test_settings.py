@@ -79,3 +79,10 @@ def test_host_and_empty_values_mean_the_default():
 def test_a_value_out_of_range_names_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         load({name: value})
+
+
+def test_cheap_password_hashing_is_refused_outside_dev():
+    with pytest.raises(SettingsError, match="BACKLYNK_FAST_PASSWORD_HASHING"):
+        load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"})
+    assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1", "BACKLYNK_DEV": "1"}).fast_password_hashing
+    assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"}, dev=True).fast_password_hashing
