@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -49,13 +50,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from api.app import create_app
 
-    s = settings_module.load(**({"dev": True} if args.dev else {}))
+    # --host/--port stand in for HOST/PORT, so that they are checked the same way
+    env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
+    s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
     app = create_app(s)
     uvicorn.run(
         app,
-        host=args.host or s.host,
-        port=args.port or s.port,
+        host=s.host,
+        port=s.port,
         access_log=False,
         log_level="info",
         proxy_headers=True,
@@ -201,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the web API")
     serve.add_argument("--host", default=None, help="bind address (default: $HOST or 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 8000)")
+    serve.add_argument("--port", default=None, help="port (default: $PORT or 8000)")
     serve.add_argument(
         "--dev", action="store_true", help="run the projector in-process; allow the dev JWT secret"
     )

@@ -116,6 +116,10 @@ def test_a_setting_that_cannot_be_used_is_a_one_line_refusal(settings, variable,
     assert_one_line_refusal(done, variable, repr(value))
 
 
+def test_a_bad_port_option_is_a_one_line_refusal_too(settings):
+    assert_one_line_refusal(refused(settings, "--port", "http"), "PORT", "'http'")
+
+
 def test_a_short_jwt_secret_refuses_to_start_outside_dev(settings):
     done = refused(settings, JWT_SECRET="s" * 31)
     assert_one_line_refusal(done, "JWT_SECRET", "31 bytes", "at least 32")
