@@ -49,7 +49,11 @@ async def test_sign_ups_are_limited_per_client_per_hour(isolated_settings, infra
         for _ in range(2):
             status, body, _ = await post(live, *signup("198.51.100.7"))
             assert status == 201, body
-        assert_rate_limited(await post(live, *signup("198.51.100.7")), 3600)
+        path, refused_body, ip = signup("198.51.100.7")
+        assert_rate_limited(await post(live, path, refused_body, ip), 3600)
+        # the refused sign-up made no account
+        status, body, _ = await post(live, "/api/v1/auth/login", refused_body, "198.51.100.9")
+        assert status == 401 and body["error"]["code"] == "invalid_credentials"
         status, _, _ = await post(live, *signup("198.51.100.8"))
         assert status == 201
 
