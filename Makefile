@@ -36,12 +36,14 @@ demo: migrate .env
 	set -a; source .env; set +a; $(BIN)/backlynk demo load
 
 # The local demo: the sandbox directories live on 127.0.0.1:8001, so the fetcher may reach
-# loopback here, and there is no internet to check a site's landing page against.
+# loopback here, and there is no internet to check a site's landing page against. The web
+# process listens on loopback only (`backlynk serve` alone binds $HOST, default 0.0.0.0).
 run: install services .env migrate demo
 	set -a; source .env; set +a; \
 	export BACKLYNK_FETCH_ALLOW_CIDRS=$${BACKLYNK_FETCH_ALLOW_CIDRS-127.0.0.0/8}; \
 	export BACKLYNK_VERIFY_SITES=$${BACKLYNK_VERIFY_SITES-0}; \
 	export BACKLYNK_HOST_DELAY=$${BACKLYNK_HOST_DELAY-0.2}; \
+	export HOST=$${HOST-127.0.0.1}; \
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start -p $${PORT-8000}
 
 lint: install
@@ -63,6 +65,7 @@ bench: install services
 	$(BIN)/python bench/projection.py
 	$(BIN)/python bench/checker.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/auth.py
 
 bench-checker: install
 	$(BIN)/python bench/checker.py

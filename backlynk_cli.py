@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -49,13 +50,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     from api.app import create_app
 
-    s = settings_module.load(**({"dev": True} if args.dev else {}))
-    s.signing_secret  # noqa: B018 - refuse to start without a JWT secret outside dev
+    # --host/--port stand in for HOST/PORT, so that they are checked the same way
+    env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
+    s = settings_module.load(env, **({"dev": True} if args.dev else {}))
+    s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
     app = create_app(s)
     uvicorn.run(
         app,
-        host=args.host,
-        port=args.port or s.port,
+        host=s.host,
+        port=s.port,
         access_log=False,
         log_level="info",
         proxy_headers=True,
@@ -200,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--host", default=None, help="bind address (default: $HOST or 0.0.0.0)")
+    serve.add_argument("--port", default=None, help="port (default: $PORT or 8000)")
     serve.add_argument(
         "--dev", action="store_true", help="run the projector in-process; allow the dev JWT secret"
     )
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except CommandError as exc:
+    except (CommandError, settings_module.SettingsError) as exc:
         print(f"backlynk: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

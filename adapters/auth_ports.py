@@ -5,18 +5,25 @@ from __future__ import annotations
 from adapters.api_keys import RandomSecrets
 from adapters.clock import SystemClock
 from adapters.infrastructure import Infrastructure
-from adapters.passwords import Argon2Passwords
+from adapters.passwords import FAST_HASHER, Argon2Passwords
+from adapters.settings import Settings
 from adapters.throttle import RedisGate, RedisLoginThrottle
-from adapters.tokens import JwtAccessTokens
+from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
 from domain.ports import AuthPorts
 
 
-def auth_ports(infra: Infrastructure) -> AuthPorts:
-    settings = infra.settings
+def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthPorts:
+    """`settings`: the app's, when they differ from the infrastructure's (tests)."""
+    settings = settings or infra.settings
     return AuthPorts(
         repository=infra.repository,
-        passwords=Argon2Passwords(),
+        passwords=Argon2Passwords(
+            FAST_HASHER if settings.fast_password_hashing else None,
+            concurrency=settings.password_concurrency,
+            queue=settings.password_queue,
+        ),
         tokens=JwtAccessTokens(settings.signing_secret),
+        refresh_tokens=HmacRefreshTokens(settings.signing_secret),
         secrets=RandomSecrets(),
         clock=SystemClock(),
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),

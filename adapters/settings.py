@@ -1,13 +1,25 @@
-"""Configuration from the environment: one place that names every variable."""
+"""Configuration from the environment: one place that names every variable.
+
+A value that cannot be used (a `PORT` that is no port, a rate of 0, a JWT secret too short
+to sign with) is a `SettingsError` at start, which the CLI prints as one line.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 
 import msgspec
 
 DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789"
+
+#: HS256 keys shorter than the hash output weaken it (RFC 7518 §3.2 asks for ≥ 256 bits)
+MIN_JWT_SECRET_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is one line naming the variable."""
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -18,10 +30,14 @@ class Settings(msgspec.Struct, frozen=True):
     #: can share one Redis
     redis_namespace: str = "backlynk"
     jwt_secret: str = ""
+    #: web bind address: every interface, as a Procfile platform expects (`make run`: loopback)
+    host: str = "0.0.0.0"
     port: int = 8000
     fetch_allow_cidrs: tuple[str, ...] = ()
     verify_sites: bool = True
     public_check_rate: int = 30
+    #: URLs in public checks per minute per client (a check holds up to 25)
+    public_check_urls: int = 300
     dev: bool = False
     #: submissions in flight across every worker
     submit_concurrency: int = 8
@@ -33,6 +49,14 @@ class Settings(msgspec.Struct, frozen=True):
     job_timeout: int = 45
     #: a pending task that no worker could submit for this long gives its quota back
     reservation_days: float = 7.0
+    #: registrations per hour and refreshes per minute, per client IP (IPv6: per /64)
+    register_rate: int = 20
+    refresh_rate: int = 60
+    #: password hashes computed at once (0: one per core) and waiting at most (0: 4 per slot)
+    password_concurrency: int = 0
+    password_queue: int = 0
+    #: tests only: cheap argon2 parameters instead of RFC 9106's
+    fast_password_hashing: bool = False
 
     @property
     def read_url(self) -> str:
@@ -40,12 +64,17 @@ class Settings(msgspec.Struct, frozen=True):
 
     @property
     def signing_secret(self) -> str:
-        """The JWT key. Outside dev mode a missing secret is a start-up error."""
-        if self.jwt_secret:
-            return self.jwt_secret
+        """The JWT key. Outside dev mode a missing or short secret is a start-up error."""
         if self.dev:
-            return DEV_JWT_SECRET
-        raise RuntimeError("JWT_SECRET is not set (make run writes one into .env)")
+            return self.jwt_secret or DEV_JWT_SECRET
+        if not self.jwt_secret:
+            raise SettingsError("JWT_SECRET is not set (make run writes one into .env)")
+        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise SettingsError(
+                f"JWT_SECRET is {len(self.jwt_secret.encode())} bytes; use at least "
+                f"{MIN_JWT_SECRET_BYTES} random bytes (e.g. `openssl rand -base64 48`)"
+            )
+        return self.jwt_secret
 
     def redis_key(self, *parts: str) -> str:
         return ":".join((self.redis_namespace, *parts))
@@ -67,6 +96,33 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _number(
+    e: dict[str, str], name: str, default: float, kind: type, low: float, high: float = math.inf
+) -> float:
+    """`e[name]` as an `int` or a finite `float` within [low, high]; unset or empty is the
+    default; anything else is a `SettingsError` that says what is expected."""
+    raw = (e.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        what = "a whole number" if kind is int else "a number"
+        bounds = f"from {low:g} to {high:g}" if high != math.inf else f"of at least {low:g}"
+        raise SettingsError(f"{name} must be {what} {bounds}, not {raw[:40]!r}")
+    return value
+
+
+def _int(e: dict[str, str], name: str, default: int, low: int, high: float = math.inf) -> int:
+    return int(_number(e, name, default, int, low, high))
+
+
+def _float(e: dict[str, str], name: str, default: float, low: float) -> float:
+    return float(_number(e, name, default, float, low))
+
+
 def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
     e = dict(os.environ if env is None else env)
     cidrs = tuple(
@@ -78,15 +134,28 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         redis_url=e.get("REDIS_URL") or _DEFAULTS.redis_url,
         redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or _DEFAULTS.redis_namespace,
         jwt_secret=e.get("JWT_SECRET", ""),
-        port=int(e.get("PORT") or 8000),
+        host=(e.get("HOST") or "").strip() or _DEFAULTS.host,
+        port=_int(e, "PORT", 8000, 1, 65535),
         fetch_allow_cidrs=cidrs,
         verify_sites=_flag(e.get("BACKLYNK_VERIFY_SITES"), True),
-        public_check_rate=int(e.get("BACKLYNK_PUBLIC_CHECK_RATE") or 30),
+        public_check_rate=_int(e, "BACKLYNK_PUBLIC_CHECK_RATE", 30, 1),
+        # one check may hold 25 URLs: a lower cap would refuse some checks forever
+        public_check_urls=_int(e, "BACKLYNK_PUBLIC_CHECK_URLS", 300, 25),
         dev=_flag(e.get("BACKLYNK_DEV"), False),
-        submit_concurrency=int(e.get("BACKLYNK_SUBMIT_CONCURRENCY") or 8),
-        host_delay=float(e.get("BACKLYNK_HOST_DELAY") or 1.0),
-        recheck_hours=float(e.get("BACKLYNK_RECHECK_HOURS") or 24.0),
-        job_timeout=int(e.get("BACKLYNK_JOB_TIMEOUT") or 45),
-        reservation_days=float(e.get("BACKLYNK_RESERVATION_DAYS") or 7.0),
+        submit_concurrency=_int(e, "BACKLYNK_SUBMIT_CONCURRENCY", 8, 1),
+        host_delay=_float(e, "BACKLYNK_HOST_DELAY", 1.0, 0),
+        recheck_hours=_float(e, "BACKLYNK_RECHECK_HOURS", 24.0, 0.01),
+        job_timeout=_int(e, "BACKLYNK_JOB_TIMEOUT", 45, 1),
+        reservation_days=_float(e, "BACKLYNK_RESERVATION_DAYS", 7.0, 0.01),
+        register_rate=_int(e, "BACKLYNK_REGISTER_RATE", 20, 1),
+        refresh_rate=_int(e, "BACKLYNK_REFRESH_RATE", 60, 1),
+        password_concurrency=_int(e, "BACKLYNK_PASSWORD_CONCURRENCY", 0, 0, 1024),
+        password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", 0, 0, 100_000),
+        fast_password_hashing=_flag(e.get("BACKLYNK_FAST_PASSWORD_HASHING"), False),
     )
-    return msgspec.structs.replace(settings, **overrides) if overrides else settings
+    if overrides:
+        settings = msgspec.structs.replace(settings, **overrides)
+    if settings.fast_password_hashing and not settings.dev:
+        # cheap hashes would be stored for good: only a development or test process may
+        raise SettingsError("BACKLYNK_FAST_PASSWORD_HASHING is for tests; it needs --dev")
+    return settings

@@ -151,7 +151,7 @@ def create_app(
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
         app.state.projections = chosen
-        app.state.auth = auth_ports(app.state.infra)
+        app.state.auth = auth_ports(app.state.infra, settings)
         app.state.clock = app.state.infra.clock
         app.state.site_urls = SiteUrlRules(app.state.infra.page_inspector, app.state.clock)
         runner = None

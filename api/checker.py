@@ -1,6 +1,7 @@
 """The backlink check: `POST /api/v1/public/check-backlinks` (anyone, rate-limited per
-client IP) and `POST /api/v1/directories/check-backlinks` (paid plans). Both run the
-same application service and render the same JSON or CSV."""
+client IP or IPv6 /64) and `POST /api/v1/directories/check-backlinks` (paid plans,
+rate-limited per account by plan). Both run the same application service and render the
+same JSON or CSV."""
 
 from __future__ import annotations
 
@@ -9,16 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters.infrastructure import Infrastructure
-from adapters.rate_limit import RateLimiter
-from adapters.settings import Settings
-from api.auth import client_ip, require_api_access
+from api.auth import Principal, require_api_access
 from api.bodies import read_json
 from api.csv_export import cell, csv_response, wants_csv
-from api.errors import ApiError
+from api.limits import per_account, per_client, settings_of
 from domain.backlink_evidence import CheckResult
-from domain.services.check_backlinks import check_backlinks
-
-PUBLIC_BUCKET = "public-check"
+from domain.services.check_backlinks import check_backlinks, unique_urls
 
 
 class CheckBacklinksBody(msgspec.Struct):
@@ -26,25 +23,56 @@ class CheckBacklinksBody(msgspec.Struct):
     urls: list[str]
 
 
-async def _enforce_public_rate(request: Request) -> None:
-    infra: Infrastructure = request.app.state.infra
-    settings: Settings = request.app.state.settings
-    limit = settings.public_check_rate
-    retry_after = await RateLimiter(infra.redis, settings).hit(
-        PUBLIC_BUCKET, client_ip(request) or "unknown", limit=limit
+async def _enforce_public_rate(request: Request) -> CheckBacklinksBody:
+    """Checks, then URLs, per minute per client: both refused (429) before any fetch."""
+    settings = settings_of(request)
+    checks, urls = settings.public_check_rate, settings.public_check_urls
+    await per_client(
+        request,
+        "public-check",
+        limit=checks,
+        window_s=60,
+        refusal=f"The public checker allows {checks} checks per minute.",
     )
-    if retry_after:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"The public checker allows {limit} checks per minute; retry in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
-
-
-async def _check(request: Request) -> Response:
-    """Parse → run the use case → render. Every refusal is raised before any fetch."""
     body = await read_json(request, CheckBacklinksBody)
+    await per_client(
+        request,
+        "public-check-urls",
+        limit=urls,
+        window_s=60,
+        cost=len(unique_urls(body.urls)),  # 422 for bad URLs first: those cost nothing
+        refusal=f"The public checker allows {urls} URLs per minute.",
+    )
+    return body
+
+
+async def _enforce_account_rate(request: Request, principal: Principal) -> CheckBacklinksBody:
+    """The plan's checks, then URLs, per minute per account (domain/plans.py)."""
+    plan = principal.plan
+    checks, urls = plan.checks_per_minute, plan.check_urls_per_minute
+    await per_account(
+        request,
+        principal.account_id,
+        "check",
+        limit=checks,
+        window_s=60,
+        refusal=f"The {plan.name} plan allows {checks} backlink checks per minute.",
+    )
+    body = await read_json(request, CheckBacklinksBody)
+    await per_account(
+        request,
+        principal.account_id,
+        "check-urls",
+        limit=urls,
+        window_s=60,
+        cost=len(unique_urls(body.urls)),
+        refusal=f"The {plan.name} plan allows {urls} checked URLs per minute.",
+    )
+    return body
+
+
+async def _check(request: Request, body: CheckBacklinksBody) -> Response:
+    """Run the use case → render. Every refusal is raised before any fetch."""
     infra: Infrastructure = request.app.state.infra
     report = await check_backlinks(
         body.domain,
@@ -59,13 +87,12 @@ async def _check(request: Request) -> Response:
 
 
 async def public_check_backlinks(request: Request) -> Response:
-    await _enforce_public_rate(request)
-    return await _check(request)
+    return await _check(request, await _enforce_public_rate(request))
 
 
 async def account_check_backlinks(request: Request) -> Response:
-    await require_api_access(request)
-    return await _check(request)
+    principal = await require_api_access(request)
+    return await _check(request, await _enforce_account_rate(request, principal))
 
 
 # --- CSV (API.md: header = the result fields in order; booleans true/false; null empty) ---

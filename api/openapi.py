@@ -211,7 +211,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         csv=True,
     ),
     ("POST", "/api/v1/directories/check-backlinks"): Operation(
-        "Check known linking pages", 200, CheckBacklinksBody, CheckReport, csv=True
+        "Check known linking pages",
+        200,
+        CheckBacklinksBody,
+        CheckReport,
+        csv=True,
+        errors=(("429", "Rate limited: the plan's checks or URLs per minute"),),
     ),
     ("GET", "/tools/backlink-checker"): Operation(
         "The backlink checker web page", access=OPEN, media_type="text/html"

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from api.auth import auth_ports, client_ip
 from api.bodies import read_json
 from api.consistency import settle
+from api.limits import per_client, settings_of
 from api.rendering import json_response, no_content
 from api.users import AccountFacts, UserOut, user_out
 from domain.services import sessions
@@ -55,6 +56,14 @@ async def _tokens(request: Request, signed_in: SignedIn, status: int) -> Respons
 
 
 async def register(request: Request) -> Response:
+    limit = settings_of(request).register_rate
+    await per_client(
+        request,
+        "register",
+        limit=limit,
+        window_s=3600,
+        refusal=f"At most {limit} sign-ups per hour come from one network.",
+    )
     body = await read_json(request, RegisterIn)
     signed_in = await sessions.register(auth_ports(request), body.email, body.password, body.name)
     return await _tokens(request, signed_in, 201)
@@ -69,6 +78,14 @@ async def login(request: Request) -> Response:
 
 
 async def refresh(request: Request) -> Response:
+    limit = settings_of(request).refresh_rate
+    await per_client(
+        request,
+        "refresh",
+        limit=limit,
+        window_s=60,
+        refusal=f"At most {limit} token refreshes per minute come from one network.",
+    )
     body = await read_json(request, RefreshIn)
     signed_in = await sessions.refresh(auth_ports(request), body.refresh_token)
     return await _tokens(request, signed_in, 200)

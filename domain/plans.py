@@ -1,7 +1,8 @@
 """The plans: the one table of prices and limits (API.md, Plans).
 
 Every limit the service enforces (API access, API keys, sites, monthly submissions, the
-directory DR cap) is read from here, so changing a plan is a one-line change.
+directory DR cap, the authenticated checker's rate) is read from here, so changing a plan
+is a one-line change.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ class Plan(msgspec.Struct, frozen=True):
     max_api_keys: int
     #: False: only auth, users/me and the public endpoints
     api_access: bool
+    #: the authenticated backlink checker, per account: checks and URLs per minute
+    checks_per_minute: int = 0
+    check_urls_per_minute: int = 0
 
 
 FREE = Plan("free", "Free", 0, 0, 0, 1, 0, False)
-PRO = Plan("pro", "Pro", 199, 150, 50, 10, 5, True)
-AGENCY = Plan("agency", "Agency", 399, 600, None, 100, 25, True)
+PRO = Plan("pro", "Pro", 199, 150, 50, 10, 5, True, 60, 600)
+AGENCY = Plan("agency", "Agency", 399, 600, None, 100, 25, True, 120, 1500)
 
 PLANS: dict[str, Plan] = {p.code: p for p in (FREE, PRO, AGENCY)}
 

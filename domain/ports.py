@@ -95,6 +95,21 @@ class AccessTokens(Protocol):
         ...
 
 
+class RefreshClaims(msgspec.Struct, frozen=True):
+    """What a genuine refresh token names: its session and its generation."""
+
+    session_id: UUID
+    generation: int
+
+
+class RefreshTokens(Protocol):
+    def issue(self, session_id: UUID, generation: int) -> str: ...
+
+    def read(self, token: str) -> RefreshClaims:
+        """Authenticate and decode; raise `InvalidToken` for anything we did not issue."""
+        ...
+
+
 class NewApiKey(msgspec.Struct, frozen=True):
     key: str  #: the secret itself, shown once
     prefix: str  #: its first characters, shown in lists
@@ -118,13 +133,15 @@ class Secrets(Protocol):
 
 
 class LoginThrottle(Protocol):
-    async def check(self, email_key: str, client_ip: str) -> None:
-        """Raise `RateLimited` if this email or this client failed too often lately."""
+    async def attempt(self, email_key: str, client_ip: str) -> None:
+        """Count one sign-in attempt, before its password is checked; raise `RateLimited`
+        instead if this email or this client failed too often lately."""
         ...
 
-    async def failed(self, email_key: str, client_ip: str) -> None: ...
-
-    async def succeeded(self, email_key: str) -> None: ...
+    async def succeeded(self, email_key: str, client_ip: str) -> None:
+        """The attempt was right: forget this email's failures, and do not count it
+        against the client."""
+        ...
 
 
 class Gate(Protocol):
@@ -141,6 +158,7 @@ class AuthPorts:
     repository: Repository
     passwords: PasswordHasher
     tokens: AccessTokens
+    refresh_tokens: RefreshTokens
     secrets: Secrets
     clock: Clock
     throttle: LoginThrottle

@@ -74,6 +74,11 @@ def settings(database_url: str, worker_id: str) -> Settings:
             "JWT_SECRET": "test-secret-" + RUN_ID * 4,
             "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "BACKLYNK_DEV": "1",
+            # cheap argon2 and no per-IP sign-up/refresh limits: every test signs up from
+            # loopback (tests/test_auth_limits.py sets its own limits and the real hashing)
+            "BACKLYNK_FAST_PASSWORD_HASHING": "1",
+            "BACKLYNK_REGISTER_RATE": "1000000",
+            "BACKLYNK_REFRESH_RATE": "1000000",
             "BACKLYNK_REDIS_NAMESPACE": f"test:{RUN_ID}:{worker_id}",
         }
     )

@@ -48,6 +48,16 @@ async def test_expired_token_is_401_token_expired(server, settings):
     assert_error(body, "token_expired")
 
 
+async def test_a_token_issued_in_the_future_is_401(server, settings):
+    """`iat` is checked against the service's clock (pyjwt's check of it is off)."""
+    claims = claims_of((await register(server))["access_token"])
+    now = int(time.time())
+    claims.update(iat=now + 600, exp=now + 1500)
+    status, body = await me(server, jwt.encode(claims, settings.jwt_secret, algorithm="HS256"))
+    assert status == 401
+    assert_error(body, "invalid_token")
+
+
 async def test_token_signed_with_another_secret_is_401(server):
     claims = claims_of((await register(server))["access_token"])
     forged = jwt.encode(claims, "another-secret-of-sufficient-length-0123456789", "HS256")

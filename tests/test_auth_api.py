@@ -180,10 +180,32 @@ async def test_wrong_password_and_unknown_email_give_the_same_401(server):
     assert_error(answers[0], "invalid_credentials")
 
 
-async def test_unknown_email_takes_as_long_as_a_wrong_password(server):
+@pytest.fixture
+async def production_hashing(settings, infra):
+    """The app with argon2's production parameters (the suite runs with cheap ones)."""
+    import msgspec
+
+    from api.app import create_app
+    from tests.conftest import LiveServer, free_port
+
+    real = msgspec.structs.replace(settings, fast_password_hashing=False)
+    async with LiveServer(create_app(real, infra=infra), free_port()) as live:
+        yield live
+
+
+async def test_passwords_are_hashed_with_rfc_9106_parameters(production_hashing, infra):
+    tokens = await register(production_hashing)
+    from domain.account import Account
+
+    account = await infra.repository.get(ids.decode("usr", tokens["user"]["id"]), Account)
+    assert account.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+async def test_unknown_email_takes_as_long_as_a_wrong_password(production_hashing):
     """The unknown-email path verifies against a dummy argon2 hash: without it, it would
     answer in a small fraction of the time and reveal which emails have accounts.
     Attempts alternate so that load from parallel tests hits both sides alike."""
+    server = production_hashing
     email = unique_email()
     await register(server, email)
     loop = asyncio.get_running_loop()

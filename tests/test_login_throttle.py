@@ -1,8 +1,11 @@
 """Repeated login failures per email and per client IP are refused with 429 and a
-Retry-After, before any password is checked; counters live in Redis."""
+Retry-After, before any password is checked; counters live in Redis. An attempt is
+counted before its password is checked, so a parallel burst gets no more checks than the
+limit."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from adapters.throttle import MAX_FAILURES_PER_EMAIL, MAX_FAILURES_PER_IP, WINDOW_SECONDS
@@ -70,3 +73,43 @@ async def test_a_successful_login_clears_the_email_counter(server):
             assert status == 401
         status, _, _ = await login(server, email, PASSWORD, ip)
         assert status == 200
+
+
+async def test_a_parallel_burst_for_one_email_gets_no_more_password_checks_than_the_limit(
+    server,
+):
+    email = unique_email()
+    await register(server, email)
+    ip = random_ip()
+    answers = await asyncio.gather(*(login(server, email, "wrong password", ip) for _ in range(20)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [401] * MAX_FAILURES_PER_EMAIL + [429] * (20 - MAX_FAILURES_PER_EMAIL)
+    for status, body, headers in answers:
+        if status == 429:
+            assert_error(body, "rate_limited")
+            assert 0 < int(headers["Retry-After"]) <= WINDOW_SECONDS
+
+
+async def test_a_parallel_burst_from_one_ip_gets_no_more_password_checks_than_the_limit(
+    server,
+):
+    ip = random_ip()
+    burst = MAX_FAILURES_PER_IP + 10
+    answers = await asyncio.gather(
+        *(login(server, unique_email("spray"), PASSWORD, ip) for _ in range(burst))
+    )
+    statuses = sorted(status for status, _, _ in answers)
+    assert statuses == [401] * MAX_FAILURES_PER_IP + [429] * 10
+    assert all(int(h["Retry-After"]) > 0 for s, _, h in answers if s == 429)
+
+
+async def test_successful_logins_do_not_count_against_the_ip(server):
+    """An office behind one address signs in all day: only failures count."""
+    email = unique_email()
+    await register(server, email)
+    ip = random_ip()
+    for _ in range(MAX_FAILURES_PER_IP + 2):
+        status, body, _ = await login(server, email, PASSWORD, ip)
+        assert status == 200, body
+    status, _, _ = await login(server, unique_email("typo"), PASSWORD, ip)
+    assert status == 401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.settings import load
+from adapters.settings import SettingsError, load
 
 
 def test_defaults_match_the_documented_table():
@@ -19,6 +19,12 @@ def test_defaults_match_the_documented_table():
         (),
     )
     assert s.queue_name == "backlynk:queue"
+    assert (s.host, s.public_check_urls, s.register_rate, s.refresh_rate) == (
+        "0.0.0.0",
+        300,
+        20,
+        60,
+    )
 
 
 def test_variables_are_read_and_parsed():
@@ -37,7 +43,46 @@ def test_variables_are_read_and_parsed():
 
 
 def test_no_jwt_secret_outside_dev_refuses_to_start():
-    with pytest.raises(RuntimeError, match="JWT_SECRET"):
+    with pytest.raises(SettingsError, match="JWT_SECRET"):
         load({}).signing_secret  # noqa: B018
     assert load({"BACKLYNK_DEV": "1"}).signing_secret
     assert load({"JWT_SECRET": "x" * 40}).signing_secret == "x" * 40
+
+
+def test_a_jwt_secret_under_32_bytes_is_refused_outside_dev():
+    with pytest.raises(SettingsError, match="31 bytes"):
+        load({"JWT_SECRET": "x" * 31}).signing_secret  # noqa: B018
+    # bytes, not characters: 11 three-byte characters are 33 bytes
+    assert load({"JWT_SECRET": "€" * 11}).signing_secret == "€" * 11
+    assert load({"JWT_SECRET": "short", "BACKLYNK_DEV": "1"}).signing_secret == "short"
+
+
+def test_host_and_empty_values_mean_the_default():
+    s = load({"HOST": "::", "PORT": "", "BACKLYNK_PUBLIC_CHECK_RATE": " "})
+    assert (s.host, s.port, s.public_check_rate) == ("::", 8000, 30)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "99999"),
+        ("PORT", "0"),
+        ("BACKLYNK_PUBLIC_CHECK_RATE", "0"),
+        ("BACKLYNK_PUBLIC_CHECK_RATE", "-3"),
+        ("BACKLYNK_PUBLIC_CHECK_URLS", "1.5"),
+        ("BACKLYNK_REGISTER_RATE", "0"),
+        ("BACKLYNK_JOB_TIMEOUT", "0"),
+        ("BACKLYNK_PASSWORD_CONCURRENCY", "-1"),
+        ("BACKLYNK_HOST_DELAY", "inf"),
+    ],
+)
+def test_a_value_out_of_range_names_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load({name: value})
+
+
+def test_cheap_password_hashing_is_refused_outside_dev():
+    with pytest.raises(SettingsError, match="BACKLYNK_FAST_PASSWORD_HASHING"):
+        load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"})
+    assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1", "BACKLYNK_DEV": "1"}).fast_password_hashing
+    assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"}, dev=True).fast_password_hashing

@@ -69,6 +69,7 @@ async def authenticate_access_token(ports: AuthPorts, token: str) -> Principal:
         raise InvalidToken("This access token is not valid.")
     if session.is_revoked:
         raise InvalidToken("This session has ended; sign in again.")
+    session.check_not_expired(ports.clock.now())  # the session's end ends its access tokens
     account = await ports.repository.get(session.account_id, Account)
     return _principal(account, "jwt", session.id)
 

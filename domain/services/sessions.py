@@ -1,7 +1,8 @@
 """Sign-in use cases: register, login, refresh (rotation with reuse detection), logout.
 
-A refresh token is `<session id hex>.<random secret>`: the session id says which family
-to load, the secret (stored only as a hash) proves possession.
+A refresh token names its session and its generation (`ports.refresh_tokens` makes and
+authenticates them): the session says which aggregate to load, the generation whether the
+token is the current one, a spent one, or one never issued.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from uuid import UUID, uuid4
 import msgspec
 
 from domain.account import Account, email_key
-from domain.auth_session import REFRESH_TOKEN_TTL, AuthSession
+from domain.auth_session import SESSION_LIFETIME, AuthSession
 from domain.errors import (
     ConcurrencyConflict,
     InvalidCredentials,
@@ -35,32 +36,14 @@ class SignedIn(msgspec.Struct, frozen=True):
     notification_id: int
 
 
-def compose_refresh_token(session_id: UUID, secret: str) -> str:
-    return f"{session_id.hex}.{secret}"
-
-
-def session_of(refresh_token: str) -> UUID:
-    head, dot, secret = refresh_token.partition(".")
-    if not dot or len(head) != 32 or not secret:
-        raise InvalidToken("This refresh token is not valid.", field="refresh_token")
-    try:
-        return UUID(hex=head)
-    except ValueError:
-        raise InvalidToken("This refresh token is not valid.", field="refresh_token") from None
-
-
 def _start(ports: AuthPorts, account: Account) -> tuple[AuthSession, str]:
     """A new session for `account` (unsaved) and its first refresh token."""
-    session_id = uuid4()
-    token = compose_refresh_token(session_id, ports.secrets.token())
-    expires_at = ports.clock.now() + REFRESH_TOKEN_TTL
     session = AuthSession(
         account_id=account.id,
-        token_hash=ports.secrets.hash(token),
-        expires_at=expires_at,
-        id=session_id,
+        expires_at=ports.clock.now() + SESSION_LIFETIME,
+        id=uuid4(),
     )
-    return session, token
+    return session, ports.refresh_tokens.issue(session.id, session.generation)
 
 
 def _signed_in(
@@ -86,7 +69,7 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
         key = email_key(email)
     except ValidationFailed:
         key = email.strip().casefold()  # unusable address: still throttled, still slow
-    await ports.throttle.check(key, client_ip)
+    await ports.throttle.attempt(key, client_ip)  # counted before the password is checked
     account = await _account_for_login(ports, key)
     if account is None:
         await ports.passwords.verify_nothing(password)
@@ -94,9 +77,8 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
     else:
         ok = await ports.passwords.verify(account.password_hash, password)
     if account is None or not ok:
-        await ports.throttle.failed(key, client_ip)
         raise InvalidCredentials("The email or password is incorrect.")
-    await ports.throttle.succeeded(key)
+    await ports.throttle.succeeded(key, client_ip)
     if ports.passwords.needs_rehash(account.password_hash):
         account.rehash_password(await ports.passwords.hash(password))
     session, token = _start(ports, account)
@@ -111,42 +93,35 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
 
 
 async def refresh(ports: AuthPorts, refresh_token: str) -> SignedIn:
-    session_id = session_of(refresh_token)
-    presented = ports.secrets.hash(refresh_token)
-    new_token = compose_refresh_token(session_id, ports.secrets.token())
+    claims = ports.refresh_tokens.read(refresh_token)
 
     async def attempt() -> SignedIn:
-        session = await _session(ports, session_id)
+        session = await _session(ports, claims.session_id)
         now = ports.clock.now()
-        if session.was_spent(presented):
+        if session.was_spent(claims.generation):
             if not session.is_revoked:
                 session.revoke(at=now, because="refresh_token_reused")
                 await ports.repository.save(session)
             raise RefreshTokenReused(
                 "This refresh token was already used; the session has been revoked. Sign in again."
             )
-        session.rotate(
-            presented_hash=presented,
-            new_hash=ports.secrets.hash(new_token),
-            now=now,
-            expires_at=now + REFRESH_TOKEN_TTL,
-        )
+        session.refresh(claims.generation, now)
         nid = await ports.repository.save(session)
         account = await ports.repository.get(session.account_id, Account)
-        return _signed_in(ports, account, session.id, new_token, nid)
+        token = ports.refresh_tokens.issue(session.id, session.generation)
+        return _signed_in(ports, account, session.id, token, nid)
 
     return await on_conflict(attempt)
 
 
 async def logout(ports: AuthPorts, refresh_token: str) -> int:
-    """End the session the token belongs to (any token of the family will do: ending a
+    """End the session the token belongs to (any token of the session will do: ending a
     session is never a risk). Ending an ended session is a no-op."""
-    session_id = session_of(refresh_token)
-    presented = ports.secrets.hash(refresh_token)
+    claims = ports.refresh_tokens.read(refresh_token)
 
     async def attempt() -> int:
-        session = await _session(ports, session_id)
-        if not session.belongs(presented):
+        session = await _session(ports, claims.session_id)
+        if not session.issued(claims.generation):
             raise InvalidToken("This refresh token is not valid.", field="refresh_token")
         if session.is_revoked:
             return 0
