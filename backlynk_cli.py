@@ -28,8 +28,9 @@ def _configure_logging() -> None:
 
 def migrate_ddl() -> list[str]:
     from adapters import directories
+    from projections import stalls
 
-    return [*directories.DDL, *all_ddl(all_projections())]
+    return [*directories.DDL, *all_ddl(all_projections()), *stalls.DDL]
 
 
 async def _migrate() -> None:
@@ -85,26 +86,102 @@ async def _projector() -> None:
         await infra.close()
 
 
-async def _rebuild(name: str | None) -> None:
-    import asyncpg
-
-    from adapters.infrastructure import open_infrastructure
-    from projections.runner import rebuild
-
+def _projections_named(name: str | None) -> list[Any]:
     chosen = [p for p in all_projections() if name in (None, p.name)]
     if name and not chosen:
         known = ", ".join(p.name for p in all_projections()) or "none"
         raise CommandError(f"unknown projection {name!r} (known: {known})")
+    return chosen
+
+
+async def _rebuild(name: str | None) -> None:
+    import asyncpg
+
+    from adapters.infrastructure import open_infrastructure
+    from projections.runner import CannotApply, rebuild
+
+    chosen = _projections_named(name)
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=2)
     conn = await asyncpg.connect(s.database_url)
     try:
         for projection in chosen:
-            n = await rebuild(conn, infra.store, projection)
+            try:
+                n = await rebuild(conn, infra.store, projection)
+            except CannotApply as stuck:
+                raise CommandError(f"{stuck}: {stuck.__cause__}") from None
             print(f"rebuilt {projection.name}: {n} events replayed", file=sys.stderr)
     finally:
         await conn.close()
         await infra.close()
+
+
+def _operator() -> str:
+    """Who runs the command, for the audit trail: user@host."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+async def _skip(name: str, position: str, reason: str | None) -> None:
+    import asyncpg
+
+    from projections import stalls
+
+    [projection] = _projections_named(name)
+    if not position.isascii() or not position.isdigit() or int(position) < 1:
+        raise CommandError(
+            f"POSITION must be a notification id (a positive integer), not {position!r}"
+        )
+    conn = await asyncpg.connect(settings_module.load().database_url)
+    try:
+        done = await stalls.skip(
+            conn, projection, int(position), skipped_by=_operator(), reason=reason
+        )
+    except stalls.SkipRefused as refused:
+        raise CommandError(str(refused)) from None
+    finally:
+        await conn.close()
+    print(
+        f"skipped notification {done.notification_id} ({done.topic}, {done.originator_id} "
+        f"v{done.originator_version}) for projection {done.projection}; it resumes after it",
+        file=sys.stderr,
+    )
+
+
+async def _status() -> None:
+    import asyncpg
+
+    from projections import stalls
+
+    projections = all_projections()
+    conn = await asyncpg.connect(settings_module.load().database_url)
+    try:
+        at = await stalls.positions(conn, projections)
+        stuck = {s.projection: s for s in await stalls.stuck(conn, projections)}
+        recent = await stalls.skips(conn)
+    finally:
+        await conn.close()
+    for p in projections:
+        line = f"{p.name}: at {at.get(p.name, 0)}"
+        if s := stuck.get(p.name):
+            line += (
+                f", STUCK at {s.notification_id} ({s.topic}, {s.originator_id} "
+                f"v{s.originator_version}) since {s.since:%Y-%m-%d %H:%M:%S}Z, "
+                f"{s.attempts} attempts: {s.error}"
+            )
+        print(line)
+    for k in recent:
+        print(
+            f"skipped {k.projection} {k.notification_id} ({k.topic}) by {k.skipped_by} "
+            f"at {k.skipped_at:%Y-%m-%d %H:%M:%S}Z: {k.reason or '(no reason given)'}; "
+            f"error was {k.error}"
+        )
 
 
 def _import_directories(path: str) -> None:
@@ -227,6 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
     rb = proj_sub.add_parser("rebuild", help="replay a read model (or all) from position 0")
     rb.add_argument("name", nargs="?")
     rb.set_defaults(func=lambda a: asyncio.run(_rebuild(a.name)))
+    sk = proj_sub.add_parser(
+        "skip", help="record a skip of the event a stuck projection stopped at, and resume it"
+    )
+    sk.add_argument("name")
+    sk.add_argument("position", help="the notification id it is stuck at (see /readyz)")
+    sk.add_argument("--reason", help="why, for the audit trail (projection_skips)")
+    sk.set_defaults(func=lambda a: asyncio.run(_skip(a.name, a.position, a.reason)))
+    proj_sub.add_parser(
+        "status", help="each projection's position, stuck ones, recent skips"
+    ).set_defaults(func=_run(_status))
 
     users = sub.add_parser("users", help="account administration")
     users_sub = users.add_subparsers(dest="action", required=True)

@@ -31,9 +31,10 @@ from api import (
     tools,
     users,
 )
+from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
-from api.middleware import OptionalTrailingSlash, QueryText, RequestContext
+from api.middleware import OptionalTrailingSlash, QueryText, RequestContext, SecurityHeaders
 from domain.errors import DomainError
 from projections.base import Projection
 from projections.registry import all_projections
@@ -171,6 +172,8 @@ def create_app(
     return Starlette(
         routes=routes(),
         middleware=[
+            # the inline scripts and styles of every page, hashed at start-up
+            Middleware(SecurityHeaders, html_policy([*page_sources(), openapi.docs_html()])),
             Middleware(RequestContext),
             Middleware(OptionalTrailingSlash),
             Middleware(QueryText),

@@ -1,5 +1,5 @@
 """Pure ASGI middleware: request ids, JSON access logs, the last-resort 500 envelope,
-and the optional trailing slash of API.md."""
+the optional trailing slash of API.md, and the security headers of every answer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import msgspec
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.content_security import API_POLICY
 from api.errors import error_response
 
 access_log = logging.getLogger("backlynk.access")
@@ -127,3 +128,40 @@ class QueryText:
                         await response(scope, receive, send)
                         return
         await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Outermost layer: every answer says `nosniff` and sends no referrer; an HTML page
+    gets `html_policy` (see `api.content_security`) and is never framed, any other
+    answer the policy that loads nothing."""
+
+    def __init__(self, app: ASGIApp, html_policy: str):
+        self.app = app
+        self.html = [
+            (b"content-security-policy", html_policy.encode()),
+            (b"x-frame-options", b"DENY"),
+        ]
+        self.other = [(b"content-security-policy", API_POLICY.encode())]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                html = any(
+                    name.lower() == b"content-type" and value.lower().startswith(b"text/html")
+                    for name, value in headers
+                )
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    *(self.html if html else self.other),
+                ]
+                message["headers"] = headers + [(n, v) for n, v in extra if n not in names]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

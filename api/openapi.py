@@ -7,6 +7,7 @@ test checks that no route is missing from it."""
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -346,6 +347,11 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def docs(request: Request) -> HTMLResponse:
+    return HTMLResponse(docs_html())
+
+
+@functools.cache
+def docs_html() -> str:
     """The document as a plain page: one section per operation, schemas linked."""
     doc = msgspec.json.decode(document_bytes())
     esc = html.escape
@@ -369,4 +375,4 @@ async def docs(request: Request) -> HTMLResponse:
         pretty = msgspec.json.format(msgspec.json.encode(schema), indent=2).decode()
         parts.append(f"<h3 id='{esc(name)}'>{esc(name)}</h3><pre>{esc(pretty)}</pre>")
     parts.append("</body></html>")
-    return HTMLResponse("".join(parts))
+    return "".join(parts)

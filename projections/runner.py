@@ -12,6 +12,7 @@ Wakes on NOTIFY and also polls, because notifications are lost across reconnects
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import zlib
@@ -19,9 +20,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, CHANNEL, PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
+from projections import stalls
 from projections.base import Projection, tracking_table
 
 log = logging.getLogger("backlynk.projector")
@@ -44,6 +47,26 @@ class StalePosition(Exception):
     """Another runner moved the projection on (or a rebuild reset it): discard the batch."""
 
 
+class CannotApply(Exception):
+    """`projection` cannot apply the notification `note`; every event before it was kept,
+    so the projection's position is `after` (the event just before `note`)."""
+
+    def __init__(self, projection: str, note: Notification, index: int, after: int):
+        self.projection, self.note, self.index, self.after = projection, note, index, after
+        super().__init__(
+            f"projection {projection}: cannot apply notification {note.id} "
+            f"({note.topic}, {note.originator_id} v{note.originator_version})"
+        )
+
+
+def _connection_lost(conn: Any, error: Exception) -> bool:
+    """A dropped connection is the runner's trouble (reconnect), not the event's."""
+    closed = getattr(conn, "is_closed", None)
+    return isinstance(
+        error, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+    ) or bool(closed and closed())
+
+
 async def apply_batch(
     conn: Any,
     store: PostgresEventStore,
@@ -51,33 +74,42 @@ async def apply_batch(
     projection: Projection,
     batch_size: int,
 ) -> int:
-    """Apply the next batch of events to `projection`; return how many were read."""
+    """Apply the next batch of events to `projection`; return how many were read.
+
+    An event it cannot apply raises `CannotApply` after the events before it (in their own,
+    smaller batch) are kept, so the projection stops exactly at the bad event."""
     start = await position(conn, projection)
     notes = await store.notifications(start, batch_size, conn=conn)
     if not notes:
         return 0
     wanted = set(projection.topics)
-    async with conn.transaction():
-        for note in notes:
-            if not wanted or note.topic in wanted:
-                try:
-                    await projection.apply(conn, mapper.to_domain_event(note), note.id)
-                except Exception as exc:
-                    # the runner retries this batch forever: tell operators which event
-                    exc.add_note(
-                        f"projection {projection.name}: notification {note.id} "
-                        f"({note.topic}, {note.originator_id} v{note.originator_version})"
-                    )
-                    raise
-        moved = await conn.fetchval(
-            f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
-            "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",
-            notes[-1].id,
-            APPLICATION_NAME,
-            start,
-        )
-        if moved is None:
-            raise StalePosition(projection.name)
+    try:
+        async with conn.transaction():
+            for index, note in enumerate(notes):
+                if not wanted or note.topic in wanted:
+                    try:
+                        await projection.apply(conn, mapper.to_domain_event(note), note.id)
+                    except Exception as exc:
+                        if _connection_lost(conn, exc):
+                            raise
+                        after = notes[index - 1].id if index else start
+                        raise CannotApply(projection.name, note, index, after) from exc
+            moved = await conn.fetchval(
+                f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
+                "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",
+                notes[-1].id,
+                APPLICATION_NAME,
+                start,
+            )
+            if moved is None:
+                raise StalePosition(projection.name)
+    except CannotApply as stuck:
+        if await position(conn, projection) != start:
+            # not the event's fault: another runner (or a rebuild) wrote the same rows
+            raise StalePosition(projection.name) from stuck
+        if stuck.index:
+            await apply_batch(conn, store, mapper, projection, stuck.index)
+        raise
     return len(notes)
 
 
@@ -89,13 +121,19 @@ async def catch_up(
     batch_size: int = 500,
     mapper: TypedMapper | None = None,
 ) -> int:
-    """Apply batches until the log is exhausted; return the number of events read."""
+    """Apply batches until the log is exhausted; return the number of events read.
+    An event an operator skipped (`projections skip`) is passed over, as it was live."""
     mapper = mapper or TypedMapper(MsgspecTranscoder())
     total = 0
     while True:
         try:
             n = await apply_batch(conn, store, mapper, projection, batch_size)
         except StalePosition:
+            continue
+        except CannotApply as stuck:
+            if not await stalls.was_skipped(conn, projection.name, stuck.note.id):
+                raise
+            await stalls.pass_over(conn, projection, stuck.note.id, stuck.after)
             continue
         if n == 0:
             return total
@@ -129,7 +167,11 @@ async def rebuild(
 
 
 class ProjectorRunner:
-    """Runs every projection until stopped; one task and one connection per projection."""
+    """Runs every projection until stopped; one task and one connection per projection.
+
+    A projection that cannot apply an event stops alone: its stall is recorded (and shown by
+    `/readyz`), it retries with exponential back-off (a transient error heals by itself; a
+    restart retries at once), and a skip recorded by the operator wakes it at once."""
 
     def __init__(
         self,
@@ -140,6 +182,8 @@ class ProjectorRunner:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         lock_retry: float = 1.0,
+        stuck_retry: float = 0.5,
+        stuck_retry_max: float = 30.0,
     ):
         self.dsn = dsn
         self.store = store
@@ -147,6 +191,8 @@ class ProjectorRunner:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.lock_retry = lock_retry
+        self.stuck_retry = stuck_retry
+        self.stuck_retry_max = stuck_retry_max
         self.mapper = TypedMapper(MsgspecTranscoder())
         self._tasks: list[asyncio.Task[None]] = []
         self.holding: set[str] = set()
@@ -186,19 +232,39 @@ class ProjectorRunner:
 
     async def _hold_and_apply(self, projection: Projection) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
-        wake = asyncio.Event()
+        wake, skipped = asyncio.Event(), asyncio.Event()
         try:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_key(projection)):
                 await asyncio.sleep(self.lock_retry)
             self.holding.add(projection.name)
             log.info("projection %s: holding the lock", projection.name)
             await conn.add_listener(CHANNEL, lambda *_: wake.set())
+            await conn.add_listener(
+                stalls.CHANNEL,
+                lambda _c, _pid, _ch, name: skipped.set() if name == projection.name else None,
+            )
+            # a stall recorded before a restart is cleared once the projection moves on
+            stuck_at = await stalls.stalled_at(conn, projection.name)
             while True:
                 wake.clear()
                 started = time.monotonic()
-                n = await catch_up(
-                    conn, self.store, projection, batch_size=self.batch_size, mapper=self.mapper
-                )
+                try:
+                    n = await catch_up(
+                        conn, self.store, projection, batch_size=self.batch_size, mapper=self.mapper
+                    )
+                except CannotApply as stuck:
+                    # wait out the back-off, or until the operator skips the event
+                    skipped.clear()
+                    attempts = await self._record(conn, stuck)
+                    stuck_at = stuck.note.id
+                    delay = min(self.stuck_retry * 2 ** (attempts - 1), self.stuck_retry_max)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(skipped.wait(), delay)
+                    continue
+                if stuck_at:
+                    await stalls.clear(conn, projection.name)
+                    log.info("projection %s: moved past %d", projection.name, stuck_at)
+                    stuck_at = 0
                 if n:
                     log.debug(
                         "projection %s applied %d events in %.3fs",
@@ -215,6 +281,24 @@ class ProjectorRunner:
             self.holding.discard(projection.name)
             await conn.close(timeout=2)
 
+    async def _record(self, conn: asyncpg.Connection, stuck: CannotApply) -> int:
+        note, cause = stuck.note, stuck.__cause__ or stuck
+        attempts = await stalls.record(
+            conn,
+            stuck.projection,
+            notification_id=note.id,
+            after=stuck.after,
+            topic=note.topic,
+            originator_id=note.originator_id,
+            originator_version=note.originator_version,
+            error=stalls.describe(cause),
+        )
+        if attempts == 1:
+            log.error("%s; it is stuck until this succeeds or is skipped", stuck, exc_info=cause)
+        else:
+            log.warning("%s (attempt %d): %s", stuck, attempts, stalls.describe(cause))
+        return attempts
+
 
 async def wait_for(
     pool: asyncpg.Pool,
@@ -224,19 +308,24 @@ async def wait_for(
     timeout: float = 2.0,
 ) -> bool:
     """Read-your-writes: wait (bounded) until every projection has passed
-    `notification_id`. Returns False on timeout; the write itself has committed."""
+    `notification_id`. Returns False on timeout; the write itself has committed.
+    A stuck projection (see `stalls`) is not waited for: once the others have passed,
+    the answer is False at once instead of after the whole bound."""
     if notification_id <= 0 or not projections:
         return True
     query = " UNION ALL ".join(
-        f"SELECT notification_id FROM public.{tracking_table(p)} WHERE application_name = $1"
+        f"SELECT t.notification_id, EXISTS (SELECT 1 FROM projection_stalls s "
+        f"WHERE s.projection = '{p.name}' AND s.after_position = t.notification_id) "
+        f"FROM public.{tracking_table(p)} t WHERE t.application_name = $1"
         for p in projections
     )
     deadline = time.monotonic() + timeout
     delay = 0.002
     while True:
-        rows = await pool.fetch(f"SELECT min(notification_id) FROM ({query}) t", APPLICATION_NAME)
-        if (rows[0][0] or 0) >= notification_id:
-            return True
+        rows = await pool.fetch(query, APPLICATION_NAME)
+        live = [r[0] for r in rows if not r[1]]
+        if min(live, default=notification_id) >= notification_id:
+            return all(r[0] >= notification_id for r in rows)
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(delay)

@@ -54,7 +54,11 @@ async def test_healthz_and_readyz(web):
     async with web.http.get("/readyz") as r:
         body = await r.json()
         assert r.status == 200, body
-        assert body["checks"] == {"postgres": "ok", "redis": "ok"}
+        assert body == {
+            "status": "ok",
+            "checks": {"postgres": "ok", "redis": "ok", "projections": "ok"},
+            "stuck_projections": [],
+        }
 
 
 async def test_readyz_reports_an_unreachable_dependency(settings, infra):
