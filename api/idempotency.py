@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.rate_limit import RateLimiter
+from adapters.rate_limit import RateLimiter, client_key
 from api.auth import client_ip, require_account
 from api.bodies import read_raw
 from api.errors import ApiError
@@ -124,20 +124,16 @@ def _kept(response: Response) -> Answer | None:
 async def _open_anonymous_key(request: Request) -> None:
     """Count a new key of an anonymous client; 429 beyond `ANONYMOUS_KEYS` a day."""
     infra, settings = request.app.state.infra, request.app.state.settings
-    retry_after = await RateLimiter(infra.redis, settings).hit(
+    await RateLimiter(infra.redis, settings).enforce(
         "idempotency-keys",
-        client_ip(request) or "unknown",
+        client_key(client_ip(request) or "unknown"),
         limit=ANONYMOUS_KEYS,
         window_s=KEEP_SECONDS,
+        refusal=(
+            f"A client without credentials may use {ANONYMOUS_KEYS} Idempotency-Keys a day"
+            " (a request without one is not limited by this)."
+        ),
     )
-    if retry_after:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"A client without credentials may use {ANONYMOUS_KEYS} Idempotency-Keys a day; "
-            f"retry in {retry_after} s, or send the request without Idempotency-Key.",
-            headers={"Retry-After": str(retry_after)},
-        )
 
 
 async def idempotent(
