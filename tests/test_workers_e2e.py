@@ -229,7 +229,6 @@ async def test_cancel_while_a_submission_is_in_flight_lets_it_finish_then_cancel
             assert r.status == 202  # asked again while waiting: the same answer
             again = await r.json()
         assert again["status"] == "running" and again["tasks"] == waiting["tasks"]
-        assert sandbox.state.submissions == {}
 
         sandbox.state.release()
 

@@ -5,8 +5,9 @@ use it as their fixture directory server, so both exercise the same behaviour.
 
 It counts every submission it receives (`GET /_stats`), lets a test drop or restore a
 listing's link (`POST /_control/{slug}/{drop|restore}/{domain}`), slow every submission
-down (`POST /_control/slow?seconds=3`) or hold every submission until released
-(`SandboxState.hold()` / `release()`, for tests that need a task in flight).
+down (`POST /_control/slow?seconds=3`) or hold the answer to every submission it has
+recorded until released (`SandboxState.hold()` / `release()`, for tests that need a task
+in flight).
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class SandboxState:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     #: seconds every submission waits before it is recorded (tests kill workers meanwhile)
     delay: float = 0.0
-    #: while set and not released, every submission waits here before it is recorded
+    #: while set and not released, every submission is recorded but not answered (the
+    #: directory has it; the submitter is still waiting)
     held: asyncio.Event | None = None
 
     def hold(self) -> None:
@@ -182,6 +184,8 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
     async def slow_down() -> None:
         if state.delay:
             await asyncio.sleep(state.delay)
+
+    async def answer_when_released() -> None:
         if state.held is not None:
             await state.held.wait()
 
@@ -262,6 +266,7 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
             )
         await slow_down()
         domain = record(d, url, name)
+        await answer_when_released()
         if d.kind == "csrf_form":
             return _page("Thank you", "<p>Thank you! Your site is queued for review.</p>")
         if d.kind == "prg_form":  # the thank-you page is not the listing
@@ -289,6 +294,7 @@ def build_app(directories: tuple[SandboxDirectory, ...] = DIRECTORIES) -> web.Ap
             return web.json_response({"error": "url and title are required"}, status=422)
         await slow_down()
         domain = record(d, url, name)
+        await answer_when_released()
         listing = f"{request.url.origin()}/{d.slug}/site/{domain}"
         return web.json_response({"id": next(state.ids), "listing_url": listing}, status=201)
 

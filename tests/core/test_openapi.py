@@ -51,6 +51,11 @@ async def test_openapi_document_lists_every_route(api):
         "limit",
         "cursor",
     }
+    listed = doc["paths"]["/api/v1/directories"]["get"]["parameters"]
+    assert next(p for p in listed if p["name"] == "sort")["schema"]["enum"] == ["dr", "-dr", "name"]
+    one = doc["paths"]["/api/v1/directories/{directory_id}"]["get"]
+    assert one["parameters"][0]["schema"]["type"] == "integer" and "404" in one["responses"]
+    assert set(schemas["DirectoryOut"]["required"]) >= {"created_at", "updated_at"}
     assert "security" not in doc["paths"]["/api/v1/public/coverage"]["get"]
     assert doc["paths"]["/api/v1/sites"]["get"]["security"]
 

@@ -61,18 +61,19 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
     api, infra, isolated_settings, agency, sandbox
 ):
     _job, job_id, domain = await new_job(agency, [1])
-    # the directory takes longer than the submitter waits, but records the submission
-    sandbox.state.delay = 0.6
-    impatient = delivery(infra, isolated_settings, timeout=0.2)
+    # the directory records the submission but answers after the submitter gave up
+    # (its patience is long enough to fetch the form on a busy machine)
+    sandbox.state.hold()
+    impatient = delivery(infra, isolated_settings, timeout=2.0)
     assert await submissions.deliver(impatient, job_id, 1) == "RetryLater"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("pending", "timeout")
+    sandbox.state.release()
 
     async def landed():
         return (await submissions_seen(sandbox, agency)).get("startup-index") == 1
 
     await eventually(landed, timeout=5, every=0.05)
-    sandbox.state.delay = 0.0
     outcome = await submissions.deliver(delivery(infra, isolated_settings), job_id, 1)
     assert outcome == "an earlier attempt had landed"
     task = await task_of(infra, job_id, 1)
@@ -153,3 +154,32 @@ async def test_duplicate_messages_racing_submit_once(
     assert results.count("Submitted") == 1, results
     assert await submissions_seen(sandbox, agency) == {"saas-hub": 1}
     assert (await task_of(infra, job_id, 2)).status == "submitted"
+
+
+async def test_an_attempt_timing_out_after_a_cancel_is_settled_by_what_landed(
+    api, infra, isolated_settings, agency, sandbox
+):
+    """The job is canceled while its one task is submitting, and the attempt then times
+    out: no retry will follow, so the listing is looked for at once — it landed, so the
+    task is submitted (its unit consumed, its directory kept) and the job canceled."""
+    job, job_id, domain = await new_job(agency, [1])
+    sandbox.state.hold()  # recorded, never answered in time
+    impatient = delivery(infra, isolated_settings, timeout=2.0)
+    attempt = asyncio.create_task(submissions.deliver(impatient, job_id, 1))
+
+    async def submitting():
+        return (await task_of(infra, job_id, 1)).status == "submitting"
+
+    await eventually(submitting, timeout=30, every=0.02)
+    waiting = await agency.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert waiting.status == 202 and waiting.body["status"] == "queued"
+    assert await attempt == "Submitted"  # the timeout, settled by the listing found
+    sandbox.state.release()
+    task = await task_of(infra, job_id, 1)
+    assert (task.status, task.attempts) == ("submitted", 1)
+    assert task.listing_url == f"{sandbox.base}/startup-index/site/{domain}"
+    shown = (await agency.get(f"/api/v1/jobs/{job['id']}")).body
+    assert shown["status"] == "canceled" and shown["progress"]["percent"] == 100
+    usage = await agency.usage()
+    assert (usage["reserved"], usage["used"]) == (0, 1)
+    assert await submissions_seen(sandbox, agency) == {"startup-index": 1}
