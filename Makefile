@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/backlynk
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install services browser migrate demo lint unit bench bench-checker clean
+.PHONY: run test install services browser tools migrate demo lint unit bench bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ services:
 browser:
 	bash .ci/browser
 
+# curl and jq, which the README's examples use (its test runs them)
+tools:
+	bash .ci/tools
+
 .env:
 	@echo "JWT_SECRET=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" > .env
 	@echo "make: wrote a fresh JWT_SECRET to .env"
@@ -37,7 +41,7 @@ demo: migrate .env
 
 # The local demo: the sandbox directories live on 127.0.0.1:8001, so the fetcher may reach
 # loopback here, and there is no internet to check a site's landing page against.
-run: install services .env migrate demo
+run: install services tools .env migrate demo
 	set -a; source .env; set +a; \
 	export BACKLYNK_FETCH_ALLOW_CIDRS=$${BACKLYNK_FETCH_ALLOW_CIDRS-127.0.0.0/8}; \
 	export BACKLYNK_VERIFY_SITES=$${BACKLYNK_VERIFY_SITES-0}; \
@@ -49,10 +53,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: install services browser
+unit: install services browser tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test: install services browser
+test: install services browser tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
