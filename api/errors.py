@@ -8,7 +8,7 @@ from starlette.responses import Response
 from domain import errors as d
 
 
-class ErrorBody(msgspec.Struct, omit_defaults=True):
+class ErrorBody(msgspec.Struct):
     code: str
     details: str
     field: str | None = None

@@ -91,9 +91,13 @@ class LiveService:
     def load_demo(self) -> None:
         """`backlynk demo load` (the demo account and the catalogue at the sandbox's usual
         port), then the same catalogue pointed at this sandbox's port."""
+        self.backlynk("demo", "load")
+        self.import_sandbox_catalogue()
+
+    def import_sandbox_catalogue(self) -> None:
+        """The demo's directories, at this service's sandbox port (`directories import`)."""
         from adapters.demo.sandbox import catalogue
 
-        self.backlynk("demo", "load")
         path = self.workdir / "directories.json"
         path.write_text(json.dumps(catalogue(self.sandbox_url)))
         self.backlynk("directories", "import", str(path))
