@@ -9,9 +9,11 @@ from domain import errors as d
 
 
 class ErrorBody(msgspec.Struct):
+    """`field` is always written: the parameter or body field at fault, or null."""
+
     code: str
+    field: str | None
     details: str
-    field: str | None = None
 
 
 class ErrorEnvelope(msgspec.Struct):
@@ -78,7 +80,7 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = ErrorEnvelope(MESSAGES.get(status, "Error"), ErrorBody(code, details, field))
+    body = ErrorEnvelope(MESSAGES.get(status, "Error"), ErrorBody(code, field, details))
     return Response(
         msgspec.json.encode(body),
         status_code=status,
