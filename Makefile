@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/backlynk
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install services browser migrate demo lint unit bench bench-checker clean
+.PHONY: run test install services browser tools migrate demo lint unit bench bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ services:
 # headless Chromium for the web-page tests (Debian's package, only when missing)
 browser:
 	bash .ci/browser
+
+# curl and jq, which the README's examples use (its test runs them)
+tools:
+	bash .ci/tools
 
 .env:
 	@echo "JWT_SECRET=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" > .env
@@ -51,10 +55,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: install services browser
+unit: install services browser tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
-test: install services browser
+test: install services browser tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
