@@ -258,7 +258,15 @@ async def test_the_web_tool_page_is_served(app_server: LiveServer) -> None:
         assert r.status == 200
         assert r.content_type == "text/html"
         page = await r.text()
-    assert "/api/v1/public/check-backlinks" in page
+    # no inline code: the script and style are same-origin files
+    assert '<script src="/tools/backlink-checker.js" defer></script>' in page
+    assert "<script>" not in page and "<style>" not in page and " style=" not in page
+    async with app_server.http.get("/tools/backlink-checker.js") as r:
+        assert r.status == 200
+        assert r.content_type == "text/javascript"
+        assert "/api/v1/public/check-backlinks" in await r.text()
+    async with app_server.http.get("/tools/backlink-checker.css") as r:
+        assert (r.status, r.content_type) == (200, "text/css")
 
 
 async def test_the_account_endpoint_requires_a_paid_plan_and_fetches_nothing_otherwise(
