@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,9 +23,29 @@ from pathlib import Path
 
 import redis
 
-from tests.conftest import BASE_URL, REDIS_URL, RUN_ID, _drop_db, _with_db, free_port
+from tests.conftest import BASE_URL, REDIS_URL, RUN_ID, _drop_db, _with_db
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def quiet_port() -> int:
+    """A free loopback port below the ephemeral range. The other tests' `free_port()`
+    (bind to port 0) and every outgoing connection draw from the ephemeral range, so none
+    of them can be handed this port in the seconds before our process binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 11024)
+    for _ in range(200):
+        port = random.randrange(low - 10000, low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 class LiveService:
@@ -31,9 +53,9 @@ class LiveService:
         self.workdir = workdir
         self.database = f"backlynk_test_{RUN_ID}_{name}_{uuid.uuid4().hex[:6]}"
         self.namespace = f"test:{RUN_ID}:{name}:{uuid.uuid4().hex[:6]}"
-        self.port = free_port()
+        self.port = quiet_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.sandbox_port = free_port()
+        self.sandbox_port = quiet_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith("BACKLYNK_")}
         self.env = {
