@@ -11,12 +11,15 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 from lxml import etree
 
+from adapters import untrusted
 from adapters.hostnames import to_ascii_or_none
 from domain.backlink_evidence import Link
 
 # ASCII whitespace and the tab/newline that URL parsers strip from inside a URL
 _URL_STRIP = " \t\n\r\f"
 _URL_INNER = re.compile(r"[\t\n\r]")
+# what the URL parser strips from both ends of its input
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _NOT_LINKS = ("javascript:", "mailto:")
 _REL_SPLIT = re.compile(r"[\s,]+")
 # API.md: a token is a maximal run of letters, digits, "-" and "."
@@ -182,21 +185,75 @@ def analyse_html(text: str, page_url: str) -> HtmlFacts:
 
 # --- refresh (header and meta) -------------------------------------------------------------
 
-_REFRESH = re.compile(
-    r"""^\s*(?P<delay>\d+)(?:\.[\d.]*)?\s*(?:[;,]\s*|\s+)?
-        (?:(?:url\s*=\s*)?(?P<q>["']?)(?P<url>.*?)(?P=q)\s*)?$""",
-    re.I | re.S | re.X,
-)
+_ASCII_WS = " \t\n\f\r"
+_DIGITS = "0123456789"
+#: a delay this long is "never" for every caller (they follow at most a few seconds)
+_MAX_DELAY_DIGITS = 9
+
+
+def _skip(value: str, pos: int, chars: str) -> int:
+    while pos < len(value) and value[pos] in chars:
+        pos += 1
+    return pos
 
 
 def parse_refresh(value: str) -> tuple[int, str | None] | None:
     """`"5; url=/next"` → (5, "/next"); a value without a URL gives (delay, None); a value
-    that is not a refresh at all gives None (HTML's "shared declarative refresh" steps)."""
-    m = _REFRESH.match(value)
-    if not m:
+    that is not a refresh at all gives None. HTML's "shared declarative refresh steps",
+    step by step (one pass, no backtracking), on the first `MAX_VALUE` characters. The URL
+    is returned as the URL parser would read it: outer spaces and controls stripped, tabs
+    and newlines removed."""
+    value = untrusted.capped(value)
+    if not value:
         return None
-    url = (m.group("url") or "").strip()
-    return int(m.group("delay")), url or None
+    pos = _skip(value, 0, _ASCII_WS)
+    start = pos
+    pos = _skip(value, pos, _DIGITS)
+    digits = value[start:pos]
+    if not digits and (pos >= len(value) or value[pos] != "."):
+        return None
+    significant = digits.lstrip("0")  # int() of a long digit string is slow (and refused)
+    delay = (
+        10**_MAX_DELAY_DIGITS if len(significant) > _MAX_DELAY_DIGITS else int(significant or "0")
+    )
+    pos = _skip(value, pos, _DIGITS + ".")
+    if pos < len(value):
+        if value[pos] not in ";," + _ASCII_WS:
+            return None
+        pos = _skip(value, pos, _ASCII_WS)
+        if pos < len(value) and value[pos] in ";,":
+            pos += 1
+        pos = _skip(value, pos, _ASCII_WS)
+    if pos >= len(value):
+        return delay, None
+    url_string = _refresh_url(value, pos)
+    url = _URL_INNER.sub("", url_string.strip(_C0_OR_SPACE))
+    return delay, url or None
+
+
+def _refresh_url(value: str, pos: int) -> str:
+    """Steps 11.1–11.10: an optional `url =`, then an optional quoted URL."""
+    url_string = value[pos:]
+    for letters in ("uU", "rR", "lL"):
+        if pos < len(value) and value[pos] in letters:
+            pos += 1
+        elif letters == "uU":  # not even a "u": the quotes may still open here
+            return _unquote(value, pos)
+        else:
+            return url_string
+    pos = _skip(value, pos, _ASCII_WS)
+    if pos >= len(value) or value[pos] != "=":
+        return url_string
+    return _unquote(value, _skip(value, pos + 1, _ASCII_WS))
+
+
+def _unquote(value: str, pos: int) -> str:
+    if pos < len(value) and value[pos] in "'\"":
+        quote = value[pos]
+        rest = value[pos + 1 :]
+        end = rest.find(quote)
+        return rest if end < 0 else rest[:end]
+    return value[pos:]
 
 
 _HAS_META_REFRESH = re.compile(r"http-equiv\s*=\s*[\"']?\s*refresh", re.I)
