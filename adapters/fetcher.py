@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urljoin
 
 import aiohttp
@@ -37,6 +39,9 @@ MAX_REDIRECTS = 10
 MAX_REFRESH_DELAY = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+#: above this size a body is decoded and parsed in a worker thread, so a big page does
+#: not stall every other request of the process (lxml releases the GIL while parsing)
+OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,21 @@ class FetchResult:
     @functools.cached_property
     def text(self) -> str:
         return charset.decode(self.body, self.content_type)
+
+
+T = TypeVar("T")
+
+
+async def off_loop(result: FetchResult, work: Callable[[FetchResult], T]) -> T:
+    """`work(result)` (decoding, parsing, analysis of its body), in a worker thread when
+    the body is big enough to stall the event loop."""
+    if len(result.body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(work, result)
+    return work(result)
+
+
+def _meta_refresh(result: FetchResult) -> str | None:
+    return page_analysis.meta_refresh(result.text)
 
 
 class FetchFailed(Exception):
@@ -293,7 +313,7 @@ class Fetcher:
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
             raise _classify(exc) from None
         if result.is_html:
-            return self._refresh_target(page_analysis.meta_refresh(result.text), result.final_url)
+            return self._refresh_target(await off_loop(result, _meta_refresh), result.final_url)
         return None
 
     @staticmethod

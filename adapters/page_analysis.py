@@ -27,6 +27,10 @@ _HOST_TOKEN = re.compile(r"(?:[^\W_]|[.\-])+")
 # two queries rather than one union, which lxml would have to sort into document order
 _VISIBLE_TEXT = etree.XPath("//text()[not(parent::script or parent::style)]", smart_strings=False)
 _ATTRIBUTE_VALUES = etree.XPath("//@*", smart_strings=False)
+#: how much of a link's text is read for its anchor text (which keeps `MAX_TEXT` of it)
+_ANCHOR_READ = 4 * untrusted.MAX_TEXT
+#: a non-ASCII token longer than this is no host name (a host name has ≤ 253 octets)
+_MAX_HOST_TOKEN = 1024
 # scheme://authority of an absolute URL, for the fast path of link hosts
 _ABSOLUTE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _AUTHORITY = re.compile(r"^[hH][tT][tT][pP][sS]?://([^/?#\\]*)")
@@ -56,7 +60,7 @@ def clean_href(href: str) -> str:
 def resolve(href: str, base: str) -> str | None:
     """`href` resolved against `base`; None when it cannot be a URL at all."""
     try:
-        return urljoin(base, clean_href(href))
+        return urljoin(base, clean_href(untrusted.capped(href)))
     except ValueError:
         return None
 
@@ -83,21 +87,36 @@ def _collapse(text: str) -> str:
 
 
 def rel_tokens(value: str | None) -> tuple[str, ...]:
+    """Lower-case tokens in order of first appearance, from the first `MAX_TEXT`
+    characters of the value, each cleaned (they may become a backlink's evidence)."""
     if not value:
         return ()
-    return tuple(dict.fromkeys(t for t in _REL_SPLIT.split(value.lower()) if t))
+    value = untrusted.text(value[: untrusted.MAX_TEXT]).lower()
+    return tuple(dict.fromkeys(t for t in _REL_SPLIT.split(value) if t))
+
+
+def _text_head(element: etree._Element) -> str:
+    """The element's text, read only as far as an anchor text can use."""
+    pieces: list[str] = []
+    size = 0
+    for piece in element.itertext():
+        pieces.append(piece)
+        size += len(piece)
+        if size > _ANCHOR_READ:
+            break
+    return "".join(pieces)[:_ANCHOR_READ]
 
 
 def _anchor(element: etree._Element) -> str:
     if element.tag == "area":
-        return _collapse(element.get("alt") or "")
-    text = _collapse("".join(element.itertext()))
+        return untrusted.text(_collapse(untrusted.capped(element.get("alt"))))
+    text = _collapse(_text_head(element))
     if text:
-        return text
+        return untrusted.text(text)
     for img in element.iter("img"):
-        alt = _collapse(img.get("alt") or "")
+        alt = _collapse(untrusted.capped(img.get("alt")))
         if alt:
-            return alt
+            return untrusted.text(alt)
     return ""
 
 
@@ -116,7 +135,7 @@ def links(root: etree._Element, base: str) -> list[Link]:
         href = element.get("href")
         if href is None:
             continue
-        cleaned = clean_href(href)
+        cleaned = clean_href(untrusted.capped(href))
         if cleaned.lower().startswith(_NOT_LINKS):
             continue
         # API.md: "resolved against <base href>/finalUrl, otherwise as written" — an
@@ -126,7 +145,7 @@ def links(root: etree._Element, base: str) -> list[Link]:
             continue
         found.append(
             Link(
-                url=url,
+                url=untrusted.url(url),
                 host=url_host(url),
                 rel=rel_tokens(element.get("rel")),
                 anchor=_anchor(element),
@@ -147,7 +166,7 @@ def mentions(root: etree._Element) -> frozenset[str]:
             continue
         if token.isascii():
             tokens.add(token.lower())
-        else:
+        elif len(token) <= _MAX_HOST_TOKEN:  # longer is no host name, and IDNA is costly
             ascii_token = to_ascii_or_none(token)
             if ascii_token:
                 tokens.add(ascii_token)
@@ -155,18 +174,21 @@ def mentions(root: etree._Element) -> frozenset[str]:
 
 
 def meta_contents(root: etree._Element, names: tuple[str, ...]) -> list[str]:
-    return [
-        meta.get("content") or ""
-        for meta in root.iter("meta")
-        if (meta.get("name") or "").strip().lower() in names
-    ]
+    """The contents of the first `MAX_VALUES` such metas, as cleaned texts."""
+    found: list[str] = []
+    for meta in root.iter("meta"):
+        if untrusted.capped(meta.get("name"), 64).strip().lower() in names:
+            found.append(untrusted.text(meta.get("content") or ""))
+            if len(found) == untrusted.MAX_VALUES:
+                break
+    return found
 
 
 def canonical(root: etree._Element, base: str) -> str | None:
     for link in root.iter("link"):
         href = link.get("href")
         if href and "canonical" in rel_tokens(link.get("rel")):
-            return resolve(href, base)
+            return untrusted.optional_url(resolve(href, base))
     return None
 
 
@@ -267,22 +289,53 @@ def meta_refresh(text: str) -> str | None:
     if root is None:
         return None
     for meta in root.iter("meta"):
-        if (meta.get("http-equiv") or "").strip().lower() == "refresh":
-            return meta.get("content") or ""
+        if untrusted.capped(meta.get("http-equiv"), 64).strip().lower() == "refresh":
+            return untrusted.capped(meta.get("content"))
     return None
 
 
 # --- HTTP Link header ---------------------------------------------------------------------
 
-_LINK_VALUE = re.compile(r"<(?P<url>[^>]*)>(?P<params>(?:\s*;\s*[^;,]*(?:\"[^\"]*\")?)*)")
-_REL_PARAM = re.compile(r"""rel\s*=\s*(?:"(?P<q>[^"]*)"|(?P<t>[^\s;,"]+))""", re.I)
+#: how much of a response's Link headers is read, all values together
+MAX_LINK_CHARS = 2 * untrusted.MAX_VALUE
+# one `; name[=value]` of a link-value (RFC 8288). The alternatives never overlap, so a
+# match never backtracks; each match moves the position on.
+_LINK_PARAM = re.compile(
+    r"""[ \t]*;[ \t]*(?P<name>[^=;,\s]*)[ \t]*
+        (?:=[ \t]*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"?|(?P<token>[^;,]*)))?""",
+    re.X | re.S,
+)
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def link_values(value: str) -> list[tuple[str, str | None]]:
+    """(target, rel) of each link-value of one `Link` header, in order; one forward pass
+    over the first `MAX_VALUE` characters."""
+    value = untrusted.capped(value)
+    found: list[tuple[str, str | None]] = []
+    pos = 0
+    while (start := value.find("<", pos)) >= 0:
+        end = value.find(">", start + 1)
+        if end < 0:
+            break
+        target, rel, pos = value[start + 1 : end], None, end + 1
+        while m := _LINK_PARAM.match(value, pos):
+            pos = m.end()
+            if rel is None and m.group("name").lower() == "rel":
+                quoted = m.group("quoted")
+                rel = _ESCAPE.sub(r"\1", quoted) if quoted is not None else m.group("token")
+        found.append((target, rel))
+    return found
 
 
 def header_canonical(values: list[str], page_url: str) -> str | None:
     """The first `Link: <…>; rel="canonical"` target, resolved against the page URL."""
+    budget = MAX_LINK_CHARS
     for value in values:
-        for m in _LINK_VALUE.finditer(value):
-            rel = _REL_PARAM.search(m.group("params"))
-            if rel and "canonical" in rel_tokens(rel.group("q") or rel.group("t")):
-                return resolve(m.group("url"), page_url)
+        if budget <= 0:
+            break
+        for target, rel in link_values(value[:budget]):
+            if "canonical" in rel_tokens(rel):
+                return untrusted.optional_url(resolve(target, page_url))
+        budget -= len(value)
     return None

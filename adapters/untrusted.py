@@ -18,6 +18,8 @@ MAX_VALUE = 8192
 #: how long a URL or a text from a stranger may be once cleaned
 MAX_URL = 2048
 MAX_TEXT = 1000
+#: how many values of one kind (robots metas, X-Robots-Tag headers, Link headers) count
+MAX_VALUES = 32
 
 # C0 controls, DEL, C1 controls and lone surrogates; one character class, so linear
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
