@@ -68,15 +68,9 @@ def _attr(el: lxml.html.HtmlElement, name: str, limit: int = _ATTR) -> str:
 
 
 def _text(el: lxml.html.HtmlElement, limit: int) -> str:
-    """The element's text, whitespace collapsed, read only as far as `limit` needs."""
-    pieces: list[str] = []
-    size = 0
-    for piece in el.itertext():
-        pieces.append(piece)
-        size += len(piece)
-        if size > 4 * limit:
-            break
-    return " ".join("".join(pieces).split())[:limit]
+    """The element's text, whitespace collapsed, at most `limit` characters. (libxml2
+    computes the whole text in C; callers never ask twice for the same node's text.)"""
+    return " ".join(el.text_content()[: 8 * limit].split())[:limit]
 
 
 def has_captcha(doc: lxml.html.HtmlElement) -> bool:
@@ -104,13 +98,17 @@ def error_message(doc: lxml.html.HtmlElement) -> str | None:
 
 
 def _labels(doc: lxml.html.HtmlElement) -> dict[str, str]:
-    out = {}
-    for i, label in enumerate(doc.iter("label")):
-        if i == MAX_LABELS:
-            break
+    """`for` → the label's text, for the first `MAX_LABELS` labels. A label inside a label
+    (invalid, but parsers build it) is part of the outer one's text and not read again."""
+    out: dict[str, str] = {}
+    walk = etree.iterwalk(doc, events=("start",), tag="label")
+    for _, label in walk:
         target = label.get("for")
         if target:
-            out[target[:_ATTR]] = _text(label, _ATTR).lower()
+            out.setdefault(target[:_ATTR], _text(label, _ATTR).lower())
+        walk.skip_subtree()
+        if len(out) == MAX_LABELS:
+            break
     return out
 
 
@@ -201,8 +199,9 @@ def _defaults(form: lxml.html.HtmlElement) -> list[tuple[str, str]]:
             options = _inputs(el, "option")
             chosen = [o for o in options if o.get("selected") is not None] or options[:1]
             if chosen:
-                value = chosen[0].get("value")
-                data.append((name, value if value is not None else _text(chosen[0], _ATTR)))
+                value = chosen[0].get("value")  # else its text (an option holds text only)
+                text = " ".join((chosen[0].text or "").split())
+                data.append((name, value if value is not None else text))
         elif kind in ("checkbox", "radio"):
             if el.get("checked") is not None:
                 data.append((name, el.get("value", "on")))

@@ -22,13 +22,16 @@ _URL_INNER = re.compile(r"[\t\n\r]")
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _NOT_LINKS = ("javascript:", "mailto:")
 _REL_SPLIT = re.compile(r"[\s,]+")
-# API.md: a token is a maximal run of letters, digits, "-" and "."
-_HOST_TOKEN = re.compile(r"(?:[^\W_]|[.\-])+")
+# API.md: a token is a maximal run of letters, digits, "-" and "." — only those with a dot
+# matter. This finds the runs of word characters, "-" and "." that hold a dot, starting
+# only where a run starts and never backtracking (linear); "_" is split off afterwards.
+_DOTTED_RUN = re.compile(r"(?<![\w.\-])(?=[\w\-]*+\.)[\w.\-]++")
 # two queries rather than one union, which lxml would have to sort into document order
 _VISIBLE_TEXT = etree.XPath("//text()[not(parent::script or parent::style)]", smart_strings=False)
 _ATTRIBUTE_VALUES = etree.XPath("//@*", smart_strings=False)
 #: how much of a link's text is read for its anchor text (which keeps `MAX_TEXT` of it)
 _ANCHOR_READ = 4 * untrusted.MAX_TEXT
+_ANCHOR_NODES = 200
 #: a non-ASCII token longer than this is no host name (a host name has ≤ 253 octets)
 _MAX_HOST_TOKEN = 1024
 # scheme://authority of an absolute URL, for the fast path of link hosts
@@ -96,14 +99,26 @@ def rel_tokens(value: str | None) -> tuple[str, ...]:
 
 
 def _text_head(element: etree._Element) -> str:
-    """The element's text, read only as far as an anchor text can use."""
+    """The element's text (as `itertext` gives it), read only as far as an anchor text
+    can use: `_ANCHOR_READ` characters or `_ANCHOR_NODES` nodes. Links can nest (an `<a>`
+    in a `<div>` in an `<a>`), so reading each one's whole subtree could be quadratic."""
+    if len(element) == 0:  # the common case: text only
+        return (element.text or "")[:_ANCHOR_READ]
     pieces: list[str] = []
     size = 0
-    for piece in element.itertext():
-        pieces.append(piece)
-        size += len(piece)
-        if size > _ANCHOR_READ:
+    walk = etree.iterwalk(element, events=("start", "end", "comment", "pi"))
+    for count, (event, node) in enumerate(walk):
+        if count == 2 * _ANCHOR_NODES or size > _ANCHOR_READ:
             break
+        if event == "start":
+            piece = node.text
+        elif node is element:
+            piece = None
+        else:  # the end of an element, or a comment / processing instruction
+            piece = node.tail
+        if piece:
+            pieces.append(piece)
+            size += len(piece)
     return "".join(pieces)[:_ANCHOR_READ]
 
 
@@ -160,7 +175,7 @@ def mentions(root: etree._Element) -> frozenset[str]:
     text = "\n".join(_VISIBLE_TEXT(root)) + "\n" + "\n".join(_ATTRIBUTE_VALUES(root))
     tokens: set[str] = set()
     # set() first: pages repeat words, and only the distinct ones need looking at
-    for raw in set(_HOST_TOKEN.findall(text)):
+    for raw in {piece for run in set(_DOTTED_RUN.findall(text)) for piece in run.split("_")}:
         token = raw.rstrip(".")
         if "." not in token:
             continue
