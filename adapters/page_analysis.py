@@ -333,6 +333,9 @@ def link_values(value: str) -> list[tuple[str, str | None]]:
         end = value.find(">", start + 1)
         if end < 0:
             break
+        # a URI reference holds no "<": the target opens at the last one ("<<<</a>" is
+        # "/a"); the segments searched never overlap, so this stays linear
+        start = value.rfind("<", start, end)
         target, rel, pos = value[start + 1 : end], None, end + 1
         while m := _LINK_PARAM.match(value, pos):
             pos = m.end()

@@ -29,7 +29,11 @@ def _pieces(value: str) -> list[str]:
         piece = " ".join(raw.split()).lower()
         if not piece:
             continue
-        if out and out[-1][0].startswith("unavailable_after") and not _starts_directive(piece):
+        if (
+            out
+            and _unscoped(out[-1][0]).startswith("unavailable_after")
+            and not (_starts_directive(piece))
+        ):
             out[-1].append(piece)
         else:
             out.append([piece])
@@ -43,6 +47,12 @@ _KNOWN = frozenset(
         *VALUED,
     }
 )  # fmt: skip
+
+
+def _unscoped(piece: str) -> str:
+    """The directive of a piece, without its user-agent scope ("googlebot: noindex")."""
+    m = _SCOPE.match(piece)
+    return m.group(2) if m and m.group(1) not in VALUED else piece
 
 
 def _starts_directive(piece: str) -> bool:
