@@ -20,16 +20,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 from urllib.parse import urljoin
 
 import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from adapters import charset, page_analysis
+from adapters import charset, page_analysis, parsing_pool
 from adapters.ssrf import AddressPolicy, BlockedAddress, GuardedResolver, literal_ip
 
 USER_AGENT = "Mozilla/5.0 (compatible; BacklynkBot/1.0; +https://backlynk.io/bot)"
@@ -39,9 +37,6 @@ MAX_REDIRECTS = 10
 MAX_REFRESH_DELAY = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-#: above this size a body is decoded and parsed in a worker thread, so a big page does
-#: not stall every other request of the process (lxml releases the GIL while parsing)
-OFF_LOOP_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +83,26 @@ class FetchResult:
         return charset.decode(self.body, self.content_type)
 
 
-T = TypeVar("T")
+#: a big body is looked through this much at a time, the loop serving others in between
+_LOOK_STEP = 256 * 1024
 
 
-async def off_loop(result: FetchResult, work: Callable[[FetchResult], T]) -> T:
-    """`work(result)` (decoding, parsing, analysis of its body), in a worker thread when
-    the body is big enough to stall the event loop."""
-    if len(result.body) > OFF_LOOP_BYTES:
-        return await asyncio.to_thread(work, result)
-    return work(result)
-
-
-def _meta_refresh(result: FetchResult) -> str | None:
-    return page_analysis.meta_refresh(result.text)
+async def _meta_refresh(result: FetchResult) -> str | None:
+    """The page's meta refresh. A big page is first looked through for a hint of one, a
+    piece at a time; only a page with a hint is decoded and parsed, in a worker process."""
+    if not parsing_pool.is_big(len(result.body)):
+        return page_analysis.meta_refresh(result.text)
+    body = result.body
+    encoding, _ = charset.sniff(body, result.content_type)
+    hinted = encoding.name.startswith("utf-16")  # no ASCII bytes to look at
+    for start in range(0, len(body), _LOOK_STEP):
+        if hinted:
+            break
+        hinted = page_analysis.may_have_meta_refresh(body, start, start + _LOOK_STEP)
+        await asyncio.sleep(0)
+    if not hinted:
+        return None
+    return await parsing_pool.run(page_analysis.body_meta_refresh, body, result.content_type)
 
 
 class FetchFailed(Exception):
@@ -313,7 +315,7 @@ class Fetcher:
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
             raise _classify(exc) from None
         if result.is_html:
-            return self._refresh_target(await off_loop(result, _meta_refresh), result.final_url)
+            return self._refresh_target(await _meta_refresh(result), result.final_url)
         return None
 
     @staticmethod

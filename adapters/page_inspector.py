@@ -7,8 +7,8 @@ it may become an event, a read-model row and an API answer."""
 
 from __future__ import annotations
 
-from adapters import page_analysis, untrusted
-from adapters.fetcher import MAX_REDIRECTS, Fetcher, FetchResult, off_loop
+from adapters import page_analysis, parsing_pool, untrusted
+from adapters.fetcher import MAX_REDIRECTS, Fetcher, FetchResult
 from domain.backlink_evidence import CheckError, Hop, Inspection
 
 
@@ -36,7 +36,7 @@ class FetchingPageInspector:
                 fetched.headers.getall("Link", []), fetched.final_url
             )
         if fetched.ok and fetched.is_html:
-            facts = await off_loop(fetched, _analyse)
+            facts = await _analyse(fetched)
             inspection.html = True
             inspection.links = facts.links
             inspection.mentions = facts.mentions
@@ -45,5 +45,11 @@ class FetchingPageInspector:
         return inspection
 
 
-def _analyse(fetched: FetchResult) -> page_analysis.HtmlFacts:
+async def _analyse(fetched: FetchResult) -> page_analysis.HtmlFacts:
+    """The page's facts; a big page is decoded and analysed in a worker process."""
+    if parsing_pool.is_big(len(fetched.body)):
+        packed = await parsing_pool.run(
+            page_analysis.analyse_body, fetched.body, fetched.content_type, fetched.final_url
+        )
+        return await page_analysis.read_facts(packed)
     return page_analysis.analyse_html(fetched.text, fetched.final_url)

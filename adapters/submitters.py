@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 
 from adapters import charset, forms, untrusted
-from adapters.fetcher import OFF_LOOP_BYTES
+from adapters.parsing_pool import OFF_LOOP_BYTES
 from adapters.ssrf import BlockedAddress
 from domain.directory import Directory
 from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
@@ -82,7 +82,8 @@ T = TypeVar("T")
 
 
 async def _off_loop(answer: Answer, work: Callable[[], T]) -> T:
-    """Decoding and parsing a big answer happen in a worker thread (see the fetcher)."""
+    """Decoding and parsing a big answer happen in a worker thread: a worker's loop has
+    no other requests to serve, so a thread is enough here (see adapters.parsing_pool)."""
     if len(answer.body) > OFF_LOOP_BYTES:
         return await asyncio.to_thread(work)
     return work()
