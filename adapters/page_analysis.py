@@ -244,7 +244,7 @@ def canonical(root: etree._Element, base: str) -> str | None:
 
 
 #: links per piece of a packed analysis: each piece is decoded in one step of the loop
-PACKED_LINKS = 2000
+PACKED_LINKS = 500
 
 
 def analyse_body(body: bytes, content_type: str | None, page_url: str) -> list[bytes]:
