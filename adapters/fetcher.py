@@ -27,7 +27,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from adapters import charset, page_analysis
+from adapters import charset, page_analysis, parsing_pool
 from adapters.ssrf import AddressPolicy, BlockedAddress, GuardedResolver
 
 USER_AGENT = "Mozilla/5.0 (compatible; BacklynkBot/1.0; +https://backlynk.io/bot)"
@@ -81,6 +81,28 @@ class FetchResult:
     @functools.cached_property
     def text(self) -> str:
         return charset.decode(self.body, self.content_type)
+
+
+#: a big body is looked through this much at a time, the loop serving others in between
+_LOOK_STEP = 256 * 1024
+
+
+async def _meta_refresh(result: FetchResult) -> str | None:
+    """The page's meta refresh. A big page is first looked through for a hint of one, a
+    piece at a time; only a page with a hint is decoded and parsed, in a worker process."""
+    if not parsing_pool.is_big(len(result.body)):
+        return page_analysis.meta_refresh(result.text)
+    body = result.body
+    encoding, _ = charset.sniff(body, result.content_type)
+    hinted = encoding.name.startswith("utf-16")  # no ASCII bytes to look at
+    for start in range(0, len(body), _LOOK_STEP):
+        if hinted:
+            break
+        hinted = page_analysis.may_have_meta_refresh(body, start, start + _LOOK_STEP)
+        await asyncio.sleep(0)
+    if not hinted:
+        return None
+    return await parsing_pool.run(page_analysis.body_meta_refresh, body, result.content_type)
 
 
 class FetchFailed(Exception):
@@ -284,7 +306,7 @@ class Fetcher:
         except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
             raise _classify(exc) from None
         if result.is_html:
-            return self._refresh_target(page_analysis.meta_refresh(result.text), result.final_url)
+            return self._refresh_target(await _meta_refresh(result), result.final_url)
         return None
 
     @staticmethod

@@ -1,17 +1,15 @@
 """`domain.ports.PageInspector` over the fetcher and the lxml analysis: fetch one URL,
-read the facts of the page where it ended."""
+read the facts of the page where it ended.
+
+Everything in the `Inspection` that the page's server chose (URLs it redirected to, its
+headers, its links, texts and metas) leaves this module cleaned by `adapters.untrusted`:
+it may become an event, a read-model row and an API answer."""
 
 from __future__ import annotations
 
-import asyncio
-
-from adapters import page_analysis
+from adapters import page_analysis, parsing_pool, untrusted
 from adapters.fetcher import MAX_REDIRECTS, Fetcher, FetchResult
 from domain.backlink_evidence import CheckError, Hop, Inspection
-
-#: above this size the HTML is parsed in a worker thread, so a big page does not stall
-#: every other request of the process (lxml releases the GIL while parsing)
-THREAD_PARSE_BYTES = 512 * 1024
 
 
 class FetchingPageInspector:
@@ -21,16 +19,19 @@ class FetchingPageInspector:
     async def inspect(self, url: str, *, max_redirects: int = MAX_REDIRECTS) -> Inspection:
         fetched = await self.fetcher.fetch(url, max_redirects=max_redirects)
         inspection = Inspection(
-            url=url,
-            final_url=fetched.final_url,
-            redirect_chain=[Hop(h.url, h.status) for h in fetched.chain],
+            url=untrusted.url(url),
+            final_url=untrusted.url(fetched.final_url),
+            redirect_chain=[Hop(untrusted.url(h.url), h.status) for h in fetched.chain],
             http_status=fetched.status,
-            error=CheckError(fetched.error, fetched.error_details or fetched.error)
+            error=CheckError(fetched.error, untrusted.text(fetched.error_details or fetched.error))
             if fetched.error
             else None,
         )
         if fetched.headers is not None:
-            inspection.header_robots = fetched.headers.getall("X-Robots-Tag", [])
+            inspection.header_robots = [
+                untrusted.text(v)
+                for v in fetched.headers.getall("X-Robots-Tag", [])[: untrusted.MAX_VALUES]
+            ]
             inspection.canonical_header = page_analysis.header_canonical(
                 fetched.headers.getall("Link", []), fetched.final_url
             )
@@ -45,6 +46,10 @@ class FetchingPageInspector:
 
 
 async def _analyse(fetched: FetchResult) -> page_analysis.HtmlFacts:
-    if len(fetched.body) > THREAD_PARSE_BYTES:
-        return await asyncio.to_thread(page_analysis.analyse_html, fetched.text, fetched.final_url)
+    """The page's facts; a big page is decoded and analysed in a worker process."""
+    if parsing_pool.is_big(len(fetched.body)):
+        packed = await parsing_pool.run(
+            page_analysis.analyse_body, fetched.body, fetched.content_type, fetched.final_url
+        )
+        return await page_analysis.read_facts(packed)
     return page_analysis.analyse_html(fetched.text, fetched.final_url)

@@ -13,14 +13,15 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import aiohttp
 import msgspec
 from yarl import URL
 
-from adapters import forms
+from adapters import charset, forms, untrusted
+from adapters.parsing_pool import OFF_LOOP_BYTES
 from adapters.ssrf import BlockedAddress
 from domain.directory import Directory, SubmissionAnswer
 from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
@@ -70,14 +71,74 @@ class Answer:
     url: str
     body: bytes
     redirected: bool
-    charset: str | None = None
+    content_type: str | None = None
 
     @property
     def text(self) -> str:
+        """The body decoded as a browser would (BOM, header, meta charset, windows-1252)."""
+        return charset.decode(self.body, self.content_type)
+
+
+T = TypeVar("T")
+
+
+async def _off_loop(answer: Answer, work: Callable[[], T]) -> T:
+    """Decoding and parsing a big answer happen in a worker thread: a worker's loop has
+    no other requests to serve, so a thread is enough here (see adapters.parsing_pool)."""
+    if len(answer.body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(work)
+    return work()
+
+
+_NULL = msgspec.Raw(b"null")
+
+
+class JsonAnswer(msgspec.Struct):
+    """The members of a directory's JSON answer that we read. Each is kept raw and read
+    on its own, so one of an unexpected type does not hide the others; every other
+    member is skipped by the decoder without being built."""
+
+    listing_url: msgspec.Raw = _NULL
+    url: msgspec.Raw = _NULL
+    permalink: msgspec.Raw = _NULL
+    id: msgspec.Raw = _NULL
+    error: msgspec.Raw = _NULL
+    message: msgspec.Raw = _NULL
+
+    @classmethod
+    def read(cls, raw: bytes) -> JsonAnswer | None:
+        """None when the body is not a JSON object (or nests deeper than msgspec reads)."""
         try:
-            return self.body.decode(self.charset or "utf-8", errors="replace")
-        except LookupError:  # a charset Python does not know
-            return self.body.decode("utf-8", errors="replace")
+            return msgspec.json.decode(raw, type=cls) if raw else None
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            return None
+
+    @staticmethod
+    def string(raw: msgspec.Raw) -> str | None:
+        try:
+            return msgspec.json.decode(raw, type=str | None)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+
+    def listing(self) -> str | None:
+        return self.string(self.listing_url) or self.string(self.url) or self.string(self.permalink)
+
+    def returned_id(self) -> str | int | None:
+        try:
+            found = msgspec.json.decode(self.id, type=str | int | None)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return untrusted.text(found, 200) if isinstance(found, str) else found
+
+    def said(self) -> str | None:
+        return self.string(self.error) or self.string(self.message)
+
+
+def _clean(outcome: Outcome) -> Outcome:
+    """What the directory said, made safe to become an event (`adapters.untrusted`)."""
+    if isinstance(outcome, Submitted):
+        return Submitted(untrusted.optional_url(outcome.listing_url))
+    return type(outcome)(outcome.code, untrusted.text(outcome.details))
 
 
 async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Answer:
@@ -124,7 +185,11 @@ async def _send(session: aiohttp.ClientSession, method: str, url: str, **kwargs:
                     break
                 body += chunk
             return Answer(
-                response.status, str(response.url), bytes(body), redirected, response.charset
+                response.status,
+                str(response.url),
+                bytes(body),
+                redirected,
+                response.headers.get("Content-Type"),
             )
     raise TooManyRedirects(f"More than {MAX_REDIRECTS} redirects from the directory.")
 
@@ -149,10 +214,10 @@ class Submitter:
         try:
             async with asyncio.timeout(self.timeout), self.open_session() as session:
                 if directory.method == "json":
-                    return await self._json(session, directory, site)
-                return await self._form(session, directory, site)
+                    return _clean(await self._json(session, directory, site))
+                return _clean(await self._form(session, directory, site))
         except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
-            return _transport_failure(exc)
+            return _clean(_transport_failure(exc))
 
     async def _form(
         self, session: aiohttp.ClientSession, directory: Directory, site: SiteFacts
@@ -164,15 +229,20 @@ class Submitter:
             return Failed(
                 "directory_unavailable", f"The submission page answered HTTP {page.status}."
             )
-        doc = forms.parse(page.text)
-        if doc is None:
+        form_page = await _off_loop(
+            page,
+            lambda: forms.read_form_page(
+                page.text, page.url, dict(directory.field_map), site.values()
+            ),
+        )
+        if not form_page.html:
             return Failed("form_not_found", "The submission page is not HTML.")
-        if forms.has_captcha(doc):
+        if form_page.captcha:
             return Failed(
                 "captcha_required",
                 "The directory's form is protected by a captcha; submit to it by hand.",
             )
-        filled = forms.fill(doc, page.url, dict(directory.field_map), site.values())
+        filled = form_page.filled
         if filled is None:
             return Failed("form_not_found", "No form on the submission page takes a website URL.")
         answer = (
@@ -180,11 +250,11 @@ class Submitter:
             if filled.method == "POST"
             else await _send(session, "GET", filled.action, params=filled.data)
         )
-        status, body = answer.status, answer.text
+        status = answer.status
         if status >= 500 or status in TRANSIENT_STATUSES:
             return _unavailable(status)
-        result_doc = forms.parse(body)
-        message = forms.error_message(result_doc) if result_doc is not None else None
+        body = await _off_loop(answer, lambda: answer.text)
+        message = await _off_loop(answer, lambda: forms.answer_error(body))
         if status >= 400:
             return Failed("rejected", message or f"The directory answered HTTP {status}.")
         if directory.success_pattern and not re.search(directory.success_pattern, body):
@@ -202,30 +272,15 @@ class Submitter:
         answer = await _send(
             session, "POST", directory.submit_url, json=payload, headers=dict(directory.headers)
         )
-        status, raw = answer.status, answer.body
+        status = answer.status
         if status >= 500 or status in TRANSIENT_STATUSES:
             return _unavailable(status)
-        body: Any = None
-        try:
-            body = msgspec.json.decode(raw) if raw else None
-        except msgspec.DecodeError:
-            body = None
+        body = JsonAnswer.read(answer.body)
         if status >= 400:
-            said = body.get("error") or body.get("message") if isinstance(body, dict) else None
-            return Failed("rejected", str(said or f"The directory answered HTTP {status}.")[:300])
-        listing = None
-        returned_id = None
-        if isinstance(body, dict):
-            listing = next(
-                (
-                    body[k]
-                    for k in ("listing_url", "url", "permalink")
-                    if isinstance(body.get(k), str)
-                ),
-                None,
-            )
-            raw_id = body.get("id")
-            if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
-                returned_id = raw_id
-        said = SubmissionAnswer(listing_url=listing, returned_id=returned_id)
-        return Submitted(directory.listing_url(site, said))
+            said = body.said() if body is not None else None
+            return Failed("rejected", (said or f"The directory answered HTTP {status}.")[:300])
+        answered = SubmissionAnswer(
+            listing_url=body.listing() if body is not None else None,
+            returned_id=body.returned_id() if body is not None else None,
+        )
+        return Submitted(directory.listing_url(site, answered))

@@ -4,7 +4,11 @@ reading (links to the domain, rel, anchor, robots meta, canonical, mention), at 
 concurrency, in the same run, over the same 500 local pages (mixed sizes, 10% redirects)
 served by a separate process.
 
-    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 2]
+Then the event loop's responsiveness: one check of 25 URLs of 5 MB pages (the largest the
+fetcher reads) through the check service, as the web process runs it, while a probe
+measures how late the loop wakes it (the worst stall any other request would see).
+
+    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 2] [--big-rounds 3]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import random
 import re
 import socket
+import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -28,15 +33,20 @@ import aiohttp
 from aiohttp import web
 from bs4 import BeautifulSoup
 
+from adapters import parsing_pool
 from adapters.clock import SystemClock
-from adapters.fetcher import Fetcher
+from adapters.fetcher import MAX_BODY, Fetcher
+from adapters.hostnames import HostNameRules
 from adapters.page_inspector import FetchingPageInspector
 from adapters.ssrf import AddressPolicy
 from domain.backlink_evidence import judge
+from domain.services.check_backlinks import MAX_URLS, check_backlinks
 
 DOMAIN = "example.com"
 # sizes of real directory listing pages vary a lot: mostly small, some big
 SIZES = [(0.5, 15_000), (0.3, 60_000), (0.15, 200_000), (0.05, 600_000)]
+#: the big pages: just under the fetcher's limit (a page overshoots by one entry)
+BIG = MAX_BODY - 2_000
 
 
 def make_page(i: int, size: int, rng: random.Random) -> bytes:
@@ -50,7 +60,8 @@ def make_page(i: int, size: int, rng: random.Random) -> bytes:
     parts += [f'<li><a href="/cat/{k}">Category {k}</a></li>' for k in range(20)]
     parts.append("</ul></nav><main>")
     n = 0
-    while sum(map(len, parts)) < size:
+    length = sum(map(len, parts))
+    while length < size:
         n += 1
         host = rng.choice(["dir.example.net", "another.example.org", f"site-{n}.test"])
         rel = rng.choice(["", "nofollow", "ugc"])
@@ -65,6 +76,8 @@ def make_page(i: int, size: int, rng: random.Random) -> bytes:
                 f'<div class="entry"><a href="https://www.{DOMAIN}/" rel="nofollow">Example</a>'
                 f"<p>Visit www.{DOMAIN} for more.</p></div>"
             )
+            length += len(parts[-2])
+        length += len(parts[-1])
     parts.append("<script>var x = 1;</script></main></body></html>")
     return "".join(parts).encode()
 
@@ -83,6 +96,8 @@ def serve(port: int, pages: int, ready: multiprocessing.synchronize.Event) -> No
     bodies: dict[str, bytes] = {}
     for i in range(pages):
         bodies[f"/p/{i}"] = make_page(i, pick_size(rng), rng)
+    for i in range(MAX_URLS):
+        bodies[f"/big/{i}"] = make_page(i, BIG, rng)
 
     async def handler(request: web.BaseRequest) -> web.StreamResponse:
         if request.path.startswith("/r/"):
@@ -207,11 +222,62 @@ async def timed(
     return rate
 
 
+# --- the event loop during a check of 25 big pages -------------------------------------------
+
+PROBE = 0.005
+
+
+async def idle_stall(seconds: float) -> float:
+    """The worst lateness of the same probe with nothing else to do: the machine's own
+    noise, to read the figure below against."""
+    worst = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        started = time.perf_counter()
+        await asyncio.sleep(PROBE)
+        worst = max(worst, time.perf_counter() - started - PROBE)
+    return worst
+
+
+async def worst_stall(port: int) -> tuple[float, float]:
+    """(seconds the check took, worst lateness of a 5 ms timer during it)."""
+    fetcher = Fetcher(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")]))
+    inspector = FetchingPageInspector(fetcher)
+    urls = [f"http://127.0.0.1:{port}/big/{i}" for i in range(MAX_URLS)]
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        nonlocal worst
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(PROBE)
+            worst = max(worst, time.perf_counter() - started - PROBE)
+
+    await parsing_pool.start()  # as the web process does at start-up
+    watcher = asyncio.create_task(probe())
+    await asyncio.sleep(PROBE * 2)  # the probe is running before the check starts
+    started = time.perf_counter()
+    try:
+        report = await check_backlinks(
+            DOMAIN, urls, inspector=inspector, names=HostNameRules(), clock=SystemClock()
+        )
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        await watcher
+        await fetcher.close()
+    errors = {r.error.code for r in report.results if r.error}
+    assert report.summary.with_link == len(urls), (report.summary, errors)
+    return elapsed, worst
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--big-rounds", type=int, default=3)
     args = parser.parse_args()
 
     with socket.socket() as s:
@@ -241,6 +307,20 @@ def main() -> None:
                 ours, asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
             )
         print(f"backlynk {ours:.1f} pages/s, baseline {base:.1f} pages/s, ratio {ours / base:.2f}x")
+        mb = BIG / 1e6
+        print(f"event loop during one check of {MAX_URLS} pages of {mb:.1f} MB (5 ms probe)")
+        idle = asyncio.run(idle_stall(3.0))
+        print(f"  idle loop, same probe, 3 s: worst stall {idle * 1e3:6.1f} ms")
+        stalls = []
+        for round_no in range(1, args.big_rounds + 1):
+            elapsed, worst = asyncio.run(worst_stall(port))
+            stalls.append(worst)
+            print(f"  round {round_no}: check {elapsed:6.2f} s, worst stall {worst * 1e3:6.1f} ms")
+        stalls.sort()
+        print(
+            f"worst loop stall: median {statistics.median(stalls) * 1e3:.1f} ms "
+            f"(min {stalls[0] * 1e3:.1f}, max {stalls[-1] * 1e3:.1f}) over {len(stalls)} checks"
+        )
     finally:
         server.terminate()
         server.join(5)

@@ -32,9 +32,11 @@ class CheckError(msgspec.Struct):
     details: str
 
 
-class Link(msgspec.Struct, frozen=True):
+class Link(msgspec.Struct, frozen=True, gc=False):
     """An `<a href>` / `<area href>` as found on a page: resolved URL, its host (lower-case,
-    IDNA A-label; empty when the URL has none), rel tokens in order, anchor text."""
+    IDNA A-label; empty when the URL has none), rel tokens in order, anchor text.
+    Untracked by the garbage collector (it holds only strings): a big page has tens of
+    thousands of links, and a collection walking all of them stalls the whole process."""
 
     url: str
     host: str

@@ -14,22 +14,30 @@ OUR_BOT = "googlebot"
 #: user-agent scope in an X-Robots-Tag header ("googlebot: noindex")
 VALUED = frozenset({"unavailable_after", "max-snippet", "max-image-preview", "max-video-preview"})
 
+#: a robots value is read this far (the adapters hand over at most 1,000 characters)
+MAX_VALUE = 8192
+
 _SCOPE = re.compile(r"^\s*([a-z0-9_.\-]+)\s*:\s*(.*)$", re.S)
 
 
 def _pieces(value: str) -> list[str]:
     """Split on commas, re-joining the commas that belong to an `unavailable_after` date
-    ("unavailable_after: Friday, 25-Jun-2010 15:00:00 PST")."""
-    out: list[str] = []
-    for raw in value.split(","):
+    ("unavailable_after: Friday, 25-Jun-2010 15:00:00 PST"). One pass: the parts of a
+    directive are gathered and joined once (joining as we go would be quadratic)."""
+    out: list[list[str]] = []
+    for raw in value[:MAX_VALUE].split(","):
         piece = " ".join(raw.split()).lower()
         if not piece:
             continue
-        if out and out[-1].startswith("unavailable_after") and not _starts_directive(piece):
-            out[-1] = f"{out[-1]}, {piece}"
+        if (
+            out
+            and _unscoped(out[-1][0]).startswith("unavailable_after")
+            and not (_starts_directive(piece))
+        ):
+            out[-1].append(piece)
         else:
-            out.append(piece)
-    return out
+            out.append([piece])
+    return [", ".join(parts) for parts in out]
 
 
 _KNOWN = frozenset(
@@ -39,6 +47,12 @@ _KNOWN = frozenset(
         *VALUED,
     }
 )  # fmt: skip
+
+
+def _unscoped(piece: str) -> str:
+    """The directive of a piece, without its user-agent scope ("googlebot: noindex")."""
+    m = _SCOPE.match(piece)
+    return m.group(2) if m and m.group(1) not in VALUED else piece
 
 
 def _starts_directive(piece: str) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from domain.backlink_evidence import CheckReport, judge, summarise
+from domain.backlink_evidence import CheckReport, CheckResult, judge, summarise
 from domain.errors import InvalidUrl, TooManyUrls, ValidationFailed
 from domain.ports import Clock, HostNames, PageInspector
 from domain.target_domain import normalise_domain
@@ -66,9 +66,13 @@ async def check_backlinks(
     clock: Clock,
 ) -> CheckReport:
     """Validate everything first (a refused request fetches nothing), then inspect every
-    URL concurrently and judge each page against the domain."""
+    URL concurrently and judge each page against the domain as soon as it is read (one
+    page at a time: judging all at the end would hold the event loop for all of them)."""
     target = normalise_domain(domain, names)
     distinct = unique_urls(urls)
-    inspections = await asyncio.gather(*(inspector.inspect(u) for u in distinct))
     now: datetime = clock.now()
-    return summarise(target, [judge(i, target, now) for i in inspections])
+
+    async def one(url: str) -> CheckResult:
+        return judge(await inspector.inspect(url), target, now)
+
+    return summarise(target, list(await asyncio.gather(*(one(u) for u in distinct))))
