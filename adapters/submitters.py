@@ -121,7 +121,13 @@ class JsonAnswer(msgspec.Struct):
             return None
 
     def listing(self) -> str | None:
-        return self.string(self.listing_url) or self.string(self.url) or self.string(self.permalink)
+        """The listing URL given, control characters removed. A URL too long to keep stays
+        too long (one character past the cap), so the domain's rule ignores it rather
+        than taking a truncated URL for the directory's."""
+        given = (
+            self.string(self.listing_url) or self.string(self.url) or self.string(self.permalink)
+        )
+        return None if given is None else untrusted.url(given, untrusted.MAX_URL + 1)
 
     def returned_id(self) -> str | int | None:
         try:

@@ -57,7 +57,9 @@ class HostileDirectory:
         await self.runner.cleanup()
 
     def listing_url(self) -> str:
-        return f"{self.base}/listing/p{POISON}" + "a" * MB
+        return f"{self.base}/listing/p{POISON}" + "a" * self.listing_length
+
+    listing_length = 1500
 
     async def poisoned_listing(self, request: web.Request) -> web.Response:
         noise = b"[" * 200 + b"]" * 200
@@ -142,7 +144,7 @@ async def test_a_poisoned_listing_url_and_listing_page_become_clean_events_and_r
     d = delivery(infra, isolated_settings)
     assert await submissions.deliver(d, job_id, 31) == "Submitted"
 
-    expected = (f"{hostile.base}/listing/p" + "a" * MB)[: untrusted.MAX_URL]
+    expected = f"{hostile.base}/listing/p" + "a" * 1500  # control characters removed
     task = (await shown_job(agency, job))["tasks"][0]
     assert (task["status"], task["listing_url"]) == ("submitted", expected)
 
@@ -160,6 +162,19 @@ async def test_a_poisoned_listing_url_and_listing_page_become_clean_events_and_r
     assert len(backlink["target_url"]) == untrusted.MAX_URL
     assert backlink["rel_attributes"] == ["ugc", "nofollow"]
     assert backlink["link_type"] == "ugc"
+
+
+async def test_a_listing_url_too_long_to_keep_is_ignored_not_truncated(
+    api, infra, isolated_settings, agency, hostile
+):
+    hostile.listing_length = MB
+    await add_directories(infra, json_directory(35, f"{hostile.base}/json/poisoned-listing"))
+    job, job_id, _ = await new_job(agency, [35])
+    d = delivery(infra, isolated_settings)
+    assert await submissions.deliver(d, job_id, 35) == "Submitted"
+    task = (await shown_job(agency, job))["tasks"][0]
+    # a cut URL would be one the directory never gave: no listing URL instead
+    assert (task["status"], task["listing_url"]) == ("submitted", None)
 
 
 async def test_a_poisoned_error_message_is_stored_clean(
