@@ -8,7 +8,7 @@ Then the event loop's responsiveness: one check of 25 URLs of 5 MB pages (the la
 fetcher reads) through the check service, as the web process runs it, while a probe
 measures how late the loop wakes it (the worst stall any other request would see).
 
-    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 2] [--big-rounds 3]
+    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 3] [--big-rounds 3]
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=25)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--big-rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -292,21 +292,23 @@ def main() -> None:
         urls = urls_for(port, args.pages)
         print(
             f"backlink check: {args.pages} pages (10% via a redirect), "
-            f"concurrency {args.concurrency}, best of {args.rounds} rounds"
+            f"concurrency {args.concurrency}, {args.rounds} rounds (each: baseline, then ours)"
         )
-        ours, base = 0.0, 0.0
+        ratios, ours_rates, base_rates = [], [], []
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}")
-            base = max(
-                base,
-                asyncio.run(
-                    timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency)
-                ),
+            base = asyncio.run(
+                timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency)
             )
-            ours = max(
-                ours, asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
-            )
-        print(f"backlynk {ours:.1f} pages/s, baseline {base:.1f} pages/s, ratio {ours / base:.2f}x")
+            ours = asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
+            base_rates.append(base)
+            ours_rates.append(ours)
+            ratios.append(ours / base)
+        print(
+            f"backlynk median {statistics.median(ours_rates):.1f} pages/s, baseline median "
+            f"{statistics.median(base_rates):.1f} pages/s; ratio per round: median "
+            f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})"
+        )
         mb = BIG / 1e6
         print(f"event loop during one check of {MAX_URLS} pages of {mb:.1f} MB (5 ms probe)")
         idle = asyncio.run(idle_stall(3.0))
