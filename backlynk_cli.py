@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from adapters import parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
 from projections.base import all_ddl
@@ -56,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
     app = create_app(s)
+    parsing_pool.warm()
     uvicorn.run(
         app,
         host=s.host,
@@ -71,6 +73,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     from workers.settings import WorkerSettings
 
+    parsing_pool.warm()
     run_worker(WorkerSettings)  # type: ignore[arg-type]
 
 

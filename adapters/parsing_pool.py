@@ -29,8 +29,10 @@ _lock = threading.Lock()
 
 
 def _background() -> None:
-    """Workers yield the CPU to the web process: its loop must wake on time."""
+    """Workers yield the CPU to the web process: its loop must wake on time. They load
+    the parser now, not while the first big page waits (and competes for the CPU)."""
     os.nice(10)
+    import adapters.page_analysis  # noqa: F401
 
 
 def _ready_executor() -> ProcessPoolExecutor:
@@ -51,8 +53,14 @@ def _ready_executor() -> ProcessPoolExecutor:
         return _pool
 
 
+def warm() -> None:
+    """Start the worker processes before serving (`backlynk serve`, `backlynk worker`),
+    so that the first big page does not pay for their start."""
+    _ready_executor()
+
+
 async def start() -> None:
-    """Start the worker processes now rather than at the first big page."""
+    """`warm`, from a running event loop."""
     await asyncio.to_thread(_ready_executor)
 
 
