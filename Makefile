@@ -42,7 +42,7 @@ demo: migrate .env
 # The local demo: the sandbox directories live on 127.0.0.1:8001, so the fetcher may reach
 # loopback here, and there is no internet to check a site's landing page against. The web
 # process listens on loopback only (`backlynk serve` alone binds $HOST, default 0.0.0.0).
-run: install services .env migrate demo
+run: install services tools .env migrate demo
 	set -a; source .env; set +a; \
 	export BACKLYNK_FETCH_ALLOW_CIDRS=$${BACKLYNK_FETCH_ALLOW_CIDRS-127.0.0.0/8}; \
 	export BACKLYNK_VERIFY_SITES=$${BACKLYNK_VERIFY_SITES-0}; \
