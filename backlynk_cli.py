@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -47,6 +48,10 @@ async def _migrate() -> None:
     print("migrated", file=sys.stderr)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -57,15 +62,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
     app = create_app(s)
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
+    # (not the default handler's instant death) it lets the parsing processes stop too
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parsing_pool.warm()
-    uvicorn.run(
-        app,
-        host=s.host,
-        port=s.port,
-        access_log=False,
-        log_level="info",
-        proxy_headers=True,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=s.host,
+            port=s.port,
+            access_log=False,
+            log_level="info",
+            proxy_headers=True,
+        )
+    finally:
+        parsing_pool.shutdown()  # its processes would outlive the server
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -74,7 +85,10 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers.settings import WorkerSettings
 
     parsing_pool.warm()
-    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    try:
+        run_worker(WorkerSettings)  # type: ignore[arg-type]
+    finally:
+        parsing_pool.shutdown()
 
 
 async def _projector() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -28,11 +29,30 @@ _pool: ProcessPoolExecutor | None = None
 _lock = threading.Lock()
 
 
-def _background() -> None:
+def _background(served: int) -> None:
     """Workers yield the CPU to the web process: its loop must wake on time. They load
     the parser now, not while the first big page waits (and competes for the CPU)."""
     os.nice(10)
+    _exit_with(served)
     import adapters.page_analysis  # noqa: F401
+
+
+def _exit_with(pid: int) -> None:
+    """End this worker when the process it serves ends, even by `kill -9`. Its parent is
+    the forkserver, which in turn waits for its workers: without this, both would
+    outlive a killed web or worker process for good."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux): the executor's own exit
+        return
+
+    def wait() -> None:
+        select.select([handle], [], [])  # readable once `pid` has exited
+        os._exit(0)
+
+    threading.Thread(target=wait, name="exit-with-served", daemon=True).start()
 
 
 def _ready_executor() -> ProcessPoolExecutor:
@@ -45,7 +65,10 @@ def _ready_executor() -> ProcessPoolExecutor:
             # threads and open sockets, is not safe)
             context = multiprocessing.get_context("forkserver")
             pool = ProcessPoolExecutor(
-                max_workers=WORKERS, mp_context=context, initializer=_background
+                max_workers=WORKERS,
+                mp_context=context,
+                initializer=_background,
+                initargs=(os.getpid(),),
             )
             for started in [pool.submit(os.getpid) for _ in range(WORKERS)]:
                 started.result()
