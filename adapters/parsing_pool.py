@@ -82,11 +82,6 @@ def warm() -> None:
     _ready_executor()
 
 
-async def start() -> None:
-    """`warm`, from a running event loop."""
-    await asyncio.to_thread(_ready_executor)
-
-
 def _discard(broken: ProcessPoolExecutor) -> None:
     global _pool
     with _lock:

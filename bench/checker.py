@@ -254,7 +254,7 @@ async def worst_stall(port: int) -> tuple[float, float]:
             await asyncio.sleep(PROBE)
             worst = max(worst, time.perf_counter() - started - PROBE)
 
-    await parsing_pool.start()  # as the web process does at start-up
+    parsing_pool.warm()  # as `backlynk serve` does before serving (the probe is not yet on)
     watcher = asyncio.create_task(probe())
     await asyncio.sleep(PROBE * 2)  # the probe is running before the check starts
     started = time.perf_counter()

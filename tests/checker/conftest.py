@@ -16,6 +16,7 @@ from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
 from adapters.ssrf import AddressPolicy
+from tests.checker.apps import checker_app
 from tests.checker.sites import FixtureSite, StaticResolver, Tls, make_tls
 from tests.conftest import LiveServer, free_port
 
@@ -87,11 +88,7 @@ def checker_settings(settings: Settings) -> Settings:
 async def app_server(
     checker_settings: Settings, infra: Infrastructure, fetcher: Fetcher
 ) -> AsyncIterator[LiveServer]:
-    from api.app import create_app
-
-    infra.fetcher = fetcher
-    app = create_app(checker_settings, infra=infra, in_process_projector=False)
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(checker_app(checker_settings, infra, fetcher), free_port()) as live:
         yield live
 
 

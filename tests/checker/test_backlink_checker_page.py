@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
+from tests.checker.apps import checker_app
 from tests.checker.sites import FixtureSite
 from tests.conftest import LiveServer, free_port
 
@@ -78,11 +79,8 @@ class StrictCsp:
 async def strict_server(
     checker_settings: Settings, infra: Infrastructure, fetcher: Fetcher
 ) -> AsyncIterator[LiveServer]:
-    from api.app import create_app
-
-    infra.fetcher = fetcher
-    app = create_app(checker_settings, infra=infra, in_process_projector=False)
-    async with LiveServer(StrictCsp(app), free_port()) as live:
+    app = StrictCsp(checker_app(checker_settings, infra, fetcher))
+    async with LiveServer(app, free_port()) as live:
         yield live
 
 
