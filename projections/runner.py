@@ -258,8 +258,7 @@ class ProjectorRunner:
                     attempts = await self._record(conn, stuck)
                     stuck_at = stuck.note.id
                     delay = min(self.stuck_retry * 2 ** (attempts - 1), self.stuck_retry_max)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(skipped.wait(), delay)
+                    await _wait(skipped, delay)
                     continue
                 if stuck_at:
                     await stalls.clear(conn, projection.name)
@@ -273,10 +272,7 @@ class ProjectorRunner:
                         time.monotonic() - started,
                     )
                     continue
-                try:
-                    await asyncio.wait_for(wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
+                await _wait(wake, self.poll_interval)
         finally:
             self.holding.discard(projection.name)
             await conn.close(timeout=2)
@@ -298,6 +294,15 @@ class ProjectorRunner:
         else:
             log.warning("%s (attempt %d): %s", stuck, attempts, stalls.describe(cause))
         return attempts
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` pass. Not `asyncio.wait_for`: on Python 3.11 it
+    can swallow a cancellation that arrives just as its timeout fires, and `stop()` then
+    waits for this task forever (seen as a hung test)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
 
 
 async def wait_for(
