@@ -150,7 +150,7 @@ async def test_eight_concurrent_appenders_while_the_projector_runs(conn, infra, 
             *(write_counters(EventSourcedRepository(PostgresEventStore(p)), 4, 5) for p in pools)
         )
         last = await infra.store.max_notification_id()
-        assert await wait_for(infra.pool, [PROJECTION], last, timeout=20)
+        assert await wait_for(infra.pool, [PROJECTION], last, timeout=WAIT)
     finally:
         await runner.stop()
         for p in pools:
