@@ -66,7 +66,10 @@ async def test_a_second_worker_process_waits_for_the_first_ones_turn_at_a_host(
     api, infra, isolated_settings, recorded_sandbox
 ):
     _, recorder = recorded_sandbox
-    workers = Workers(isolated_settings, BACKLYNK_HOST_DELAY=str(HOST_DELAY))
+    # leases (the job timeout) far longer than the first worker is frozen
+    workers = Workers(
+        isolated_settings, BACKLYNK_HOST_DELAY=str(HOST_DELAY), BACKLYNK_JOB_TIMEOUT="120"
+    )
     redis = Redis.from_url(isolated_settings.redis_url)
     try:
         first = workers.start()
