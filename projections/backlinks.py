@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.backlink import LIVE, LOST, Backlink
+from projections.views import by_name, columns, convert, insert
 
 
 class BacklinksProjection:
@@ -57,18 +58,20 @@ class BacklinksProjection:
             e.indexable,
         )
         if isinstance(event, Backlink.Discovered):
-            await conn.execute(
-                """INSERT INTO backlinks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb,
-                   $11, $12, 'live', $13, $13, NULL, $14)""",
-                event.originator_id,
-                event.account_id,
-                event.site_id,
-                event.directory_id,
-                event.job_id,
-                *evidence,
-                event.timestamp,
-                notification_id,
+            row = by_name(
+                BacklinkRow,
+                e,
+                id=event.originator_id,
+                site_id=event.site_id,
+                directory_id=event.directory_id,
+                job_id=event.job_id,
+                status=LIVE,
+                first_seen_at=event.timestamp,
+                last_checked_at=event.timestamp,
+                lost_at=None,
+                seq=notification_id,
             )
+            await insert(conn, "backlinks", [row], account_id=event.account_id)
             return
         status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
         await conn.execute(
@@ -86,7 +89,10 @@ class BacklinksProjection:
         )
 
 
-class BacklinkRow(msgspec.Struct, frozen=True):
+class BacklinkView(msgspec.Struct, frozen=True):
+    """A backlink as the read model shows it; the API's `BacklinkOut` is this with
+    public ids."""
+
     id: UUID
     site_id: UUID
     directory_id: int
@@ -102,14 +108,12 @@ class BacklinkRow(msgspec.Struct, frozen=True):
     first_seen_at: datetime
     last_checked_at: datetime
     lost_at: datetime | None
+
+
+class BacklinkRow(BacklinkView, frozen=True):
+    """A row of `backlinks`: the view and its cursor key."""
+
     seq: int
-
-
-_COLUMNS = (
-    "id, site_id, directory_id, job_id, source_url, target_url, anchor_text, "
-    "link_type, rel_attributes::text, http_status, indexable, status, first_seen_at, "
-    "last_checked_at, lost_at, seq"
-)
 
 
 async def list_backlinks(
@@ -123,7 +127,7 @@ async def list_backlinks(
     before: int | None,
 ) -> list[BacklinkRow]:
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM backlinks WHERE account_id = $1
+        f"""SELECT {columns(BacklinkRow)} FROM backlinks WHERE account_id = $1
             AND ($2::uuid IS NULL OR site_id = $2) AND ($3::text IS NULL OR status = $3)
             AND ($4::text IS NULL OR link_type = $4) AND ($5::bigint IS NULL OR seq < $5)
             ORDER BY seq DESC LIMIT $6""",
@@ -134,9 +138,4 @@ async def list_backlinks(
         before,
         limit,
     )
-    out = []
-    for r in rows:
-        values = list(r)
-        values[8] = msgspec.json.decode(values[8])
-        out.append(BacklinkRow(*values))
-    return out
+    return [convert(r, BacklinkRow) for r in rows]
