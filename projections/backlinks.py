@@ -10,8 +10,8 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.backlink import LIVE, LOST, Backlink
-from projections.views import by_name, columns, convert, insert
+from domain.backlink import LIVE, LOST, Backlink, Evidence
+from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class BacklinksProjection:
@@ -48,15 +48,6 @@ class BacklinksProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         e = event.evidence
-        evidence = (
-            e.source_url,
-            e.target_url,
-            e.anchor_text,
-            e.link_type,
-            msgspec.json.encode(e.rel_attributes).decode(),
-            e.http_status,
-            e.indexable,
-        )
         if isinstance(event, Backlink.Discovered):
             row = by_name(
                 BacklinkRow,
@@ -75,17 +66,16 @@ class BacklinksProjection:
             return
         status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
         await conn.execute(
-            """UPDATE backlinks SET source_url = $2, target_url = $3, anchor_text = $4,
-                   link_type = $5, rel_attributes = $6::jsonb, http_status = $7,
-                   indexable = $8, last_checked_at = $9,
-                   status = coalesce($10, status),
-                   lost_at = CASE WHEN $10 = 'lost' THEN $9 WHEN $10 = 'live' THEN NULL
-                                  ELSE lost_at END
+            f"""UPDATE backlinks SET last_checked_at = $2,
+                   status = coalesce($3, status),
+                   lost_at = CASE WHEN $3 = 'lost' THEN $2 WHEN $3 = 'live' THEN NULL
+                                  ELSE lost_at END,
+                   {_SET_EVIDENCE}
                WHERE id = $1""",
             event.originator_id,
-            *evidence,
             event.timestamp,
             status,
+            *values(BacklinkView, e, _EVIDENCE),
         )
 
 
@@ -114,6 +104,13 @@ class BacklinkRow(BacklinkView, frozen=True):
     """A row of `backlinks`: the view and its cursor key."""
 
     seq: int
+
+
+#: what each check rewrites: the columns the evidence carries, from $4 on
+_EVIDENCE = [n for n in BacklinkView.__struct_fields__ if n in Evidence.__struct_fields__]
+_SET_EVIDENCE = ", ".join(
+    f"{n} = {placeholder(BacklinkView, n, i)}" for i, n in enumerate(_EVIDENCE, start=4)
+)
 
 
 async def list_backlinks(

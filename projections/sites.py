@@ -11,7 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.site import CHANGEABLE, Site
-from projections.views import by_name, columns, convert, insert, json_fields
+from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class SitesProjection:
@@ -51,20 +51,15 @@ class SitesProjection:
             )
             await insert(conn, "sites", [row], account_id=event.account_id)
         elif isinstance(event, Site.Updated):
-            changes = {k: v for k, v in event.changes.items() if k in CHANGEABLE}
-            json = json_fields(SiteRow)
-            sets = [
-                f"{k} = ${i}" + ("::jsonb" if k in json else "")
-                for i, k in enumerate(changes, start=3)
-            ]
-            values = [
-                msgspec.json.encode(v).decode() if k in json else v for k, v in changes.items()
-            ]
+            changed = [k for k in event.changes if k in CHANGEABLE]
+            sets = "".join(
+                f", {k} = {placeholder(SiteRow, k, i)}" for i, k in enumerate(changed, start=3)
+            )
             await conn.execute(
-                f"UPDATE sites SET updated_at = $2{''.join(', ' + s for s in sets)} WHERE id = $1",
+                f"UPDATE sites SET updated_at = $2{sets} WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
-                *values,
+                *values(SiteRow, event.changes, changed),
             )
         elif isinstance(event, Site.Archived):
             await conn.execute(

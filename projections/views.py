@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -60,6 +60,19 @@ def by_name(target: type[V], source: Any, **given: Any) -> V:
     return target(**values)
 
 
+def placeholder(view: type[msgspec.Struct], name: str, number: int) -> str:
+    """`$number`, cast to jsonb when `name` is a jsonb column of `view`."""
+    return f"${number}::jsonb" if name in json_fields(view) else f"${number}"
+
+
+def values(view: type[msgspec.Struct], source: Any, names: Iterable[str]) -> list[Any]:
+    """The values `names` of `source` (its attributes, or its items when a mapping), as
+    the columns of `view` take them (jsonb ones as JSON text)."""
+    json = json_fields(view)
+    get = source.get if isinstance(source, Mapping) else functools.partial(getattr, source)
+    return [msgspec.json.encode(get(n)).decode() if n in json else get(n) for n in names]
+
+
 async def insert(
     conn: Any,
     table: str,
@@ -75,24 +88,14 @@ async def insert(
     if not rows:
         return
     view = type(rows[0])
-    json = json_fields(view)
     names = [n for n in view.__struct_fields__ if n not in set(skip)]
-    placeholders = [f"${i}" + ("::jsonb" if n in json else "") for i, n in enumerate(names, 1)]
-    placeholders += [f"${i}" for i in range(len(names) + 1, len(names) + len(same) + 1)]
+    placeholders = [placeholder(view, n, i) for i, n in enumerate([*names, *same], start=1)]
     sql = (
         f"INSERT INTO {table} ({', '.join([*names, *same])}) "
         f"VALUES ({', '.join(placeholders)}) {suffix}"
     ).rstrip()
-
-    def args(row: msgspec.Struct) -> list[Any]:
-        values = [getattr(row, n) for n in names]
-        encoded = [
-            msgspec.json.encode(v).decode() if n in json else v
-            for n, v in zip(names, values, strict=True)
-        ]
-        return [*encoded, *same.values()]
-
-    if len(rows) == 1:
-        await conn.execute(sql, *args(rows[0]))
+    args = [[*values(view, row, names), *same.values()] for row in rows]
+    if len(args) == 1:
+        await conn.execute(sql, *args[0])
     else:
-        await conn.executemany(sql, [args(r) for r in rows])
+        await conn.executemany(sql, args)
