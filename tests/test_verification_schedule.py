@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from domain.verification import looks, next_look
+from domain.task_schedule import looks, next_look
 
 
 def test_schedule_backs_off_until_fourteen_days():

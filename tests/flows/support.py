@@ -19,7 +19,7 @@ from adapters.submitters import Submitter
 from domain import ids
 from domain.directory import parse_catalogue
 from domain.job import Job
-from domain.services.submissions import Delivery
+from domain.services.delivery import Delivery
 from tests.core.client import Client
 from tests.workers_support import Sandbox
 
