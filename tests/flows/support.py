@@ -1,5 +1,5 @@
 """Helpers for running the workers' flows in-process: the service functions of
-`domain.services.submissions` wired to the real adapters (event store, catalogue table,
+`domain.services` (delivery, verification, monitoring) wired to the real adapters (event store, catalogue table,
 form submitter, page inspector, Redis politeness), against the sandbox directories."""
 
 from __future__ import annotations

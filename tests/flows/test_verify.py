@@ -1,5 +1,5 @@
 """`verify`: looking for a submitted task's listing, in-process against the sandbox. The
-schedule of looks comes from `domain.verification`; the task stays `submitted` between
+schedule of looks comes from `domain.task_schedule`; the task stays `submitted` between
 looks and fails with `listing_not_found` after the last one."""
 
 from __future__ import annotations
