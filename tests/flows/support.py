@@ -1,6 +1,7 @@
-"""Helpers for running the workers' flows in-process: the service functions of
-`domain.services` (delivery, verification, monitoring) wired to the real adapters (event store, catalogue table,
-form submitter, page inspector, Redis politeness), against the sandbox directories."""
+"""Helpers for running the workers' flows in-process: the delivery, verification and
+monitoring services of `domain.services` wired to the real adapters (event store,
+catalogue table, form submitter, page inspector, Redis politeness), against the sandbox
+directories."""
 
 from __future__ import annotations
 
