@@ -97,7 +97,8 @@ UNCERTAIN = frozenset({"timeout", "interrupted"})
 
 @dataclass(frozen=True)
 class Delivery:
-    """Everything a worker needs to deliver tasks, wired once per process."""
+    """Everything a worker needs to deliver tasks (and to verify listings and re-check
+    backlinks, which use the same ports), wired once per process."""
 
     repo: Repository
     catalogue: DirectoryCatalogue
