@@ -21,10 +21,10 @@ from api.rendering import json_response
 from domain import ids
 from domain.backlink import LIVE, LOST
 from domain.errors import NotFound
+from domain.link_types import LINK_TYPES
 from projections.backlinks import BacklinkView, list_backlinks
 from projections.views import by_name
 
-LINK_TYPES = ("dofollow", "nofollow", "ugc", "sponsored")
 #: rows per query of a CSV export
 EXPORT_CHUNK = MAX_LIMIT
 
