@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from tests.accounts import PASSWORD, unique_email
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.test_auth_api import assert_error
 
 
@@ -21,7 +21,7 @@ async def app_with(isolated_settings, infra, **changes: Any) -> AsyncIterator[Li
     from api.app import create_app
 
     settings = msgspec.structs.replace(isolated_settings, **changes)
-    async with LiveServer(create_app(settings, infra=infra), free_port()) as live:
+    async with LiveServer(create_app(settings, infra=infra)) as live:
         yield live
 
 

@@ -25,7 +25,7 @@ from domain.site import Site
 from projections import stalls
 from projections.registry import all_projections
 from tests.accounts import bearer, paid_account, register
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.support import Limits, Urls
 
 WAIT = 60.0  # generous: the machine may be busy; a pass takes well under a second
@@ -89,7 +89,7 @@ async def web(
     if projector:
         projector.start()
     try:
-        async with LiveServer(app, free_port()) as live:
+        async with LiveServer(app) as live:
             live.projector = projector  # type: ignore[attr-defined]
             yield live
     finally:
