@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
+import pytest
 
 from tests.accounts import PASSWORD, unique_email
 from tests.conftest import LiveServer
@@ -89,6 +90,7 @@ async def test_refreshes_are_limited_per_client_per_minute(isolated_settings, in
         assert status == 200, body
 
 
+@pytest.mark.xdist_group("heavy")  # argon2's production parameters, 24 at once
 async def test_a_sign_in_flood_is_refused_with_retry_after_and_the_process_stays_up(
     isolated_settings, infra
 ):

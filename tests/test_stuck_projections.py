@@ -28,6 +28,10 @@ from tests.accounts import bearer, paid_account, register
 from tests.conftest import LiveServer
 from tests.support import Limits, Urls
 
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
+
 WAIT = 60.0  # generous: the machine may be busy; a pass takes well under a second
 
 

@@ -19,9 +19,9 @@ from tests.workers_support import Sandbox, Workers, eventually
 
 SETTLED = {"verified", "failed", "skipped", "canceled"}
 
-# real worker processes: one xdist worker runs them all, so they never share the 2 cores
-# with another group of processes
-pytestmark = pytest.mark.xdist_group("processes")
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
 
 
 @pytest.fixture

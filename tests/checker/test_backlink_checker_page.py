@@ -20,6 +20,10 @@ from tests.checker.apps import checker_app
 from tests.checker.sites import FixtureSite
 from tests.conftest import LiveServer
 
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = pytest.mark.xdist_group("heavy")
+
 CHECK_ENDPOINT = "/api/v1/public/check-backlinks"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it when missing
 CHROMIUM_ARGS = [

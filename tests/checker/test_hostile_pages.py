@@ -18,7 +18,9 @@ MB = 1 << 20
 #: the client reads header lines up to 32 KB (Fetcher); stay just under
 HEADER = 30_000
 
-pytestmark = pytest.mark.timeout(60)
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("heavy")]
 
 
 def html(body: str, head: str = "") -> str:
