@@ -5,14 +5,16 @@ wired to that fetcher."""
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 import pytest
+import pytest_asyncio
 
 from adapters.fetcher import Fetcher
-from adapters.infrastructure import Infrastructure
+from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
 from adapters.ssrf import AddressPolicy
 from tests.checker.apps import checker_app
@@ -112,3 +114,41 @@ class Checker:
 @pytest.fixture
 def check(app_server: LiveServer) -> Checker:
     return Checker(app_server)
+
+
+def one_server_per_module() -> tuple[Any, Any, Any]:
+    """`site`, `check` and an autouse fixture, for a module whose tests only read pages
+    through the public endpoint (which writes nothing): one fixture site and one server
+    serve the whole module, and the site's pages and counts are emptied before each test.
+    The module runs its tests in one event loop:
+    `pytestmark = pytest.mark.asyncio(loop_scope="module")`."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module")
+    async def site(tls: Tls) -> AsyncIterator[FixtureSite]:
+        async with FixtureSite(tls) as fixture_site:
+            yield fixture_site
+
+    @pytest.fixture(autouse=True)
+    def fresh_site(site: FixtureSite) -> None:
+        site.pages.clear()
+        site.hits.clear()
+        site.user_agents.clear()
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module")
+    async def check(session_settings: Settings, tls: Tls) -> AsyncIterator[Checker]:
+        settings = msgspec.structs.replace(
+            session_settings,
+            redis_namespace=f"{session_settings.redis_namespace}:{uuid.uuid4().hex[:10]}",
+            public_check_rate=100_000,  # the module's checks all come from one client
+            public_check_urls=100_000,
+        )
+        infra = await open_infrastructure(settings, pool_size=2)
+        fetcher = make_fetcher(tls, StaticResolver(RESOLVER_TABLE))
+        try:
+            async with LiveServer(checker_app(settings, infra, fetcher)) as live:
+                yield Checker(live)
+        finally:
+            await fetcher.close()
+            await infra.close()
+
+    return site, check, fresh_site

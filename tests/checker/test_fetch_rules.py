@@ -7,11 +7,15 @@ import gzip
 import zlib
 
 import brotli
+import pytest
 from aiohttp import web
 
 from adapters.fetcher import MAX_BODY
-from tests.checker.conftest import Checker
+from tests.checker.conftest import Checker, one_server_per_module
 from tests.checker.sites import FixtureSite
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+site, check, fresh_site = one_server_per_module()
 
 LINK = '<html><body><a href="https://example.com/">Example</a></body></html>'
 

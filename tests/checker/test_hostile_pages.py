@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters import untrusted
-from tests.checker.conftest import Checker
+from tests.checker.conftest import Checker, one_server_per_module
 from tests.checker.sites import FixtureSite
 
 MB = 1 << 20
@@ -20,7 +20,12 @@ HEADER = 30_000
 
 # starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
 # (`--dist loadgroup`), so no two of them pile onto the same core
-pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("heavy")]
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.xdist_group("heavy"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+site, check, fresh_site = one_server_per_module()
 
 
 def html(body: str, head: str = "") -> str:
