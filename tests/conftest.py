@@ -1,7 +1,7 @@
 """Shared fixtures. Every test run gets its own fresh Postgres database (one per xdist
 worker), created at session start and dropped at the end; Redis is shared, and every test
-keeps to its own namespace (`settings`: queue, politeness, rate limits, idempotency keys),
-which is emptied after it."""
+keeps to its own namespace (`settings`: queue, politeness, rate limits, idempotency keys)
+under the run's, which is emptied at the end."""
 
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ def database_url(worker_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def session_settings(database_url: str, worker_id: str) -> Settings:
-    return settings_module.load(
+def session_settings(database_url: str, worker_id: str) -> Iterator[Settings]:
+    """The run's settings; every test's Redis namespace lies under theirs, and whatever
+    keys the tests left there go at the end."""
+    chosen = settings_module.load(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
@@ -88,21 +90,21 @@ def session_settings(database_url: str, worker_id: str) -> Settings:
             "BACKLYNK_READ_YOUR_WRITES_WAIT": "60",
         }
     )
+    yield chosen
+    with redis.Redis.from_url(chosen.redis_url) as client:
+        keys = list(client.scan_iter(match=f"{chosen.redis_namespace}:*", count=20_000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
 
 
 @pytest.fixture
-def settings(session_settings: Settings) -> Iterator[Settings]:
+def settings(session_settings: Settings) -> Settings:
     """This test's settings: its own Redis namespace, so no queue, politeness lock, rate
-    limit window or idempotency key of another test is seen; its keys go afterwards."""
-    own = msgspec.structs.replace(
+    limit window or idempotency key of another test is seen."""
+    return msgspec.structs.replace(
         session_settings,
         redis_namespace=f"{session_settings.redis_namespace}:{uuid.uuid4().hex[:10]}",
     )
-    yield own
-    with redis.Redis.from_url(own.redis_url) as client:
-        keys = list(client.scan_iter(match=f"{own.redis_namespace}:*", count=1000))
-        if keys:
-            client.delete(*keys)
 
 
 async def truncate_all(conn: asyncpg.Connection) -> None:
