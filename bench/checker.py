@@ -210,15 +210,57 @@ async def run_baseline(urls: list[str], concurrency: int) -> int:
     return found
 
 
+def cpu_seconds(exclude: set[int]) -> float:
+    """CPU time used so far by this process and its descendants (the parsing processes,
+    which are children of the forkserver), less the processes in `exclude` (the page
+    server) and theirs. Linux /proc; elsewhere this process alone."""
+    own = time.process_time()
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                # after "pid (comm)": state, ppid, ... utime (12th), stime (13th)
+                stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    except OSError:
+        return own
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in mine and pid not in mine and pid not in exclude:
+                mine.add(pid)
+                grew = True
+    return own + sum(stats[pid][1] for pid in mine - {os.getpid()})
+
+
 async def timed(
-    name: str, fn: Callable[[list[str], int], Awaitable[int]], urls: list[str], concurrency: int
+    name: str,
+    fn: Callable[[list[str], int], Awaitable[int]],
+    urls: list[str],
+    concurrency: int,
+    exclude: set[int],
 ) -> float:
+    cpu = cpu_seconds(exclude)
     started = time.perf_counter()
     found = await fn(urls, concurrency)
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(exclude) - cpu
     assert found == len(urls), f"{name}: found {found} links on {len(urls)} pages"
     rate = len(urls) / elapsed
-    print(f"  {name:<28} {elapsed:6.2f} s  {rate:8.1f} pages/s")
+    # CPU used against wall time tells a slower program (more CPU per page) from a busy
+    # machine (the same CPU per page, spread over a longer wait for the cores)
+    print(
+        f"  {name:<28} {elapsed:6.2f} s  {rate:8.1f} pages/s   "
+        f"CPU {cpu:6.2f} s ({1000 * cpu / len(urls):5.1f} ms/page, "
+        f"{cpu / elapsed:4.2f} cores)"
+    )
     return rate
 
 
@@ -290,6 +332,7 @@ def main() -> None:
         if not ready.wait(60):
             raise SystemExit("the page server did not start")
         urls = urls_for(port, args.pages)
+        serving = {server.pid} if server.pid is not None else set()
         print(
             f"backlink check: {args.pages} pages (10% via a redirect), "
             f"concurrency {args.concurrency}, {args.rounds} rounds (each: baseline, then ours)"
@@ -298,9 +341,9 @@ def main() -> None:
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}")
             base = asyncio.run(
-                timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency)
+                timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency, serving)
             )
-            ours = asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
+            ours = asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency, serving))
             base_rates.append(base)
             ours_rates.append(ours)
             ratios.append(ours / base)
@@ -309,6 +352,8 @@ def main() -> None:
             f"{statistics.median(base_rates):.1f} pages/s; ratio per round: median "
             f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})"
         )
+        if args.big_rounds < 1:
+            return
         mb = BIG / 1e6
         print(f"event loop during one check of {MAX_URLS} pages of {mb:.1f} MB (5 ms probe)")
         idle = asyncio.run(idle_stall(3.0))
