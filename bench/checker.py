@@ -8,7 +8,7 @@ Then the event loop's responsiveness: one check of 25 URLs of 5 MB pages (the la
 fetcher reads) through the check service, as the web process runs it, while a probe
 measures how late the loop wakes it (the worst stall any other request would see).
 
-    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 3] [--big-rounds 3]
+    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 5] [--big-rounds 3]
 """
 
 from __future__ import annotations
@@ -246,7 +246,8 @@ async def timed(
     urls: list[str],
     concurrency: int,
     exclude: set[int],
-) -> float:
+) -> tuple[float, float]:
+    """(pages/s, CPU seconds per page)"""
     cpu = cpu_seconds(exclude)
     started = time.perf_counter()
     found = await fn(urls, concurrency)
@@ -261,7 +262,7 @@ async def timed(
         f"CPU {cpu:6.2f} s ({1000 * cpu / len(urls):5.1f} ms/page, "
         f"{cpu / elapsed:4.2f} cores)"
     )
-    return rate
+    return rate, cpu / len(urls)
 
 
 # --- the event loop during a check of 25 big pages -------------------------------------------
@@ -318,7 +319,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=25)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--big-rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -337,20 +338,31 @@ def main() -> None:
             f"backlink check: {args.pages} pages (10% via a redirect), "
             f"concurrency {args.concurrency}, {args.rounds} rounds (each: baseline, then ours)"
         )
-        ratios, ours_rates, base_rates = [], [], []
+        # the parsing processes start before the first round, as `backlynk serve` and
+        # `backlynk worker` start them before serving
+        parsing_pool.warm()
+        ratios, cpu_ratios, ours_rates, base_rates = [], [], [], []
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}")
-            base = asyncio.run(
+            base, base_cpu = asyncio.run(
                 timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency, serving)
             )
-            ours = asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency, serving))
+            ours, ours_cpu = asyncio.run(
+                timed("backlynk engine", run_ours, urls, args.concurrency, serving)
+            )
             base_rates.append(base)
             ours_rates.append(ours)
             ratios.append(ours / base)
+            cpu_ratios.append(base_cpu / ours_cpu)
         print(
             f"backlynk median {statistics.median(ours_rates):.1f} pages/s, baseline median "
             f"{statistics.median(base_rates):.1f} pages/s; ratio per round: median "
             f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})"
+        )
+        print(
+            f"CPU per page, baseline over ours, per round: median "
+            f"{statistics.median(cpu_ratios):.2f}x (min {min(cpu_ratios):.2f}, "
+            f"max {max(cpu_ratios):.2f})"
         )
         if args.big_rounds < 1:
             return
