@@ -30,7 +30,8 @@ from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
 from bench.common import drop_database, fresh_database
 
-DB = "backlynk_bench_event_store"
+# one per run: two runs at once (another checkout) must not drop each other's database
+DB = f"backlynk_bench_event_store_{os.getpid()}"
 TOPIC = "bench:Thing.Happened"
 EVENT_BYTES = 160
 
