@@ -238,6 +238,8 @@ class PostgresEventStore:
                 seen.update(batch.keys)
         sent = [(i, b) for i, b in enumerate(batches) if i not in clashing]
         events = [(i, e) for i, b in sent for e in b.events]
+        if self._conn is not None and self._conn.is_closed():  # the server ended it
+            await self._give_back()
         if self._conn is None:
             self._conn = await self.pool.acquire()
         rows = await self._conn.fetch(

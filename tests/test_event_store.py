@@ -4,6 +4,7 @@ gap-free notification order under concurrent writers, typed round trips, snapsho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -188,3 +189,25 @@ async def test_closing_the_store_gives_its_writer_connection_back(settings):
         await store.close()
     finally:
         await pool.close()
+
+
+async def test_a_writer_connection_ended_by_the_server_is_replaced(infra, settings):
+    import asyncpg
+
+    store = PostgresEventStore(infra.pool, hold_connection_for=3600)
+    try:
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        held = store._conn
+        assert held is not None
+        admin = await asyncpg.connect(settings.database_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
+        finally:
+            await admin.close()
+        with contextlib.suppress(Exception):  # the first try may meet the dead connection
+            await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        fresh = uuid.uuid4()
+        assert len(await store.append([StoredEvent(fresh, 1, "t", b"")])) == 1
+        assert [e.originator_id for e in await store.read(fresh)] == [fresh]
+    finally:
+        await store.close()
