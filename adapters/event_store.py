@@ -134,6 +134,7 @@ class PostgresEventStore:
         self.max_events_per_flush = max_events_per_flush
         self.hold_connection_for = hold_connection_for
         self._waiting: list[_Batch] = []
+        self._taken: list[_Batch] = []  # the flush under way
         self._flusher: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None  # the flusher's, between flushes
         self._idle: asyncio.TimerHandle | None = None
@@ -154,6 +155,7 @@ class PostgresEventStore:
         self._waiting.append(batch)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_while_waiting())
+            self._flusher.add_done_callback(self._flusher_ended)
         # shield: a caller that goes away must not cancel a commit others share
         return await asyncio.shield(batch.future)
 
@@ -161,29 +163,37 @@ class PostgresEventStore:
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        try:
-            while self._waiting:
-                taken: list[_Batch] = []
-                count = 0
-                while self._waiting and (not taken or count < self.max_events_per_flush):
-                    batch = self._waiting.pop(0)
-                    taken.append(batch)
-                    count += len(batch.events)
-                try:
-                    await self._commit(taken)
-                except Exception as exc:  # the whole transaction failed: tell everyone
-                    for batch in taken:
-                        if not batch.future.done():
-                            batch.future.set_exception(exc)
-                    if not isinstance(exc, (asyncpg.PostgresError, ConcurrencyConflict)):
-                        await self._give_back()  # broken or unknown state: not reused
-        except BaseException:
-            await asyncio.shield(self._give_back())
-            raise
+        while self._waiting:
+            taken = self._taken = []
+            count = 0
+            while self._waiting and (not taken or count < self.max_events_per_flush):
+                batch = self._waiting.pop(0)
+                taken.append(batch)
+                count += len(batch.events)
+            try:
+                await self._commit(taken)
+            except Exception as exc:  # the whole transaction failed: tell everyone
+                for batch in taken:
+                    if not batch.future.done():
+                        batch.future.set_exception(exc)
+                if not isinstance(exc, (asyncpg.PostgresError, ConcurrencyConflict)):
+                    await self._give_back()  # broken or unknown state: not reused
+        self._taken = []
         if self._conn is not None:
             self._idle = asyncio.get_running_loop().call_later(
                 self.hold_connection_for, self._release_if_idle
             )
+
+    def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
+        """A flusher cancelled (the loop is closing), even before it started, or failing
+        outside a commit leaves no caller waiting forever: the outcome of what it held is
+        unknown, so those appends are cancelled, and its connection goes back."""
+        if not flusher.cancelled() and flusher.exception() is None:
+            return
+        for batch in [*self._taken, *self._waiting]:
+            batch.future.cancel()
+        self._taken, self._waiting = [], []
+        self._releasing = asyncio.get_running_loop().create_task(self._give_back())
 
     def _release_if_idle(self) -> None:
         self._idle = None

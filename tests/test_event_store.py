@@ -211,3 +211,17 @@ async def test_a_writer_connection_ended_by_the_server_is_replaced(infra, settin
         assert [e.originator_id for e in await store.read(fresh)] == [fresh]
     finally:
         await store.close()
+
+
+async def test_a_cancelled_flush_leaves_no_append_waiting(infra):
+    """The loop closing cancels the flusher, even before it ran: its appends end
+    (cancelled: their outcome is unknown) instead of waiting forever."""
+    store = PostgresEventStore(infra.pool)
+    appending = asyncio.ensure_future(store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")]))
+    await asyncio.sleep(0)  # the append is queued and its flusher created, not yet run
+    assert store._flusher is not None
+    store._flusher.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await appending
+    assert len(await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])) == 1
+    await store.close()
