@@ -15,12 +15,12 @@ from adapters.directories import PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
-from domain.job import JOB_STATUSES, TASK_STATUSES, Job, job_not_found
+from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
 from projections.jobs import JobRow, TaskRow, get_job, list_jobs
@@ -170,15 +170,11 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status is not None and status not in JOB_STATUSES:
-        raise ApiError(
-            422, "validation_failed", f"status is one of {', '.join(JOB_STATUSES)}.", field="status"
-        )
+    query = query_of(request, JobsQuery)
+    page = page_of(query)
     site_id = None
-    if "site_id" in request.query_params:
-        site_id = ids.decode("site", request.query_params["site_id"])
+    if query.site_id is not None:
+        site_id = ids.decode("site", query.site_id)
         async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
@@ -191,7 +187,7 @@ async def index(request: Request) -> Response:
         rows = await list_jobs(
             conn,
             principal.account_id,
-            status=status,
+            status=query.status,
             site_id=site_id,
             limit=page.fetch,
             before=page.after,

@@ -14,7 +14,8 @@ from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.services import sites
@@ -143,13 +144,11 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status not in (None, "active", "archived"):
-        raise ApiError(422, "validation_failed", "status is active or archived.", field="status")
+    query = query_of(request, SitesQuery)
+    page = page_of(query)
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_sites(
-            conn, principal.account_id, status=status, limit=page.fetch, before=page.after
+            conn, principal.account_id, status=query.status, limit=page.fetch, before=page.after
         )
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
 
