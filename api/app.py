@@ -13,10 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.auth_ports import auth_ports
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from adapters.site_urls import SiteUrlRules
+from adapters.wiring import wire
 from api import openapi
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
@@ -94,17 +93,18 @@ def create_app(
     """`in_process_projector` (default: settings.dev) runs the projector inside the web
     process, as `backlynk serve --dev` and the tests do, so reads follow writes at once."""
     run_projector = settings.dev if in_process_projector is None else in_process_projector
-    chosen = list(projections) if projections is not None else all_projections(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own = infra is None
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
+        ports = app.state.ports = wire(app.state.infra, settings)
+        # the handlers' short names for what they use most
+        app.state.auth, app.state.clock = ports.auth, ports.clock
+        app.state.site_urls = ports.site_urls
+        chosen = list(projections) if projections is not None else all_projections(ports.queue)
         app.state.projections = chosen
-        app.state.auth = auth_ports(app.state.infra, settings)
-        app.state.clock = app.state.infra.clock
-        app.state.site_urls = SiteUrlRules(app.state.infra.page_inspector, app.state.clock)
         runner = None
         if run_projector:
             runner = ProjectorRunner(
@@ -116,6 +116,7 @@ def create_app(
         finally:
             if runner:
                 await runner.stop()
+            await ports.close()
             if own:
                 await app.state.infra.close()
 

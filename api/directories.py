@@ -51,7 +51,7 @@ def render(row: Listed) -> DirectoryOut:
 
 
 def _catalogue(request: Request) -> PostgresDirectoryCatalogue:
-    return PostgresDirectoryCatalogue(request.app.state.infra.read_pool)
+    return request.app.state.ports.listings
 
 
 async def index(request: Request) -> Response:

@@ -130,8 +130,8 @@ def _kept(response: Response) -> Answer | None:
 
 async def _open_anonymous_key(request: Request) -> None:
     """Count a new key of an anonymous client; 429 beyond `ANONYMOUS_KEYS` a day."""
-    infra, settings = request.app.state.infra, request.app.state.settings
-    await RateLimiter(infra.redis, settings).enforce(
+    limiter: RateLimiter = request.app.state.ports.rate_limiter
+    await limiter.enforce(
         "idempotency-keys",
         client_key(client_ip(request) or "unknown"),
         limit=ANONYMOUS_KEYS,

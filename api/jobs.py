@@ -11,7 +11,6 @@ from eventsourcing.utils import resolve_topic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.directories import PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
@@ -155,15 +154,12 @@ async def create(request: Request) -> Response:
     site_id = ids.decode("site", body.site_id)
     if site_id is None:
         raise NotFound(site_not_found().details, field="site_id")
-    infra = request.app.state.infra
     job, position = await jobs.create_job(
-        infra.repository,
-        PostgresDirectoryCatalogue(infra.pool),
+        request.app.state.ports.jobs,
         account_id=principal.account_id,
         plan=principal.plan,
         site_id=site_id,
         directory_ids=body.directory_ids,
-        now=request.app.state.clock.now(),
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 
@@ -204,7 +200,7 @@ async def cancel(request: Request) -> Response:
     principal = await require_api_access(request)
     job_id = job_id_of(request)
     job, position = await jobs.cancel_job(
-        request.app.state.infra.repository, account_id=principal.account_id, job_id=job_id
+        request.app.state.ports.jobs, account_id=principal.account_id, job_id=job_id
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 

@@ -131,8 +131,7 @@ async def create(request: Request) -> Response:
         contact_email=body.contact_email,
     )
     site, position = await sites.register_site(
-        request.app.state.infra.repository,
-        request.app.state.site_urls,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         plan=principal.plan,
         url=body.url,
@@ -175,7 +174,7 @@ async def update(request: Request) -> Response:
         if v is not msgspec.UNSET and k != "url"
     }
     site, position = await sites.update_site(
-        request.app.state.infra.repository,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         site_id=site_id,
         changes=changes,
@@ -187,6 +186,6 @@ async def archive(request: Request) -> Response:
     principal = await require_api_access(request)
     site_id = site_id_of(request)
     site, position = await sites.archive_site(
-        request.app.state.infra.repository, account_id=principal.account_id, site_id=site_id
+        request.app.state.ports.sites, account_id=principal.account_id, site_id=site_id
     )
     return json_response(await _after(request, principal.account_id, site, position))
