@@ -31,6 +31,7 @@ from api.backlinks import BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
 from api.directories import DirectoryOut
+from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
 from api.queries import BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
@@ -75,7 +76,7 @@ CREDENTIALS = (("401", "Unknown, spent or expired refresh token"),)
 class Operation:
     method: str
     path: str
-    handler: Any  # async (Request) -> Response
+    handler: Endpoint
     summary: str
     status: int = 200
     body: Any = None  # request struct
