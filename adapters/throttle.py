@@ -7,8 +7,6 @@ parallel burst gets no more password checks than the limit, and a refused guess 
 attacker nothing useful and us no argon2 time. A successful sign-in clears the email's
 counter and gives its slot back to the client's, which therefore counts failures only (one
 correct password must not reset a guessing run over other accounts).
-
-`RedisGate` is SET NX EX: the first caller in a window wins.
 """
 
 from __future__ import annotations
@@ -102,14 +100,3 @@ class RedisLoginThrottle:
 
     async def succeeded(self, email_key: str, client_ip: str) -> None:
         await self._succeeded(keys=self._keys(email_key, client_ip), args=[])
-
-
-class RedisGate:
-    """Implements `domain.ports.Gate`."""
-
-    def __init__(self, redis: Redis, key: KeyFactory):
-        self.redis = redis
-        self.key = key
-
-    async def first_in(self, name: str, seconds: int) -> bool:
-        return bool(await self.redis.set(self.key("gate", name), b"1", nx=True, ex=seconds))

@@ -9,19 +9,20 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from adapters.api_keys import RandomSecrets
 from adapters.clock import SystemClock
 from adapters.directories import PostgresDirectoryCatalogue
 from adapters.hostnames import HostNameRules
 from adapters.infrastructure import Infrastructure
+from adapters.once_per_window import RedisOncePerWindow
 from adapters.page_inspector import FetchingPageInspector
 from adapters.passwords import FAST_HASHER, Argon2Passwords
 from adapters.queue import TaskQueue
+from adapters.random_secrets import RandomSecrets
 from adapters.rate_limit import RateLimiter
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
 from adapters.site_urls import SiteUrlRules
-from adapters.throttle import RedisGate, RedisLoginThrottle
+from adapters.throttle import RedisLoginThrottle
 from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
 from domain.ports import AuthPorts, CheckPorts, JobPorts, SitePorts
 
@@ -73,7 +74,7 @@ def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthP
         secrets=RandomSecrets(),
         clock=infra.clock,
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),
-        gate=RedisGate(infra.redis, settings.redis_key),
+        gate=RedisOncePerWindow(infra.redis, settings.redis_key),
     )
 
 

@@ -26,10 +26,9 @@ from api.errors import ApiError
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Seq, decode_cursor
 from domain.backlink import LIVE, LOST
 from domain.job import JOB_STATUSES
+from domain.link_types import LINK_TYPES
 
 Q = TypeVar("Q", bound=msgspec.Struct)
-
-LINK_TYPES = ("dofollow", "nofollow", "ugc", "sponsored")
 
 Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str, msgspec.Meta(description="next_cursor of the previous page")]

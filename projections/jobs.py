@@ -10,7 +10,10 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.job import CANCELED, FAILED, PENDING, SUBMITTED, SUBMITTING, VERIFIED, Job
+from domain.job import IN_FLIGHT, Job, JobStatus, TaskStatus
+
+#: the statuses of tasks waiting for a worker, as SQL (an index predicate takes no parameter)
+_WAITING = ", ".join(f"'{status}'" for status in IN_FLIGHT)
 
 
 class JobsProjection:
@@ -59,18 +62,19 @@ class JobsProjection:
             PRIMARY KEY (job_id, directory_id))""",
         # the crons find tasks waiting for a worker (resume, expire reservations)
         "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
-        "WHERE status IN ('pending', 'submitting')",
+        f"WHERE status IN ({_WAITING})",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Job.Created):
             await conn.execute(
-                "INSERT INTO jobs VALUES ($1, $2, $3, 'queued', $4, $4, NULL, NULL, $5)",
+                "INSERT INTO jobs VALUES ($1, $2, $3, $6, $4, $4, NULL, NULL, $5)",
                 event.originator_id,
                 event.account_id,
                 event.site_id,
                 event.timestamp,
                 notification_id,
+                JobStatus.QUEUED,
             )
             await conn.executemany(
                 "INSERT INTO job_tasks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -93,10 +97,10 @@ class JobsProjection:
             )
         elif isinstance(event, Job.Started):
             await conn.execute(
-                "UPDATE jobs SET status = 'running', started_at = $2, "
-                "updated_at = $2 WHERE id = $1",
+                "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2 WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
+                JobStatus.RUNNING,
             )
         elif isinstance(event, Job.Finished):
             await conn.execute(
@@ -113,15 +117,16 @@ class JobsProjection:
                 "WHERE job_id = $1 AND directory_id = ANY($2::int[])",
                 event.originator_id,
                 event.directory_ids,
-                CANCELED,
+                TaskStatus.CANCELED,
                 event.timestamp,
             )
             if isinstance(event, Job.Canceled):  # nothing was in flight: finished at once
                 await conn.execute(
-                    "UPDATE jobs SET status = 'canceled', updated_at = $2, "
+                    "UPDATE jobs SET status = $3, updated_at = $2, "
                     "finished_at = coalesce(finished_at, $2) WHERE id = $1",
                     event.originator_id,
                     event.timestamp,
+                    JobStatus.CANCELED,
                 )
             else:  # the job finishes when the attempts in flight end (Job.Finished)
                 await conn.execute(
@@ -130,7 +135,7 @@ class JobsProjection:
                     event.timestamp,
                 )
 
-    async def _task(self, conn: asyncpg.Connection, event: Any, status: str) -> None:
+    async def _task(self, conn: asyncpg.Connection, event: Any, status: TaskStatus) -> None:
         """Every task event sets the task's status; some also carry a listing URL, a
         backlink id or an error (None clears it, as in the aggregate)."""
         error = (getattr(event, "code", None), getattr(event, "details", None))
@@ -158,12 +163,12 @@ class JobsProjection:
 
 
 TASK_CHANGES = {
-    Job.TaskSubmitting: SUBMITTING,
-    Job.TaskSubmitted: SUBMITTED,
-    Job.TaskRetryScheduled: PENDING,
-    Job.TaskFailed: FAILED,
-    Job.TaskVerified: VERIFIED,
-    Job.TaskCanceled: CANCELED,
+    Job.TaskSubmitting: TaskStatus.SUBMITTING,
+    Job.TaskSubmitted: TaskStatus.SUBMITTED,
+    Job.TaskRetryScheduled: TaskStatus.PENDING,
+    Job.TaskFailed: TaskStatus.FAILED,
+    Job.TaskVerified: TaskStatus.VERIFIED,
+    Job.TaskCanceled: TaskStatus.CANCELED,
 }
 
 
