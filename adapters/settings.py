@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True):
     password_queue: int = 0
     #: tests only: cheap argon2 parameters instead of RFC 9106's
     fast_password_hashing: bool = False
+    #: how long a command waits for the read models to show its write before answering
+    #: anyway (read-your-writes, seconds; 0: not at all)
+    read_your_writes_wait: float = 2.0
 
     @property
     def read_url(self) -> str:
@@ -156,6 +159,9 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", d.password_queue, 0, 100_000),
         fast_password_hashing=_flag(
             e.get("BACKLYNK_FAST_PASSWORD_HASHING"), d.fast_password_hashing
+        ),
+        read_your_writes_wait=_float(
+            e, "BACKLYNK_READ_YOUR_WRITES_WAIT", d.read_your_writes_wait, 0
         ),
     )
     if overrides:

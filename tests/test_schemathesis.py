@@ -45,7 +45,7 @@ from api.openapi import build_document
 from api.operations import OPERATIONS as TABLE
 from tests.live_service import LiveService
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("heavy")
 
 EXAMPLES = int(os.environ.get("BACKLYNK_FUZZ_EXAMPLES", "15"))
 RANDOM = os.environ.get("BACKLYNK_FUZZ_RANDOM") == "1"
