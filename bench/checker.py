@@ -40,6 +40,7 @@ from adapters.hostnames import HostNameRules
 from adapters.page_inspector import FetchingPageInspector
 from adapters.ssrf import AddressPolicy
 from domain.backlink_evidence import judge
+from domain.ports import CheckPorts
 from domain.services.check_backlinks import MAX_URLS, check_backlinks
 
 DOMAIN = "example.com"
@@ -302,9 +303,8 @@ async def worst_stall(port: int) -> tuple[float, float]:
     await asyncio.sleep(PROBE * 2)  # the probe is running before the check starts
     started = time.perf_counter()
     try:
-        report = await check_backlinks(
-            DOMAIN, urls, inspector=inspector, names=HostNameRules(), clock=SystemClock()
-        )
+        ports = CheckPorts(inspector, HostNameRules(), SystemClock())
+        report = await check_backlinks(ports, DOMAIN, urls)
     finally:
         elapsed = time.perf_counter() - started
         done.set()

@@ -39,11 +39,11 @@ import uvicorn
 from aiohttp import web
 
 from adapters import settings as settings_module
-from adapters.auth_ports import auth_ports
 from adapters.demo.sandbox import DIRECTORIES as SANDBOX_DIRECTORIES
 from adapters.demo.sandbox import build_app, catalogue
 from adapters.directories import upsert
 from adapters.infrastructure import open_infrastructure
+from adapters.wiring import auth_ports
 from api.app import create_app
 from bench.common import drop_database, fresh_database
 from domain.directory import parse_catalogue

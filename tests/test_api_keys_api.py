@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from adapters.auth_ports import auth_ports
+from adapters.wiring import auth_ports
 from domain.services.accounts import set_plan
 from projections.runner import wait_for
 from tests.accounts import bearer, create_key, paid_account, register

@@ -211,8 +211,8 @@ async def test_an_unknown_email_pays_for_a_full_password_verification(settings, 
     import msgspec
     from argon2 import PasswordHasher, Type
 
-    from adapters.auth_ports import auth_ports
     from adapters.passwords import Argon2Passwords
+    from adapters.wiring import auth_ports
     from domain.errors import InvalidCredentials
     from domain.services import sessions
 

@@ -16,7 +16,7 @@ from domain.services import delivery, jobs, monitoring, verification
 from domain.services.delivery import Submitted
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, wait_for
-from tests.support import NOW, Limits, new_site
+from tests.support import Limits, job_ports, new_site
 from tests.test_backlink_aggregate import LINKED
 from workers import tasks
 
@@ -41,13 +41,11 @@ async def three_backlinks(infra, catalogue) -> list[uuid.UUID]:
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
     job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
+        job_ports(infra.repository, catalogue),
         account_id=account,
         plan=Limits(),
         site_id=site.id,
         directory_ids=[1, 2, 3],
-        now=NOW,
     )
     found = []
     for directory_id in (1, 2, 3):

@@ -26,7 +26,7 @@ from projections import stalls
 from projections.registry import all_projections
 from tests.accounts import bearer, paid_account, register
 from tests.conftest import LiveServer
-from tests.support import Limits, Urls
+from tests.support import Limits, site_ports
 
 # starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
 # (`--dist loadgroup`), so no two of them pile onto the same core
@@ -132,8 +132,7 @@ async def register_site(infra: Infrastructure, owner, url: str, name: str) -> in
     """A valid site, through the service as the API registers one; the notification id
     of its `Site.Registered` event."""
     site, _ = await sites.register_site(
-        infra.repository,
-        Urls(),
+        site_ports(infra.repository),
         account_id=owner,
         plan=Limits(),
         url=url,

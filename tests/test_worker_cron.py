@@ -21,7 +21,7 @@ async def test_stale_reservations_are_released_and_their_tasks_fail(infra, setti
     await runner.start()
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
+    job, _ = await new_job(infra.repository, catalogue, account, site.id, [1, 2])
     try:
         latest = await infra.store.max_notification_id()
         assert await wait_for(infra.pool, read_models(), latest, timeout=60)
