@@ -57,6 +57,8 @@ class Settings(msgspec.Struct, frozen=True):
     password_queue: int = 0
     #: tests only: cheap argon2 parameters instead of RFC 9106's
     fast_password_hashing: bool = False
+    #: the Bearer token `/metrics` asks for; empty: no `/metrics` (404)
+    metrics_token: str = ""
 
     @property
     def read_url(self) -> str:
@@ -152,6 +154,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         password_concurrency=_int(e, "BACKLYNK_PASSWORD_CONCURRENCY", 0, 0, 1024),
         password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", 0, 0, 100_000),
         fast_password_hashing=_flag(e.get("BACKLYNK_FAST_PASSWORD_HASHING"), False),
+        metrics_token=(e.get("BACKLYNK_METRICS_TOKEN") or "").strip(),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

@@ -25,6 +25,7 @@ from api import (
     directories,
     health,
     jobs,
+    metrics,
     openapi,
     sessions,
     sites,
@@ -131,6 +132,7 @@ def routes() -> list[BaseRoute]:
             ]
         ),
         *tools.routes(),
+        *metrics.routes(),
     ]
 
 
@@ -177,6 +179,7 @@ def create_app(
             Middleware(RequestContext),
             Middleware(OptionalTrailingSlash),
             Middleware(QueryText),
+            Middleware(metrics.RequestMetrics),  # innermost: sees the matched route
         ],
         exception_handlers={
             HTTPException: _http_exception,
