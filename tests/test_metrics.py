@@ -88,6 +88,8 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(guarded)
             assert r.status == 401  # no credentials: the route matched all the same
     async with guarded.http.get(f"/no/such/{ids[0]}") as r:
         assert r.status == 404
+    async with guarded.http.request("BREW", f"/api/v1/jobs/{ids[0]}") as r:
+        assert r.status == 405
     after = await scrape(guarded)
 
     def delta(name: str, **labels: str) -> float:
@@ -98,6 +100,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(guarded)
     assert delta("backlynk_http_request_duration_seconds_count", **route) == 3
     assert delta("backlynk_http_request_duration_seconds_bucket", **route, le="+Inf") == 3
     assert delta("backlynk_http_requests_total", route="unmatched", status="404") == 1
+    assert delta("backlynk_http_requests_total", **{**route, "method": "other"}) == 1
     labels = {v for found in after.values() for s in found for v in s.labels.values()}
     assert not any(job_id in label for job_id in ids for label in labels)
     # read at the scrape from Postgres and Redis
@@ -163,6 +166,9 @@ def test_one_scrape_of_the_web_process_shows_every_process_after_a_job_runs(
             asyncio.run(_run_a_job_and_scrape(service, email))
         except AssertionError as failure:
             raise AssertionError(f"{failure}\n{service.tails()}") from None
+        # web and worker each wrote their own files (named by pid) into the shared directory
+        writers = {p.stem.rpartition("_")[2] for p in shared.glob("*.db")}
+        assert len(writers) >= 2, sorted(p.name for p in shared.glob("*.db"))
 
 
 async def _run_a_job_and_scrape(service: LiveService, email: str) -> None:
@@ -223,13 +229,3 @@ async def _run_a_job_and_scrape(service: LiveService, email: str) -> None:
     assert set(depth) == {"due", "deferred"} and all(v >= 0 for v in depth.values())
     assert value(found, "backlynk_metrics_source_up", source="postgres") == 1
     assert value(found, "backlynk_metrics_source_up", source="redis") == 1
-    # the worker and the web wrote their own files into the shared directory
-    assert (
-        len(
-            {
-                metrics._pid(str(p))
-                for p in Path(service.env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db")
-            }
-        )
-        >= 2
-    )
