@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True):
     password_queue: int = 0
     #: tests only: cheap argon2 parameters instead of RFC 9106's
     fast_password_hashing: bool = False
+    #: how long a command waits for the read models to show its write before answering
+    #: anyway (read-your-writes, seconds; 0: not at all)
+    read_your_writes_wait: float = 2.0
     #: the Bearer token `/metrics` asks for; empty: no `/metrics` (404)
     metrics_token: str = ""
 
@@ -154,6 +157,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         password_concurrency=_int(e, "BACKLYNK_PASSWORD_CONCURRENCY", 0, 0, 1024),
         password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", 0, 0, 100_000),
         fast_password_hashing=_flag(e.get("BACKLYNK_FAST_PASSWORD_HASHING"), False),
+        read_your_writes_wait=_float(e, "BACKLYNK_READ_YOUR_WRITES_WAIT", 2.0, 0),
         metrics_token=(e.get("BACKLYNK_METRICS_TOKEN") or "").strip(),
     )
     if overrides:

@@ -15,7 +15,7 @@ from api.app import create_app
 from api.bodies import read_json
 from api.errors import ApiError
 from api.idempotency import idempotent
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 
 class Order(msgspec.Struct):
@@ -45,7 +45,7 @@ async def web(settings, infra):
 
     app = create_app(settings, infra=infra, in_process_projector=False)
     app.router.routes.append(Route("/test/orders", create, methods=["POST"]))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         live.ran = ran
         yield live
 
@@ -138,7 +138,7 @@ async def anonymous_web(isolated_settings, infra):
 
     app = create_app(isolated_settings, infra=infra, in_process_projector=False)
     app.router.routes.append(Route("/test/answer", idempotent_endpoint(answer), methods=["POST"]))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         live.ran = ran
         yield live
 

@@ -20,7 +20,7 @@ from adapters import metrics
 from api.app import create_app
 from projections.registry import all_projections
 from tests.accounts import PASSWORD
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.live_service import LiveService
 from tests.workers_support import eventually
 
@@ -49,7 +49,7 @@ async def guarded(isolated_settings, infra):
         infra=infra,
         in_process_projector=True,
     )
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 

@@ -68,7 +68,8 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
     await runner.start()
     try:
         running = await exercise_every_event(infra.repository, catalogue)
-        assert await wait_for(infra.pool, projections, await infra.store.max_notification_id())
+        latest = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, projections, latest, timeout=60)
     finally:
         await runner.stop()
 

@@ -23,9 +23,7 @@ from workers import tasks
 
 @pytest.fixture
 async def ctx(settings, infra) -> Any:
-    own = msgspec.structs.replace(
-        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", recheck_hours=24.0
-    )
+    own = msgspec.structs.replace(settings, recheck_hours=24.0)
     queue = TaskQueue(own)
     yield {"settings": own, "infra": infra, "queue": queue}
     await queue.close()
@@ -65,7 +63,7 @@ async def three_backlinks(infra, catalogue) -> list[uuid.UUID]:
 
 async def projected(infra) -> None:
     latest = await infra.store.max_notification_id()
-    assert await wait_for(infra.pool, read_models(), latest, timeout=5)
+    assert await wait_for(infra.pool, read_models(), latest, timeout=60)
 
 
 async def checked_hours_ago(infra, backlink_id: uuid.UUID, hours: float) -> None:

@@ -44,7 +44,7 @@ from schemathesis.generation import GenerationMode
 from api.openapi import build_document
 from tests.live_service import LiveService
 
-pytestmark = pytest.mark.xdist_group("processes")
+pytestmark = pytest.mark.xdist_group("heavy")
 
 EXAMPLES = int(os.environ.get("BACKLYNK_FUZZ_EXAMPLES", "15"))
 RANDOM = os.environ.get("BACKLYNK_FUZZ_RANDOM") == "1"
