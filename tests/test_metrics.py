@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import msgspec
 import pytest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters import metrics
@@ -146,6 +147,11 @@ def test_one_scrape_of_the_web_process_shows_every_process_after_a_job_runs(
     """web, worker and projector are separate processes; the worker's submissions,
     verifications and fetches are in the web process's answer."""
     shared = tmp_path / "prometheus"
+    shared.mkdir()
+    # a count left by a process of an earlier run: gone once the service starts
+    stale = MmapedDict(str(shared / f"counter_{_dead_pid()}.db"))
+    stale.write_value(mmap_key("backlynk_stale", "backlynk_stale_total", [], [], "old"), 7, 0)
+    stale.close()
     with LiveService(
         tmp_path,
         name="metrics",
@@ -163,15 +169,16 @@ def test_one_scrape_of_the_web_process_shows_every_process_after_a_job_runs(
         service.wait_ready()
         try:
             # sync test: LiveService runs its own event loop to drop its database
-            asyncio.run(_run_a_job_and_scrape(service, email))
+            found = asyncio.run(_run_a_job_and_scrape(service, email))
         except AssertionError as failure:
             raise AssertionError(f"{failure}\n{service.tails()}") from None
+        assert "backlynk_stale_total" not in found
         # web and worker each wrote their own files (named by pid) into the shared directory
         writers = {p.stem.rpartition("_")[2] for p in shared.glob("*.db")}
         assert len(writers) >= 2, sorted(p.name for p in shared.glob("*.db"))
 
 
-async def _run_a_job_and_scrape(service: LiveService, email: str) -> None:
+async def _run_a_job_and_scrape(service: LiveService, email: str) -> dict[str, list]:
     async with aiohttp.ClientSession(base_url=service.url) as http:
         async with http.post(
             "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
@@ -229,3 +236,4 @@ async def _run_a_job_and_scrape(service: LiveService, email: str) -> None:
     assert set(depth) == {"due", "deferred"} and all(v >= 0 for v in depth.values())
     assert value(found, "backlynk_metrics_source_up", source="postgres") == 1
     assert value(found, "backlynk_metrics_source_up", source="redis") == 1
+    return found
