@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from adapters import parsing_pool
+from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
 from projections.base import all_ddl
@@ -61,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
+    metrics.prepare_directory()
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
     # (not the default handler's instant death) it lets the parsing processes stop too
@@ -85,6 +86,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers.settings import WorkerSettings, worker_options
 
     s = settings_module.load()
+    metrics.prepare_directory()
     parsing_pool.warm()
     try:
         run_worker(WorkerSettings, **worker_options(s))  # type: ignore[arg-type]
@@ -98,6 +100,7 @@ async def _projector() -> None:
     from projections.runner import ProjectorRunner
 
     s = settings_module.load()
+    metrics.prepare_directory()
     infra = await open_infrastructure(s, pool_size=4)
     queue = TaskQueue(s)
     try:
