@@ -29,10 +29,15 @@ def _configure_logging() -> None:
 
 
 def migrate_ddl() -> list[str]:
-    from adapters import directories
+    from adapters import credential_feed, directories
     from projections import stalls
 
-    return [*directories.DDL, *all_ddl(all_projections()), *stalls.DDL]
+    return [
+        *directories.DDL,
+        *all_ddl(all_projections()),
+        *stalls.DDL,
+        *credential_feed.DDL,
+    ]
 
 
 async def _migrate() -> None:

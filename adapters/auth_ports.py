@@ -9,11 +9,19 @@ from adapters.passwords import FAST_HASHER, Argon2Passwords
 from adapters.settings import Settings
 from adapters.throttle import RedisGate, RedisLoginThrottle
 from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
-from domain.ports import AuthPorts
+from domain.ports import AuthPorts, Credentials
+from domain.services.authentication import StoreCredentials
 
 
-def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthPorts:
-    """`settings`: the app's, when they differ from the infrastructure's (tests)."""
+def auth_ports(
+    infra: Infrastructure,
+    settings: Settings | None = None,
+    *,
+    credentials: Credentials | None = None,
+) -> AuthPorts:
+    """`settings`: the app's, when they differ from the infrastructure's (tests).
+    `credentials`: the web process's cache (`adapters.credential_cache`); by default
+    they are read from the event store."""
     settings = settings or infra.settings
     return AuthPorts(
         repository=infra.repository,
@@ -28,4 +36,5 @@ def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthP
         clock=SystemClock(),
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),
         gate=RedisGate(infra.redis, settings.redis_key),
+        credentials=credentials or StoreCredentials(infra.repository),
     )

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.auth_ports import auth_ports
+from adapters.credential_cache import CachedCredentials
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
 from adapters.site_urls import SiteUrlRules
@@ -152,7 +153,8 @@ def create_app(
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
         app.state.projections = chosen
-        app.state.auth = auth_ports(app.state.infra, settings)
+        credentials = await CachedCredentials.start_for(app.state.infra)
+        app.state.auth = auth_ports(app.state.infra, settings, credentials=credentials)
         app.state.clock = app.state.infra.clock
         app.state.site_urls = SiteUrlRules(app.state.infra.page_inspector, app.state.clock)
         runner = None
@@ -166,6 +168,7 @@ def create_app(
         finally:
             if runner:
                 await runner.stop()
+            await credentials.stop()
             if own:
                 await app.state.infra.close()
 
