@@ -63,23 +63,27 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api.app import create_app
 
     # --host/--port stand in for HOST/PORT, so that they are checked the same way
-    env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
+    given = {k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}
+    env = {**os.environ, **given}
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
+    options: dict[str, Any] = dict(
+        host=s.host, port=s.port, access_log=False, log_level="info", proxy_headers=True
+    )
+    if s.web_concurrency > 1:
+        if s.dev:
+            raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
+        # each web process builds its app (api.serving) and warms its own parsing pool
+        os.environ.update(given)
+        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
     # (not the default handler's instant death) it lets the parsing processes stop too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parsing_pool.warm()
     try:
-        uvicorn.run(
-            app,
-            host=s.host,
-            port=s.port,
-            access_log=False,
-            log_level="info",
-            proxy_headers=True,
-        )
+        uvicorn.run(app, **options)
     finally:
         parsing_pool.shutdown()  # its processes would outlive the server
 
