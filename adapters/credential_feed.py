@@ -39,7 +39,7 @@ log = logging.getLogger("backlynk.credentials")
 
 CHANNEL = "backlynk_credentials"
 POSITION_TABLE = "backlynk_credential_position"
-_POSITION = f"SELECT notification_id FROM public.{POSITION_TABLE}"
+_POSITION = f"SELECT coalesce((SELECT notification_id FROM public.{POSITION_TABLE}), 0)"
 
 _WATCHED = [f"{get_topic(cls)}." for cls in (Account, AuthSession, ApiKey)]
 _IGNORED = [
@@ -71,8 +71,9 @@ DDL = [
     f"""CREATE OR REPLACE FUNCTION public.backlynk_credential_changed() RETURNS trigger
         LANGUAGE plpgsql AS $body$
         BEGIN
-            UPDATE public.{POSITION_TABLE}
-               SET notification_id = GREATEST(notification_id, NEW.notification_id);
+            INSERT INTO public.{POSITION_TABLE} AS p (notification_id)
+                 VALUES (NEW.notification_id) ON CONFLICT (singleton) DO UPDATE
+                 SET notification_id = GREATEST(p.notification_id, NEW.notification_id);
             PERFORM pg_notify('{CHANNEL}', NEW.notification_id::text || ' ' || NEW.originator_id);
             RETURN NULL;
         END $body$""",
@@ -102,8 +103,9 @@ class CredentialFeed:
         self._advanced = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
-        self._round: asyncio.Future[int] | None = None
+        self._waiting: list[asyncio.Future[int]] = []
         self._reading = False
+        self._reader: asyncio.Task[None] | None = None
 
     # -- the listener ------------------------------------------------------------------
 
@@ -163,7 +165,7 @@ class CredentialFeed:
     def _found(self, position: int) -> None:
         self._on_change(EVERYTHING)
         self.epoch += 1
-        self.position = max(position, self.position or 0)
+        self.position = position
         self._wake()
 
     def _lost(self) -> None:
@@ -204,21 +206,27 @@ class CredentialFeed:
     async def committed(self) -> int:
         """The position of the latest credential event committed, read by a query that
         starts after this call (callers meanwhile share it)."""
-        if self._round is None:
-            self._round = asyncio.get_running_loop().create_future()
-            if not self._reading:
-                self._reading = True
-                asyncio.get_running_loop().create_task(self._read_rounds())
-        # shielded: one caller going away must not cancel the others' answer
-        return await asyncio.shield(self._round)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+        self._waiting.append(answer)  # answered by the next read to start, never the current
+        if not self._reading:
+            self._reading = True
+            self._reader = loop.create_task(self._read_rounds())
+        return await answer
 
     async def _read_rounds(self) -> None:
         try:
-            while self._round is not None:
-                answer, self._round = self._round, None  # later callers wait for the next
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
                 try:
-                    answer.set_result(await self._pool.fetchval(_POSITION))
+                    position = await self._pool.fetchval(_POSITION)
                 except Exception as exc:
-                    answer.set_exception(exc)
+                    for answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for answer in waiting:
+                    if not answer.done():  # its caller may have gone away
+                        answer.set_result(position)
         finally:
             self._reading = False

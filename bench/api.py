@@ -68,8 +68,11 @@ def call(base: str, method: str, path: str, body: object = None, **headers: str)
     request.add_header("content-type", "application/json")
     for name, value in headers.items():
         request.add_header(name, value)
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        raw = answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            raw = answer.read()
+    except urllib.error.HTTPError as refused:
+        raise SystemExit(f"{method} {path}: {refused.code} {refused.read().decode()}") from None
     return json.loads(raw) if raw else {}
 
 
@@ -168,7 +171,7 @@ LOAD = wrk if shutil.which("wrk") else aiohttp_load
 # -- the run --------------------------------------------------------------------------
 
 
-def seed(base: str, sandbox: str) -> dict[str, str]:
+def seed(base: str) -> dict[str, str]:
     """Routes to drive, with the demo account's credentials."""
     signed_in = call(
         base, "POST", "/api/v1/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
@@ -179,13 +182,23 @@ def seed(base: str, sandbox: str) -> dict[str, str]:
     site_id = sites[0]["id"] if sites else None
     if site_id is None:
         site_id = call(
-            base, "POST", "/api/v1/sites", {"url": f"{sandbox}/", "name": "Bench site"}, **bearer
+            base,
+            "POST",
+            "/api/v1/sites",
+            {"url": f"https://bench-{secrets.token_hex(4)}.com", "name": "Bench site"},
+            **bearer,
         )["id"]
     jobs = call(base, "GET", "/api/v1/jobs", **bearer)["data"]
     job_id = (
         jobs[0]["id"]
         if jobs
-        else call(base, "POST", "/api/v1/jobs", {"site_id": site_id}, **bearer)["id"]
+        else call(
+            base,
+            "POST",
+            "/api/v1/jobs",
+            {"site_id": site_id, "directory_ids": [1, 2, 3, 5]},
+            **bearer,
+        )["id"]
     )
     deadline = time.monotonic() + 90
     while not call(base, "GET", "/api/v1/backlinks", **bearer)["data"]:
@@ -205,7 +218,7 @@ ROUTES = [
 ]
 
 
-def measure(args: argparse.Namespace, procs: Processes, n: int, env_port: int) -> dict:
+def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
     hello_port, web_port = free_port(), free_port()
     hello = Path(procs.logdir / "hello_app.py")
     hello.write_text(HELLO)
@@ -232,7 +245,7 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, env_port: int) -
     hello_url, base = f"http://127.0.0.1:{hello_port}", f"http://127.0.0.1:{web_port}"
     wait_for(hello_url + "/")
     wait_for(base + "/readyz")
-    seeded = seed(base, f"http://127.0.0.1:{env_port}")
+    seeded = seed(base)
     results: dict[str, list[tuple[float, float, float]]] = {}
     try:
         for round_no in range(1, args.rounds + 1):
@@ -328,7 +341,7 @@ def main() -> None:
         )
         procs.start("projector", [sys.executable, "-m", "backlynk_cli", "projector"])
         procs.start("worker", [sys.executable, "-m", "backlynk_cli", "worker"])
-        totals = {n: measure(args, procs, n, sandbox_port) for n in counts}
+        totals = {n: measure(args, procs, n) for n in counts}
         for n, results in totals.items():
             summary(n, results)
         if len(counts) > 1:
