@@ -83,14 +83,15 @@ class CachedCredentials:
             return False
         try:
             committed = await self.feed.committed()
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False  # the event store answers (or fails) instead
         if self.feed.position is not None and self.feed.position >= committed:
             return True
         if await self.feed.caught_up(committed, LISTENER_WAIT_S):
             return True
-        log.warning("credential listener is %s behind; reconnecting it", LISTENER_WAIT_S)
-        self.feed.suspect()
+        if self.feed.position is not None:  # connected, yet behind for too long
+            log.warning("credential listener %s s behind; reconnecting it", LISTENER_WAIT_S)
+            self.feed.suspect()
         return False
 
     def _keep(self, entry: Hashable, record: CredentialRecord) -> None:

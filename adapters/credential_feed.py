@@ -193,13 +193,12 @@ class CredentialFeed:
 
     async def caught_up(self, committed: int, timeout: float) -> bool:
         """Wait until the listener has processed every credential event up to
-        `committed`; False if it has not within `timeout` seconds."""
+        `committed`; False if it has not within `timeout` seconds, or is not listening."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
-                while self.position is None or self.position < committed:
+                while self.position is not None and self.position < committed:
                     await self._next_advance()
-                return True
-        return False
+        return self.position is not None and self.position >= committed
 
     # -- the shared position -----------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import msgspec
@@ -17,6 +18,9 @@ from domain.plans import Plan
 from domain.quota import period_bounds, period_of
 from projections.accounts import fetch_account
 from projections.usage import usage_in
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 class PlanOut(msgspec.Struct):
@@ -67,10 +71,16 @@ def plan_out(plan: Plan) -> PlanOut:
     )
 
 
-async def user_out(request: Request, facts: AccountFacts, plan: Plan) -> UserOut:
+async def user_out(
+    request: Request, facts: AccountFacts, plan: Plan, conn: asyncpg.Connection | None = None
+) -> UserOut:
+    """`conn`: a read-model connection the caller holds already."""
     period = period_of(auth_ports(request).clock.now())
     start, end = period_bounds(period)
-    async with request.app.state.infra.read_pool.acquire() as conn:
+    if conn is None:
+        async with request.app.state.infra.read_pool.acquire() as conn:
+            used, reserved = await usage_in(conn, facts.id, period)
+    else:
         used, reserved = await usage_in(conn, facts.id, period)
     remaining = max(0, plan.monthly_submissions - used - reserved)
     return UserOut(
@@ -88,17 +98,17 @@ async def me(request: Request) -> Response:
     principal = await require_account(request)
     async with request.app.state.infra.read_pool.acquire() as conn:
         row = await fetch_account(conn, principal.account_id)
-    # the plan is the one authorisation used (current to this request); the read model
-    # may trail by a moment, and the principal (read from the event store) never does
-    facts = (
-        AccountFacts(row.id, row.email, row.name, row.created_at, row.updated_at)
-        if row
-        else AccountFacts(
-            principal.account_id,
-            principal.email,
-            principal.name,
-            principal.created_at,
-            principal.updated_at,
+        # the plan is the one authorisation used (current to this request); the read model
+        # may trail by a moment, and the principal (current to this request) never does
+        facts = (
+            AccountFacts(row.id, row.email, row.name, row.created_at, row.updated_at)
+            if row
+            else AccountFacts(
+                principal.account_id,
+                principal.email,
+                principal.name,
+                principal.created_at,
+                principal.updated_at,
+            )
         )
-    )
-    return json_response(await user_out(request, facts, principal.plan))
+        return json_response(await user_out(request, facts, principal.plan, conn))
