@@ -106,6 +106,8 @@ class CredentialFeed:
         self._waiting: list[asyncio.Future[int]] = []
         self._reading = False
         self._reader: asyncio.Task[None] | None = None
+        #: the highest id notified on this connection before its position was read
+        self._early = 0
 
     # -- the listener ------------------------------------------------------------------
 
@@ -128,6 +130,7 @@ class CredentialFeed:
             conn = None
             try:
                 conn = await asyncpg.connect(self._dsn)
+                self._early = 0
                 gone = asyncio.Event()
                 conn.add_termination_listener(lambda _, gone=gone: gone.set())
                 await conn.add_listener(CHANNEL, self._notified)
@@ -146,8 +149,8 @@ class CredentialFeed:
                 log.warning("credential listener lost its connection; reconnecting")
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("credential listener failed; reconnecting")
+            except Exception as exc:
+                log.warning("credential listener failed (%r); reconnecting", exc)
             finally:
                 self._lost()
                 if conn is not None:
@@ -160,12 +163,15 @@ class CredentialFeed:
         self.epoch += 1
         if self.position is not None:
             self.position = max(self.position, int(nid))
+        else:
+            self._early = max(self._early, int(nid))
         self._wake()
 
     def _found(self, position: int) -> None:
         self._on_change(EVERYTHING)
         self.epoch += 1
-        self.position = position
+        # events notified before the read and after it were all delivered in order
+        self.position = max(position, self._early)
         self._wake()
 
     def _lost(self) -> None:
