@@ -5,8 +5,9 @@ Starts a hello-world Starlette app and `backlynk serve` with the same uvicorn se
 seeds the demo account with a site, a job over the sandbox directories (and so
 backlinks, once the worker has verified them), then drives each route with one load
 generator — wrk if installed, else an aiohttp client — with a Bearer token and with an
-API key. Prints req/s, p99 and the ratio to the hello-world per route and round, then
-the median and spread (min-max) of the ratios over the rounds.
+API key. Each route is measured right after a hello-world run, and its ratio is to that
+run. Prints req/s, p99 and the ratio per route and round, then the median and spread
+(min-max) of the ratios over the rounds, and req/s per number of web processes.
 
     python bench/api.py [--processes 1,2] [--rounds 3] [--duration 5] [--connections 32]
 
@@ -259,22 +260,24 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
                 "bearer": {"Authorization": f"Bearer {access}"},
                 "api_key": {"X-Api-Key": seeded["key"]},
             }
-            hello_rate, hello_p99 = LOAD(hello_url + "/", {}, args.duration, args.connections)
-            print(
-                f"[{n} process(es), round {round_no}] hello-world {hello_rate:8.0f} req/s "
-                f"p99 {hello_p99 * 1000:6.1f} ms"
-            )
+            print(f"[{n} web process(es), round {round_no}]")
             for route in ROUTES:
                 path = route.format(job_id=seeded["job_id"])
                 for via, headers in credentials.items():
+                    # the hello-world just before each route: on a machine whose load
+                    # drifts, a ratio of two measurements made minutes apart means little
+                    hello_rate, hello_p99 = LOAD(
+                        hello_url + "/", {}, args.duration, args.connections
+                    )
                     rate, p99 = LOAD(base + path, headers, args.duration, args.connections)
                     ratio = rate / hello_rate
                     results.setdefault(f"{route} {via}", []).append((rate, p99, ratio))
+                    results.setdefault("hello-world", []).append((hello_rate, hello_p99, 1.0))
                     print(
-                        f"  {route:24} {via:8} {rate:8.0f} req/s  p99 {p99 * 1000:6.1f} ms  "
-                        f"{ratio:.2f}x"
+                        f"  {route:24} {via:8} {rate:7.0f} req/s  p99 {p99 * 1000:6.1f} ms  "
+                        f"(hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms)"
+                        f"  {ratio:.2f}x"
                     )
-            results.setdefault("hello-world", []).append((hello_rate, hello_p99, 1.0))
     finally:
         procs.stop("web")
         procs.stop("hello")
@@ -282,7 +285,8 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
 
 
 def summary(n: int, results: dict) -> None:
-    print(f"\n{n} web process(es): median of {len(results['hello-world'])} rounds (min-max)")
+    rounds = len(results[f"{ROUTES[0]} bearer"])
+    print(f"\n{n} web process(es): median of {rounds} rounds (min-max)")
     for name, runs in results.items():
         rates = [r for r, _, _ in runs]
         ratios = [x for _, _, x in runs]
