@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from adapters.api_keys import RandomSecrets
 from adapters.clock import SystemClock
 from adapters.infrastructure import Infrastructure
+from adapters.once_per_window import RedisOncePerWindow
 from adapters.passwords import FAST_HASHER, Argon2Passwords
+from adapters.random_secrets import RandomSecrets
 from adapters.settings import Settings
-from adapters.throttle import RedisGate, RedisLoginThrottle
+from adapters.throttle import RedisLoginThrottle
 from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
 from domain.ports import AuthPorts, Credentials
 from domain.services.authentication import StoreCredentials
@@ -35,6 +36,6 @@ def auth_ports(
         secrets=RandomSecrets(),
         clock=SystemClock(),
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),
-        gate=RedisGate(infra.redis, settings.redis_key),
+        gate=RedisOncePerWindow(infra.redis, settings.redis_key),
         credentials=credentials or StoreCredentials(infra.repository),
     )

@@ -1,7 +1,8 @@
 """The arq queue in Redis: what the dispatcher and the workers enqueue.
 
-Every job carries an arq `_job_id` derived from what caused it, so enqueuing the same
-thing twice (a replayed event, a re-run fan-out) is a no-op while arq remembers the id.
+Every job carries an arq `_job_id` derived from what caused it (`adapters.queue_ids`), so
+enqueuing the same thing twice (a replayed event, a re-run fan-out) is a no-op while arq
+remembers the id.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from adapters import charset, forms, untrusted
 from adapters.parsing_pool import OFF_LOOP_BYTES
 from adapters.ssrf import BlockedAddress
 from domain.directory import Directory, SubmissionAnswer
-from domain.services.submissions import Failed, Outcome, RetryLater, Submitted
+from domain.services.delivery import Failed, Outcome, RetryLater, Submitted
 from domain.site import SiteFacts
 
 SUBMISSION_TIMEOUT = 30.0

@@ -7,15 +7,12 @@ parallel burst gets no more password checks than the limit, and a refused guess 
 attacker nothing useful and us no argon2 time. A successful sign-in clears the email's
 counter and gives its slot back to the client's, which therefore counts failures only (one
 correct password must not reset a guessing run over other accounts).
-
-`RedisGate` is SET NX EX: the first caller in a window wins.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
@@ -103,25 +100,3 @@ class RedisLoginThrottle:
 
     async def succeeded(self, email_key: str, client_ip: str) -> None:
         await self._succeeded(keys=self._keys(email_key, client_ip), args=[])
-
-
-class RedisGate:
-    """Implements `domain.ports.Gate`. A name this process asked Redis about less than
-    `seconds` ago is answered False here, without a round trip: a gate is asked on every
-    API-key request, and only the first of each window may pass anyway. (So a name asked
-    about all the time passes at least once every two windows, never more than once in
-    one.)"""
-
-    def __init__(self, redis: Redis, key: KeyFactory):
-        self.redis = redis
-        self.key = key
-        self._asked: dict[str, float] = {}
-
-    async def first_in(self, name: str, seconds: int) -> bool:
-        now = time.monotonic()
-        if now - self._asked.get(name, -math.inf) < seconds:
-            return False
-        if len(self._asked) > 10_000:  # forget what is past its window
-            self._asked = {n: t for n, t in self._asked.items() if now - t < seconds}
-        self._asked[name] = now
-        return bool(await self.redis.set(self.key("gate", name), b"1", nx=True, ex=seconds))

@@ -21,56 +21,38 @@ from api.rendering import json_response
 from domain import ids
 from domain.backlink import LIVE, LOST
 from domain.errors import NotFound
-from projections.backlinks import BacklinkRow, list_backlinks
+from domain.link_types import LINK_TYPES
+from projections.backlinks import BacklinkView, list_backlinks
+from projections.views import by_name
 
-LINK_TYPES = ("dofollow", "nofollow", "ugc", "sponsored")
 #: rows per query of a CSV export
 EXPORT_CHUNK = MAX_LIMIT
 
 
-class BacklinkOut(msgspec.Struct):
-    id: str
+# the read model's view with public ids, and the common `created_at`/`updated_at` (a
+# docstring would enter the OpenAPI schema)
+class BacklinkOut(BacklinkView):
+    id: str  # each overridden field keeps its place
     site_id: str
-    directory_id: int
     job_id: str
-    source_url: str
-    target_url: str | None
-    anchor_text: str | None
-    link_type: str | None
-    rel_attributes: list[str]
-    http_status: int | None
-    indexable: bool
-    status: str
-    first_seen_at: datetime
-    last_checked_at: datetime
-    lost_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
 
-def render(row: BacklinkRow) -> BacklinkOut:
-    return BacklinkOut(
-        ids.encode("bl", row.id),
-        ids.encode("site", row.site_id),
-        row.directory_id,
-        ids.encode("job", row.job_id),
-        row.source_url,
-        row.target_url,
-        row.anchor_text,
-        row.link_type,
-        row.rel_attributes,
-        row.http_status,
-        row.indexable,
-        row.status,
-        row.first_seen_at,
-        row.last_checked_at,
-        row.lost_at,
-        row.first_seen_at,
-        row.last_checked_at,
+def render(row: BacklinkView) -> BacklinkOut:
+    return by_name(
+        BacklinkOut,
+        row,
+        id=ids.encode("bl", row.id),
+        site_id=ids.encode("site", row.site_id),
+        job_id=ids.encode("job", row.job_id),
+        created_at=row.first_seen_at,
+        updated_at=row.last_checked_at,
     )
 
 
-CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkOut)][:15]
+#: a CSV row is the view itself: the JSON's created_at and updated_at repeat two of its dates
+CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkView)]
 
 
 def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:

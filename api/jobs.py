@@ -23,7 +23,8 @@ from domain.errors import NotFound
 from domain.job import JOB_STATUSES, TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
-from projections.jobs import JobRow, TaskRow, get_job, list_jobs
+from projections.jobs import JobRow, TaskRow, get_job, job_row, list_jobs
+from projections.views import by_name
 
 
 class CreateJobIn(msgspec.Struct):
@@ -78,30 +79,24 @@ def progress(statuses: list[str]) -> Progress:
     return Progress(total=total, percent=round(100 * settled / total) if total else 100, **counts)
 
 
+def render_task(task: TaskRow) -> TaskOut:
+    error = (
+        TaskErrorOut(code=task.error_code, details=task.error_details or "")
+        if task.error_code
+        else None
+    )
+    backlink_id = ids.encode("bl", task.backlink_id) if task.backlink_id else None
+    return by_name(TaskOut, task, backlink_id=backlink_id, error=error)
+
+
 def render(row: JobRow) -> JobOut:
-    tasks = [
-        TaskOut(
-            t.directory_id,
-            t.directory_name,
-            t.status,
-            t.attempts,
-            t.listing_url,
-            ids.encode("bl", t.backlink_id) if t.backlink_id else None,
-            TaskErrorOut(t.error_code, t.error_details or "") if t.error_code else None,
-            t.updated_at,
-        )
-        for t in row.tasks
-    ]
-    return JobOut(
-        ids.encode("job", row.id),
-        ids.encode("site", row.site_id),
-        row.status,
-        progress([t.status for t in row.tasks]),
-        tasks,
-        row.created_at,
-        row.updated_at,
-        row.started_at,
-        row.finished_at,
+    return by_name(
+        JobOut,
+        row,
+        id=ids.encode("job", row.id),
+        site_id=ids.encode("site", row.site_id),
+        progress=progress([t.status for t in row.tasks]),
+        tasks=[render_task(t) for t in row.tasks],
     )
 
 
@@ -120,33 +115,11 @@ async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
     return render(row)
 
 
-def row_of(job: Job) -> JobRow:
-    """The read-model row a just-saved job will have (when the projector lags)."""
-    tasks = [
-        TaskRow(
-            t.directory_id,
-            t.directory_name,
-            t.status,
-            t.attempts,
-            t.listing_url,
-            t.backlink_id,
-            t.error.code if t.error else None,
-            t.error.details if t.error else None,
-            job.modified_on,
-        )
-        for t in job.tasks
-    ]
-    finished = job.modified_on if job.is_finished else None
-    return JobRow(
-        job.id, job.site_id, job.status, job.created_on, job.modified_on, None, finished, 0, tasks
-    )
-
-
 async def _after(request: Request, account_id: UUID, job: Job, position: int) -> JobOut:
     """Read-your-writes: the read model once it shows the command, else the aggregate."""
     if await settle(request, position):
         return await _read(request, account_id, job.id)
-    return render(row_of(job))
+    return render(job_row(job))
 
 
 async def create(request: Request) -> Response:

@@ -10,9 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 from domain import robots
-
-# rel tokens that tell a crawler not to follow (or not to credit) a link
-NOT_FOLLOWED = frozenset({"nofollow", "ugc", "sponsored"})
+from domain.link_types import NOT_FOLLOWED, LinkType, link_type_of
 
 
 class Hop(msgspec.Struct, rename="camel"):
@@ -137,15 +135,6 @@ def choose_link(links: list[Link], domain: str) -> Link | None:
     return first
 
 
-def link_type(link: Link, page_nofollow: bool) -> str:
-    for kind in ("sponsored", "ugc"):
-        if kind in link.rel:
-            return kind
-    if "nofollow" in link.rel or page_nofollow:
-        return "nofollow"
-    return "dofollow"
-
-
 def is_mentioned(mentions: frozenset[str], domain: str) -> bool:
     if domain in mentions:
         return True
@@ -204,7 +193,7 @@ def judge(inspection: Inspection, domain: str, now: datetime) -> CheckResult:
         http_status=inspection.http_status,
         domain_found=page and is_mentioned(inspection.mentions, domain),
         has_link=chosen is not None,
-        link_type=link_type(chosen, robots.is_nofollow(directives)) if chosen else None,
+        link_type=link_type_of(chosen.rel, robots.is_nofollow(directives)) if chosen else None,
         target_url=chosen.url if chosen else None,
         anchor_text=chosen.anchor if chosen else None,
         rel_attributes=list(chosen.rel) if chosen else [],
@@ -224,7 +213,7 @@ def summarise(domain: str, results: list[CheckResult]) -> CheckReport:
             alive=alive_count,
             dead=len(results) - alive_count,
             with_link=sum(r.has_link for r in results),
-            dofollow=sum(r.link_type == "dofollow" for r in results),
+            dofollow=sum(r.link_type == LinkType.DOFOLLOW for r in results),
             indexable=sum(r.indexable for r in results),
             redirected=sum(bool(r.redirect_chain) for r in results),
         ),

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import msgspec
 
 from domain.errors import ValidationFailed
+from domain.link_types import PromisedLinkType
 from domain.site import SiteFacts
 
 SITE_FIELDS = ("url", "name", "description", "contact_email", "category", "keywords")
@@ -29,7 +30,7 @@ class Directory(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     homepage_url: Url
     category: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     domain_rating: Annotated[int, msgspec.Meta(ge=0, le=100)]
-    link_type: Literal["dofollow", "nofollow"]
+    link_type: PromisedLinkType
     turnaround_days: Annotated[int, msgspec.Meta(ge=0, le=365)]
     status: Literal["active", "paused"]
     method: Literal["form", "json"]

@@ -16,6 +16,7 @@ Task status: pending → submitting → submitted → verified, or failed, skipp
 
 from __future__ import annotations
 
+from enum import StrEnum
 from uuid import UUID
 
 import msgspec
@@ -23,20 +24,37 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Conflict, NotFound
 
-PENDING, SUBMITTING, SUBMITTED, VERIFIED = "pending", "submitting", "submitted", "verified"
-FAILED, SKIPPED, CANCELED = "failed", "skipped", "canceled"
-TASK_STATUSES = (PENDING, SUBMITTING, SUBMITTED, VERIFIED, FAILED, SKIPPED, CANCELED)
-IN_FLIGHT = (PENDING, SUBMITTING)
 
-QUEUED, RUNNING, COMPLETED, JOB_FAILED, JOB_CANCELED = (
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "canceled",
-)
-JOB_STATUSES = (QUEUED, RUNNING, COMPLETED, JOB_FAILED, JOB_CANCELED)
-FINISHED = (COMPLETED, JOB_FAILED, JOB_CANCELED)
+class TaskStatus(StrEnum):
+    """A task's status; its value is what events, tables and answers hold."""
+
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELED = "canceled"
+
+
+class JobStatus(StrEnum):
+    """A job's status; its value is what events, tables and answers hold."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+#: in the order the API documents them
+TASK_STATUSES = tuple(TaskStatus)
+JOB_STATUSES = tuple(JobStatus)
+#: tasks that still wait for a worker
+IN_FLIGHT = (TaskStatus.PENDING, TaskStatus.SUBMITTING)
+#: jobs that a worker may still act on
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 class JobNotCancelable(Conflict):
@@ -58,7 +76,7 @@ class TaskError(msgspec.Struct, frozen=True):
 class Task(msgspec.Struct, frozen=True):
     directory_id: int
     directory_name: str
-    status: str
+    status: TaskStatus
     attempts: int = 0
     listing_url: str | None = None
     backlink_id: UUID | None = None
@@ -66,7 +84,7 @@ class Task(msgspec.Struct, frozen=True):
 
 
 def skipped(directory_id: int, name: str, code: str, details: str) -> Task:
-    return Task(directory_id, name, SKIPPED, error=TaskError(code, details))
+    return Task(directory_id, name, TaskStatus.SKIPPED, error=TaskError(code, details))
 
 
 def job_not_found() -> NotFound:
@@ -78,7 +96,7 @@ class Job(Aggregate):
     account_id: UUID
     site_id: UUID
     period: str
-    status: str
+    status: JobStatus
     tasks: list[Task]
 
     @event("Created")
@@ -87,7 +105,7 @@ class Job(Aggregate):
         self.site_id = site_id
         #: the quota period whose reservation this job holds
         self.period = period
-        self.status = QUEUED
+        self.status = JobStatus.QUEUED
         self.tasks = tasks
         #: a cancel waits for the tasks in flight (see `cancel`)
         self.cancel_requested = False
@@ -104,14 +122,14 @@ class Job(Aggregate):
                 return t
         raise NotFound(f"Job has no task for directory {directory_id}.")
 
-    def ids_with_status(self, *statuses: str) -> list[int]:
+    def ids_with_status(self, *statuses: TaskStatus) -> list[int]:
         return [t.directory_id for t in self.tasks if t.status in statuses]
 
     def check_belongs_to(self, account_id: UUID) -> None:
         if self.account_id != account_id:
             raise job_not_found()
 
-    def check_task_is(self, directory_id: int, *statuses: str) -> Task:
+    def check_task_is(self, directory_id: int, *statuses: TaskStatus) -> Task:
         task = self.task(directory_id)
         if task.status not in statuses:
             raise TaskStateConflict(
@@ -123,41 +141,47 @@ class Job(Aggregate):
 
     def start(self) -> None:
         """A worker picked the job up."""
-        if self.status == QUEUED:
+        if self.status == JobStatus.QUEUED:
             self._start()
 
     @event("Started")
     def _start(self) -> None:
-        self.status = RUNNING
+        self.status = JobStatus.RUNNING
 
     def begin_submission(self, directory_id: int) -> None:
         """Mark the task `submitting` BEFORE the outbound request, so that a worker that
         dies mid-request leaves a trace: the resumed job verifies before it retries."""
-        self.check_task_is(directory_id, PENDING)
+        self.check_task_is(directory_id, TaskStatus.PENDING)
         self._begin_submission(directory_id)
 
     @event("TaskSubmitting")
     def _begin_submission(self, directory_id: int) -> None:
         t = self.task(directory_id)
         self._put(
-            msgspec.structs.replace(t, status=SUBMITTING, attempts=t.attempts + 1, error=None)
+            msgspec.structs.replace(
+                t, status=TaskStatus.SUBMITTING, attempts=t.attempts + 1, error=None
+            )
         )
 
     def record_submitted(self, directory_id: int, listing_url: str | None) -> None:
-        self.check_task_is(directory_id, SUBMITTING, PENDING)
+        self.check_task_is(directory_id, TaskStatus.SUBMITTING, TaskStatus.PENDING)
         self._record_submitted(directory_id, listing_url)
         self._finish_if_settled()
 
     @event("TaskSubmitted")
     def _record_submitted(self, directory_id: int, listing_url: str | None) -> None:
         t = self.task(directory_id)
-        self._put(msgspec.structs.replace(t, status=SUBMITTED, listing_url=listing_url, error=None))
+        self._put(
+            msgspec.structs.replace(
+                t, status=TaskStatus.SUBMITTED, listing_url=listing_url, error=None
+            )
+        )
 
     def retry_later(self, directory_id: int, code: str, details: str) -> None:
         """A transient failure: back to `pending`, keeping the attempt count — unless the
         job is being canceled: then the task is canceled (its unit and site claim are to
         be released with this save) and the job may finish."""
-        task = self.check_task_is(directory_id, SUBMITTING)
+        task = self.check_task_is(directory_id, TaskStatus.SUBMITTING)
         if self.cancel_requested:
             self._cancel_task(directory_id, code, details)
             self._finish_if_settled()
@@ -168,50 +192,60 @@ class Job(Aggregate):
     def _retry_later(self, directory_id: int, attempts: int, code: str, details: str) -> None:
         # `attempts` so far travels with the event: the dispatcher backs off by it
         t = self.task(directory_id)
-        self._put(msgspec.structs.replace(t, status=PENDING, error=TaskError(code, details)))
+        self._put(
+            msgspec.structs.replace(t, status=TaskStatus.PENDING, error=TaskError(code, details))
+        )
 
     def record_failed(self, directory_id: int, code: str, details: str) -> None:
         """The submission failed for good (its quota unit is to be released)."""
-        self.check_task_is(directory_id, PENDING, SUBMITTING)
+        self.check_task_is(directory_id, TaskStatus.PENDING, TaskStatus.SUBMITTING)
         self._record_failed(directory_id, code, details)
         self._finish_if_settled()
 
     def record_listing_not_found(self, directory_id: int, details: str) -> None:
         """Verification gave up: the directory never published the listing."""
-        self.check_task_is(directory_id, SUBMITTED)
+        self.check_task_is(directory_id, TaskStatus.SUBMITTED)
         self._record_failed(directory_id, "listing_not_found", details)
 
     @event("TaskFailed")
     def _record_failed(self, directory_id: int, code: str, details: str) -> None:
         t = self.task(directory_id)
-        self._put(msgspec.structs.replace(t, status=FAILED, error=TaskError(code, details)))
+        self._put(
+            msgspec.structs.replace(t, status=TaskStatus.FAILED, error=TaskError(code, details))
+        )
 
     def record_verified(self, directory_id: int, backlink_id: UUID) -> None:
-        self.check_task_is(directory_id, SUBMITTED)
+        self.check_task_is(directory_id, TaskStatus.SUBMITTED)
         self._record_verified(directory_id, backlink_id)
 
     @event("TaskVerified")
     def _record_verified(self, directory_id: int, backlink_id: UUID) -> None:
         t = self.task(directory_id)
-        self._put(msgspec.structs.replace(t, status=VERIFIED, backlink_id=backlink_id, error=None))
+        self._put(
+            msgspec.structs.replace(
+                t, status=TaskStatus.VERIFIED, backlink_id=backlink_id, error=None
+            )
+        )
 
     @event("TaskCanceled")
     def _cancel_task(self, directory_id: int, code: str, details: str) -> None:
         # the error says how the attempt in flight ended
         t = self.task(directory_id)
-        self._put(msgspec.structs.replace(t, status=CANCELED, error=TaskError(code, details)))
+        self._put(
+            msgspec.structs.replace(t, status=TaskStatus.CANCELED, error=TaskError(code, details))
+        )
 
     def _finish_if_settled(self) -> None:
-        if self.status in (QUEUED, RUNNING) and not self.ids_with_status(*IN_FLIGHT):
+        if self.status in UNFINISHED and not self.ids_with_status(*IN_FLIGHT):
             if self.cancel_requested:
-                self._finish(JOB_CANCELED)
-            elif self.ids_with_status(SUBMITTED, VERIFIED):
-                self._finish(COMPLETED)
+                self._finish(JobStatus.CANCELED)
+            elif self.ids_with_status(TaskStatus.SUBMITTED, TaskStatus.VERIFIED):
+                self._finish(JobStatus.COMPLETED)
             else:
-                self._finish(JOB_FAILED)
+                self._finish(JobStatus.FAILED)
 
     @event("Finished")
-    def _finish(self, status: str) -> None:
+    def _finish(self, status: JobStatus) -> None:
         self.status = status
 
     def _put(self, task: Task) -> None:
@@ -226,8 +260,8 @@ class Job(Aggregate):
             raise JobNotCancelable(f"The job is already {self.status}.")
         if self.cancel_requested:
             return []
-        pending = self.ids_with_status(PENDING)
-        if self.ids_with_status(SUBMITTING):
+        pending = self.ids_with_status(TaskStatus.PENDING)
+        if self.ids_with_status(TaskStatus.SUBMITTING):
             self._request_cancel(pending)
         else:
             self._cancel(pending)
@@ -242,11 +276,11 @@ class Job(Aggregate):
     def _cancel(self, directory_ids: list[int]) -> None:
         """Nothing was in flight: canceled at once."""
         self._mark_canceled(directory_ids)
-        self.status = JOB_CANCELED
+        self.status = JobStatus.CANCELED
 
     def _mark_canceled(self, directory_ids: list[int]) -> None:
         gone = set(directory_ids)
         self.tasks = [
-            msgspec.structs.replace(t, status=CANCELED) if t.directory_id in gone else t
+            msgspec.structs.replace(t, status=TaskStatus.CANCELED) if t.directory_id in gone else t
             for t in self.tasks
         ]

@@ -198,7 +198,7 @@ class PageInspector(Protocol):
 
 class DirectorySubmitter(Protocol):
     async def submit(self, directory: Directory, site: SiteFacts) -> Any:
-        """Submit `site`; answer a `domain.services.submissions` outcome, never raise for
+        """Submit `site`; answer a `domain.services.delivery` outcome, never raise for
         anything the directory does."""
         ...
 

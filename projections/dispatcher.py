@@ -1,31 +1,26 @@
 """The dispatcher: a projection whose effect is enqueuing worker jobs.
 
 * `Job.Created` → `run_job`;
-* `Job.TaskRetryScheduled` → `submit_task` again, after an exponential back-off;
-* `Job.TaskSubmitted` → `verify_listing`, deferred by the directory's turnaround.
+* `Job.TaskRetryScheduled` → `submit_task` again, after the retry back-off;
+* `Job.TaskSubmitted` → `verify_listing`, deferred until the first look.
 
-arq job ids are derived from the event, so a batch replayed after a crash enqueues
-nothing twice. Workers never trust the queue for state: they load the job and do only
-what is still pending, so an extra or stale message is harmless.
+When is the domain's (`domain.task_schedule`). arq job ids are derived from the event
+(`adapters.queue_ids`), so a batch replayed after a crash enqueues nothing twice. Workers
+never trust the queue for state: they load the job and do only what is still pending, so
+an extra or stale message is harmless.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from eventsourcing.utils import get_topic
 
+from adapters import queue_ids
 from adapters.queue import TaskQueue
 from domain.job import Job
-
-RETRY_BASE_SECONDS = 2.0
-
-
-def retry_delay(attempts: int) -> float:
-    """2 s, 4 s, 8 s … after the 1st, 2nd, 3rd failed attempt."""
-    return RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+from domain.task_schedule import first_look, retry_delay
 
 
 class Dispatcher:
@@ -41,16 +36,17 @@ class Dispatcher:
         await self.queue.close()
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        job = event.originator_id.hex
+        job_id = event.originator_id
+        job = job_id.hex
         if isinstance(event, Job.Created):
-            await self.queue.enqueue("run_job", job, job_id=f"run_job:{job}")
+            await self.queue.enqueue("run_job", job, job_id=queue_ids.run_job(job_id))
         elif isinstance(event, Job.TaskRetryScheduled):
             await self.queue.enqueue(
                 "submit_task",
                 job,
                 event.directory_id,
-                job_id=f"submit:{job}:{event.directory_id}:{event.originator_version}",
-                defer_by=timedelta(seconds=retry_delay(event.attempts)),
+                job_id=queue_ids.submit_task(job_id, event.directory_id, event.attempts),
+                defer_by=retry_delay(event.attempts),
             )
         elif isinstance(event, Job.TaskSubmitted):
             days = await conn.fetchval(
@@ -62,6 +58,6 @@ class Dispatcher:
                 job,
                 event.directory_id,
                 0,
-                job_id=f"verify:{job}:{event.directory_id}:0",
-                defer_by=timedelta(days=days or 0) or None,
+                job_id=queue_ids.verify_listing(job_id, event.directory_id, 0),
+                defer_by=first_look(days or 0) or None,
             )

@@ -6,18 +6,7 @@ import uuid
 
 import pytest
 
-from domain.job import (
-    CANCELED,
-    FAILED,
-    PENDING,
-    SUBMITTED,
-    SUBMITTING,
-    VERIFIED,
-    Job,
-    JobNotCancelable,
-    Task,
-    TaskStateConflict,
-)
+from domain.job import Job, JobNotCancelable, JobStatus, Task, TaskStateConflict, TaskStatus
 
 
 def new_job(*ids: int) -> Job:
@@ -25,7 +14,7 @@ def new_job(*ids: int) -> Job:
         account_id=uuid.uuid4(),
         site_id=uuid.uuid4(),
         period="2026-11",
-        tasks=[Task(i, f"Dir {i}", PENDING) for i in ids],
+        tasks=[Task(i, f"Dir {i}", TaskStatus.PENDING) for i in ids],
     )
 
 
@@ -38,16 +27,16 @@ def test_a_job_completes_when_no_task_is_in_flight_and_one_was_submitted():
     job.start()
     assert job.status == "running"
     job.begin_submission(1)
-    assert statuses(job)[1] == SUBMITTING and job.task(1).attempts == 1
+    assert statuses(job)[1] == TaskStatus.SUBMITTING and job.task(1).attempts == 1
     job.record_submitted(1, "https://dir/listing/1")
     assert job.status == "running"
     job.begin_submission(2)
     job.record_failed(2, "captcha_required", "The form needs a captcha.")
     assert job.status == "completed"
-    assert statuses(job) == {1: SUBMITTED, 2: FAILED}
+    assert statuses(job) == {1: TaskStatus.SUBMITTED, 2: TaskStatus.FAILED}
     # verification goes on without changing the job's status
     job.record_verified(1, uuid.uuid4())
-    assert statuses(job)[1] == VERIFIED and job.status == "completed"
+    assert statuses(job)[1] == TaskStatus.VERIFIED and job.status == "completed"
 
 
 def test_a_job_with_nothing_submitted_fails():
@@ -63,7 +52,7 @@ def test_a_transient_failure_puts_the_task_back_to_pending_keeping_attempts():
     job.begin_submission(1)
     job.retry_later(1, "timeout", "No answer in 15 s.")
     task = job.task(1)
-    assert (task.status, task.attempts, task.error.code) == (PENDING, 1, "timeout")
+    assert (task.status, task.attempts, task.error.code) == (TaskStatus.PENDING, 1, "timeout")
     job.begin_submission(1)
     assert job.task(1).attempts == 2 and job.task(1).error is None
 
@@ -86,8 +75,12 @@ def test_cancel_with_nothing_in_flight_cancels_the_job_at_once():
     job.begin_submission(1)
     job.record_submitted(1, None)
     assert job.cancel() == [2, 3]
-    assert job.status == CANCELED
-    assert statuses(job) == {1: SUBMITTED, 2: CANCELED, 3: CANCELED}
+    assert job.status == JobStatus.CANCELED
+    assert statuses(job) == {
+        1: TaskStatus.SUBMITTED,
+        2: TaskStatus.CANCELED,
+        3: TaskStatus.CANCELED,
+    }
     with pytest.raises(JobNotCancelable):
         job.cancel()
 
@@ -98,14 +91,22 @@ def test_cancel_waits_for_the_attempt_in_flight_which_lands():
     job.begin_submission(1)
     assert job.cancel() == [2, 3]  # pending ones at once (their units are released)
     assert job.status == "running" and not job.is_finished
-    assert statuses(job) == {1: SUBMITTING, 2: CANCELED, 3: CANCELED}
+    assert statuses(job) == {
+        1: TaskStatus.SUBMITTING,
+        2: TaskStatus.CANCELED,
+        3: TaskStatus.CANCELED,
+    }
     assert job.cancel() == []  # asked again while waiting: nothing more to cancel
     assert job.status == "running"
     job.record_submitted(1, "https://dir/listing/1")  # the request in flight lands
-    assert job.status == CANCELED
-    assert statuses(job) == {1: SUBMITTED, 2: CANCELED, 3: CANCELED}
+    assert job.status == JobStatus.CANCELED
+    assert statuses(job) == {
+        1: TaskStatus.SUBMITTED,
+        2: TaskStatus.CANCELED,
+        3: TaskStatus.CANCELED,
+    }
     job.record_verified(1, uuid.uuid4())  # verification goes on
-    assert job.status == CANCELED
+    assert job.status == JobStatus.CANCELED
     with pytest.raises(JobNotCancelable):
         job.cancel()
 
@@ -119,8 +120,8 @@ def test_cancel_waits_for_every_attempt_in_flight_and_a_failure_is_recorded():
     job.record_failed(1, "captcha_required", "The form needs a captcha.")
     assert job.status == "running"  # 2 is still in flight
     job.record_submitted(2, None)
-    assert job.status == CANCELED
-    assert statuses(job) == {1: FAILED, 2: SUBMITTED, 3: CANCELED}
+    assert job.status == JobStatus.CANCELED
+    assert statuses(job) == {1: TaskStatus.FAILED, 2: TaskStatus.SUBMITTED, 3: TaskStatus.CANCELED}
 
 
 def test_a_transient_failure_while_canceling_cancels_the_task_instead_of_retrying():
@@ -129,9 +130,9 @@ def test_a_transient_failure_while_canceling_cancels_the_task_instead_of_retryin
     job.begin_submission(1)
     job.cancel()
     job.retry_later(1, "directory_unavailable", "HTTP 503")
-    assert statuses(job) == {1: CANCELED, 2: CANCELED}
+    assert statuses(job) == {1: TaskStatus.CANCELED, 2: TaskStatus.CANCELED}
     assert job.task(1).error.code == "directory_unavailable"  # how the attempt ended
-    assert job.status == CANCELED
+    assert job.status == JobStatus.CANCELED
 
 
 def test_a_cancel_requested_job_replays_to_the_same_state():
@@ -148,7 +149,7 @@ def test_a_cancel_requested_job_replays_to_the_same_state():
     assert copy.cancel_requested and copy.status == "running"
     assert statuses(copy) == statuses(job)
     copy.record_submitted(1, None)
-    assert copy.status == CANCELED
+    assert copy.status == JobStatus.CANCELED
 
 
 def test_listing_not_found_fails_a_submitted_task_without_touching_the_job():
@@ -156,5 +157,5 @@ def test_listing_not_found_fails_a_submitted_task_without_touching_the_job():
     job.begin_submission(1)
     job.record_submitted(1, None)
     job.record_listing_not_found(1, "Not listed after 14 days.")
-    assert statuses(job)[1] == FAILED and job.task(1).error.code == "listing_not_found"
+    assert statuses(job)[1] == TaskStatus.FAILED and job.task(1).error.code == "listing_not_found"
     assert job.status == "completed"

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from domain.job import CANCELED, PENDING, SKIPPED, JobNotCancelable
+from domain.job import JobNotCancelable, TaskStatus
 from domain.quota import Quota, QuotaExceeded
-from domain.services import jobs, sites
+from domain.services import delivery, jobs, sites
 from domain.services.jobs import DirectoryNotInPlan, NoEligibleDirectories, UnknownDirectory
 from domain.site import SiteExists, SiteLimitReached
 from tests.support import NOW, Limits, new_job, new_site
@@ -39,7 +39,10 @@ async def test_already_submitted_directories_are_skipped_and_cost_nothing(infra,
     site = await new_site(infra.repository, account)
     first, _ = await new_job(infra, catalogue, account, site.id, [1])
     second, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
-    assert [(t.directory_id, t.status) for t in second.tasks] == [(1, SKIPPED), (2, PENDING)]
+    assert [(t.directory_id, t.status) for t in second.tasks] == [
+        (1, TaskStatus.SKIPPED),
+        (2, TaskStatus.PENDING),
+    ]
     assert second.tasks[0].error and second.tasks[0].error.code == "already_submitted"
     quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
     assert quota.reserved == {first.id.hex: 1, second.id.hex: 1}
@@ -108,14 +111,14 @@ async def test_cancel_releases_pending_units_and_claims(infra, catalogue):
     job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
     canceled, _ = await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
     assert canceled.status == "canceled"
-    assert {t.status for t in canceled.tasks} == {CANCELED}
+    assert {t.status for t in canceled.tasks} == {TaskStatus.CANCELED}
     quota = await infra.repository.get(Quota.create_id(account, "2026-11"), Quota)
     assert quota.reserved == {}
     with pytest.raises(JobNotCancelable):
         await jobs.cancel_job(infra.repository, account_id=account, job_id=job.id)
     # the directories can be asked for again
     again, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
-    assert {t.status for t in again.tasks} == {PENDING}
+    assert {t.status for t in again.tasks} == {TaskStatus.PENDING}
 
 
 async def test_cancel_in_flight_releases_at_once_what_is_pending_and_later_what_fails(
@@ -124,28 +127,27 @@ async def test_cancel_in_flight_releases_at_once_what_is_pending_and_later_what_
     """Cancel with two tasks submitting: the pending one is released at once; of those in
     flight, the one that lands consumes its unit, the transient failure is canceled (not
     retried) and released; the job is canceled when the last attempt ends."""
-    from domain.services import submissions
-    from domain.services.submissions import RetryLater, Submitted
+    from domain.services.delivery import RetryLater, Submitted
 
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
     job, _ = await new_job(infra, catalogue, account, site.id, [1, 2, 3])
     repo = infra.repository
     for directory_id in (1, 2):
-        await submissions.begin_submission(repo, job.id, directory_id)
+        await delivery.begin_submission(repo, job.id, directory_id)
     waiting, _ = await jobs.cancel_job(repo, account_id=account, job_id=job.id)
     assert waiting.status == "queued" and not waiting.is_finished
     quota = await repo.get(Quota.create_id(account, "2026-11"), Quota)
     assert quota.reserved == {job.id.hex: 2}  # 3 released at once
     again, _ = await jobs.cancel_job(repo, account_id=account, job_id=job.id)  # no change
     assert again.version == waiting.version
-    await submissions.record_outcome(repo, job.id, 1, Submitted("https://dir1.example/l"))
-    done = await submissions.record_outcome(repo, job.id, 2, RetryLater("timeout", "slow"))
+    await delivery.record_outcome(repo, job.id, 1, Submitted("https://dir1.example/l"))
+    done = await delivery.record_outcome(repo, job.id, 2, RetryLater("timeout", "slow"))
     assert done.status == "canceled"
     assert [(t.directory_id, t.status) for t in done.tasks] == [
         (1, "submitted"),
-        (2, CANCELED),
-        (3, CANCELED),
+        (2, TaskStatus.CANCELED),
+        (3, TaskStatus.CANCELED),
     ]
     quota = await repo.get(Quota.create_id(account, "2026-11"), Quota)
     assert quota.reserved == {} and quota.used == 1
@@ -153,7 +155,11 @@ async def test_cancel_in_flight_releases_at_once_what_is_pending_and_later_what_
         await jobs.cancel_job(repo, account_id=account, job_id=job.id)
     # 2 and 3 may be asked for again; 1 was submitted
     later, _ = await new_job(infra, catalogue, account, site.id, [1, 2, 3])
-    assert [t.status for t in later.tasks] == [SKIPPED, PENDING, PENDING]
+    assert [t.status for t in later.tasks] == [
+        TaskStatus.SKIPPED,
+        TaskStatus.PENDING,
+        TaskStatus.PENDING,
+    ]
 
 
 async def test_another_accounts_site_or_job_is_not_found(infra, catalogue):

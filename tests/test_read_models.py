@@ -7,8 +7,8 @@ import uuid
 
 import asyncpg
 
-from domain.services import jobs, sites, submissions
-from domain.services.submissions import Failed, RetryLater, Submitted
+from domain.services import delivery, jobs, monitoring, sites, verification
+from domain.services.delivery import Failed, RetryLater, Submitted
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, rebuild, wait_for
 from tests.support import NOW, Limits, new_site
@@ -43,22 +43,22 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
     canceled = await job([1, 2, 3])
     await jobs.cancel_job(repo, account_id=account, job_id=canceled.id)
     running = await job([1, 2, 4])
-    await submissions.start_job(repo, running.id)
+    await delivery.start_job(repo, running.id)
     for directory_id in (1, 2, 4):
-        await submissions.begin_submission(repo, running.id, directory_id)
-    await submissions.record_outcome(repo, running.id, 1, Submitted("https://d/1"))
-    await submissions.record_outcome(repo, running.id, 2, RetryLater("timeout", "slow"))
-    await submissions.begin_submission(repo, running.id, 2)
-    await submissions.record_outcome(repo, running.id, 2, Failed("rejected", "no"))
-    await submissions.record_outcome(repo, running.id, 4, Submitted(None))
-    backlink = await submissions.record_listing_found(repo, running.id, 1, LINKED)
-    await submissions.record_listing_not_found(repo, running.id, 4, "not after 14 days")
-    await submissions.record_recheck(repo, backlink.id, GONE)
+        await delivery.begin_submission(repo, running.id, directory_id)
+    await delivery.record_outcome(repo, running.id, 1, Submitted("https://d/1"))
+    await delivery.record_outcome(repo, running.id, 2, RetryLater("timeout", "slow"))
+    await delivery.begin_submission(repo, running.id, 2)
+    await delivery.record_outcome(repo, running.id, 2, Failed("rejected", "no"))
+    await delivery.record_outcome(repo, running.id, 4, Submitted(None))
+    backlink = await verification.record_listing_found(repo, running.id, 1, LINKED)
+    await verification.record_listing_not_found(repo, running.id, 4, "not after 14 days")
+    await monitoring.record_recheck(repo, backlink.id, GONE)
     # canceled while a task was in flight, whose attempt then failed transiently
     in_flight = await job([2, 3])
-    await submissions.begin_submission(repo, in_flight.id, 2)
+    await delivery.begin_submission(repo, in_flight.id, 2)
     await jobs.cancel_job(repo, account_id=account, job_id=in_flight.id)
-    await submissions.record_outcome(repo, in_flight.id, 2, RetryLater("timeout", "slow"))
+    await delivery.record_outcome(repo, in_flight.id, 2, RetryLater("timeout", "slow"))
     return running.id
 
 

@@ -12,8 +12,8 @@ import pytest
 from arq.jobs import Job as ArqJob
 
 from adapters.queue import TaskQueue
-from domain.services import jobs, submissions
-from domain.services.submissions import Submitted
+from domain.services import delivery, jobs, monitoring, verification
+from domain.services.delivery import Submitted
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, wait_for
 from tests.support import NOW, Limits, new_site
@@ -53,9 +53,9 @@ async def three_backlinks(infra, catalogue) -> list[uuid.UUID]:
     )
     found = []
     for directory_id in (1, 2, 3):
-        await submissions.begin_submission(infra.repository, job.id, directory_id)
-        await submissions.record_outcome(infra.repository, job.id, directory_id, Submitted(None))
-        backlink = await submissions.record_listing_found(
+        await delivery.begin_submission(infra.repository, job.id, directory_id)
+        await delivery.record_outcome(infra.repository, job.id, directory_id, Submitted(None))
+        backlink = await verification.record_listing_found(
             infra.repository, job.id, directory_id, LINKED
         )
         found.append(backlink.id)
@@ -104,7 +104,7 @@ async def test_only_backlinks_unchecked_for_recheck_hours_are_queued_once_per_ch
     assert await queued(ctx) == first
 
     # the re-check happens: the backlink is fresh again, and due only a window later
-    await submissions.record_recheck(infra.repository, stale, LINKED)
+    await monitoring.record_recheck(infra.repository, stale, LINKED)
     await projected(infra)
     assert await tasks.recheck_backlinks(ctx) == 0
     assert await queued(ctx) == first

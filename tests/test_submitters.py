@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 from adapters.demo.sandbox import STATE, build_app, catalogue
 from adapters.submitters import Submitter
 from domain.directory import Directory, parse_catalogue
-from domain.services.submissions import Failed, RetryLater, Submitted
+from domain.services.delivery import Failed, RetryLater, Submitted
 from domain.site import SiteFacts
 
 SITE = SiteFacts(

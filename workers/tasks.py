@@ -1,5 +1,7 @@
 """arq task functions: thin wrappers that load what a flow needs from the worker's context
-and call the application services in `domain.services.submissions`.
+and call the application services of delivery, verification and monitoring
+(`domain.services`); when work is due is the domain's (`domain.task_schedule`,
+`domain.cron_windows`), arq job ids are `adapters.queue_ids`.
 
 One task per arq job and short timeouts: a killed worker's unfinished job is run again by
 another worker as soon as arq's lease on it expires (the job timeout), and the services
@@ -9,23 +11,39 @@ make that repeat harmless.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from arq.worker import Retry
 
+from adapters import queue_ids
 from adapters.directories import PostgresDirectoryCatalogue
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.politeness import HostBusy, Politeness
 from adapters.queue import TaskQueue
 from adapters.settings import Settings, load
 from adapters.submitters import Submitter
-from domain.services import submissions
-from domain.services.submissions import Delivery
+from domain import cron_windows
+from domain.job import IN_FLIGHT, UNFINISHED, TaskStatus
+from domain.services import delivery, monitoring, verification
+from domain.services.delivery import Delivery
 
 log = logging.getLogger("backlynk.worker")
+
+
+def _sql_list(statuses: tuple[str, ...]) -> str:
+    return ", ".join(f"'{status}'" for status in statuses)
+
+
+# built once; the statuses are inlined so that the partial index on waiting tasks applies
+_STALLED_JOBS = f"""SELECT DISTINCT j.id FROM jobs j JOIN job_tasks t ON t.job_id = j.id
+    WHERE j.status IN ({_sql_list(UNFINISHED)}) AND t.status IN ({_sql_list(IN_FLIGHT)})
+      AND t.updated_at < now() - $1::interval LIMIT 500"""
+_STALE_RESERVATIONS = (
+    f"SELECT job_id, directory_id FROM job_tasks WHERE status = '{TaskStatus.PENDING}' "
+    "AND updated_at < now() - $1::interval LIMIT 500"
+)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -64,17 +82,18 @@ def _delivery(ctx: dict[str, Any]) -> Delivery:
 async def run_job(ctx: dict[str, Any], job_hex: str) -> int:
     """Start a job and fan its tasks out, one arq job each."""
     queue: TaskQueue = ctx["queue"]
-    waiting = await submissions.run_job(_delivery(ctx), UUID(hex=job_hex))
+    job_id = UUID(hex=job_hex)
+    waiting = await delivery.run_job(_delivery(ctx), job_id)
     for directory_id, attempts in waiting:
         # the attempt count is in the id: fanning out the same state again is a no-op
-        job_id = f"submit:{job_hex}:{directory_id}:a{attempts}"
-        await queue.enqueue("submit_task", job_hex, directory_id, job_id=job_id)
+        arq_id = queue_ids.submit_task(job_id, directory_id, attempts)
+        await queue.enqueue("submit_task", job_hex, directory_id, job_id=arq_id)
     return len(waiting)
 
 
 async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> str:
     try:
-        outcome = await submissions.deliver(_delivery(ctx), UUID(hex=job_hex), directory_id)
+        outcome = await delivery.deliver(_delivery(ctx), UUID(hex=job_hex), directory_id)
     except HostBusy as busy:
         # the directory host is serving another submission: come back instead of
         # holding a worker slot (arq re-queues this same job id)
@@ -84,7 +103,8 @@ async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> s
 
 
 async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, attempt: int) -> str:
-    delay = await submissions.verify(_delivery(ctx), UUID(hex=job_hex), directory_id, attempt)
+    job_id = UUID(hex=job_hex)
+    delay = await verification.verify(_delivery(ctx), job_id, directory_id, attempt)
     if delay is None:
         return "settled"
     await ctx["queue"].enqueue(
@@ -92,14 +112,14 @@ async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, a
         job_hex,
         directory_id,
         attempt + 1,
-        job_id=f"verify:{job_hex}:{directory_id}:{attempt + 1}",
+        job_id=queue_ids.verify_listing(job_id, directory_id, attempt + 1),
         defer_by=delay,
     )
     return f"looking again in {delay}"
 
 
 async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
-    backlink = await submissions.recheck(_delivery(ctx), UUID(hex=backlink_hex))
+    backlink = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
     return backlink.status
 
 
@@ -107,17 +127,15 @@ async def recheck_backlinks(ctx: dict[str, Any]) -> int:
     """Cron: queue a re-check of every backlink not checked for `recheck_hours`."""
     settings: Settings = ctx["settings"]
     infra: Infrastructure = ctx["infra"]
+    every = timedelta(hours=settings.recheck_hours)
     due = await infra.read_pool.fetch(
         "SELECT id, last_checked_at FROM backlinks WHERE last_checked_at < now() - $1::interval "
         "ORDER BY last_checked_at LIMIT 1000",
-        timedelta(hours=settings.recheck_hours),
+        every,
     )
-    # once per check and per period: a check that failed (its time did not move) is
-    # queued again in the next period instead of being remembered as done
-    period = int(time.time() // (settings.recheck_hours * 3600))
+    period = cron_windows.recheck_period(infra.clock.now(), every)
     for row in due:
-        stamp = int(row["last_checked_at"].timestamp())
-        job_id = f"recheck:{row['id'].hex}:{stamp}:{period}"
+        job_id = queue_ids.recheck_backlink(row["id"], row["last_checked_at"], period)
         await ctx["queue"].enqueue("recheck_backlink", row["id"].hex, job_id=job_id)
     return len(due)
 
@@ -126,14 +144,10 @@ async def resume_stalled_jobs(ctx: dict[str, Any]) -> int:
     """Cron safety net: a queued or running job whose tasks wait with nothing queued for
     them (Redis lost its data, say) is fanned out again; arq ids keep this idempotent."""
     infra: Infrastructure = ctx["infra"]
-    rows = await infra.read_pool.fetch(
-        """SELECT DISTINCT j.id FROM jobs j JOIN job_tasks t ON t.job_id = j.id
-           WHERE j.status IN ('queued', 'running') AND t.status IN ('pending', 'submitting')
-             AND t.updated_at < now() - interval '5 minutes' LIMIT 500"""
-    )
-    window = int(time.time() // 600)  # at most one resume per job per ten minutes
+    rows = await infra.read_pool.fetch(_STALLED_JOBS, cron_windows.STALLED_AFTER)
+    window = cron_windows.resume_window(infra.clock.now())
     for row in rows:
-        job_id = f"resume:{row['id'].hex}:{window}"
+        job_id = queue_ids.resume_job(row["id"], window)
         await ctx["queue"].enqueue("run_job", row["id"].hex, job_id=job_id)
     return len(rows)
 
@@ -143,13 +157,11 @@ async def expire_stale_reservations(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     infra: Infrastructure = ctx["infra"]
     rows = await infra.read_pool.fetch(
-        "SELECT job_id, directory_id FROM job_tasks WHERE status = 'pending' "
-        "AND updated_at < now() - $1::interval LIMIT 500",
-        timedelta(days=settings.reservation_days),
+        _STALE_RESERVATIONS, timedelta(days=settings.reservation_days)
     )
     expired = 0
     for row in rows:
-        expired += await submissions.expire_reservation(
+        expired += await delivery.expire_reservation(
             infra.repository, row["job_id"], row["directory_id"], settings.reservation_days
         )
     return expired

@@ -1,4 +1,5 @@
-"""Use case: check up to 25 known linking pages for a link to one domain."""
+"""Use case: check up to 25 known linking pages for a link to one domain; and the same
+engine's look at one page for the evidence a backlink keeps (listings, re-checks)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from domain.backlink import Evidence, evidence_of
 from domain.backlink_evidence import CheckReport, CheckResult, judge, summarise
 from domain.errors import InvalidUrl, TooManyUrls, ValidationFailed
 from domain.ports import Clock, HostNames, PageInspector
@@ -76,3 +78,8 @@ async def check_backlinks(
         return judge(await inspector.inspect(url), target, now)
 
     return summarise(target, list(await asyncio.gather(*(one(u) for u in distinct))))
+
+
+async def evidence_at(url: str, domain: str, *, inspector: PageInspector, clock: Clock) -> Evidence:
+    """Fetch one page (a listing) and read its link to the (normalised) `domain`."""
+    return evidence_of(judge(await inspector.inspect(url), domain, clock.now()))

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from domain.directory import Directory
 from domain.errors import Forbidden, NotFound, ValidationFailed
-from domain.job import PENDING, Job, Task, job_not_found, skipped
+from domain.job import Job, Task, TaskStatus, job_not_found, skipped
 from domain.ports import DirectoryCatalogue, PlanLimits, Repository
 from domain.quota import Quota, period_of
 from domain.services.retry import on_conflict
@@ -105,7 +105,7 @@ async def create_job(
         if directory_ids is None:  # "every directory not yet submitted to": no skips
             chosen = [d for d in directories if d.id in fresh]
         tasks = [
-            Task(d.id, d.name, PENDING)
+            Task(d.id, d.name, TaskStatus.PENDING)
             if d.id in fresh
             else skipped(
                 d.id,
@@ -125,7 +125,7 @@ async def create_job(
         quota = await load_quota(repo, account_id, period)
         job = Job(account_id=account_id, site_id=site_id, period=period, tasks=tasks)
         quota.reserve(job.id, len(fresh), plan.monthly_submissions)
-        site.claim(job.id, [d for d in job.ids_with_status(PENDING)])
+        site.claim(job.id, [d for d in job.ids_with_status(TaskStatus.PENDING)])
         return job, await repo.save(job, quota, site)
 
     return await on_conflict(attempt)

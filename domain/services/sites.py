@@ -9,15 +9,14 @@ import msgspec
 from domain.errors import NotFound
 from domain.ports import PlanLimits, Repository, SiteUrlPolicy
 from domain.services.retry import on_conflict
-from domain.site import InvalidSiteUrl, Site, SiteRegistry, site_not_found
-
-
-class SiteDetails(msgspec.Struct):
-    name: str
-    description: str | None = None
-    category: str | None = None
-    keywords: list[str] = []
-    contact_email: str | None = None
+from domain.site import (
+    InvalidSiteUrl,
+    Site,
+    SiteDetails,
+    SiteRegistry,
+    check_changes,
+    site_not_found,
+)
 
 
 async def _registry(repo: Repository, account_id: UUID) -> SiteRegistry:
@@ -53,11 +52,7 @@ async def register_site(
             account_id=account_id,
             url=normalised,
             domain=host,
-            name=details.name,
-            description=details.description,
-            category=details.category,
-            keywords=details.keywords,
-            contact_email=details.contact_email,
+            **msgspec.structs.asdict(details),
         )
         reg.admit(normalised, site.id, plan.max_sites)
         return site, await repo.save(site, reg)
@@ -77,6 +72,10 @@ async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
 async def update_site(
     repo: Repository, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
 ) -> tuple[Site, int]:
+    """`changes`: the fields to change, by name; a URL or an unknown field is refused
+    before the site is read."""
+    check_changes(changes)
+
     async def attempt() -> tuple[Site, int]:
         site = await get_site(repo, account_id, site_id)
         site.update(changes)

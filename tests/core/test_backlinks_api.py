@@ -15,8 +15,8 @@ import pytest
 
 from domain import ids
 from domain.backlink import Evidence
-from domain.services import submissions
-from domain.services.submissions import Submitted
+from domain.services import delivery, monitoring, verification
+from domain.services.delivery import Submitted
 from projections.runner import wait_for
 from tests.accounts import paid_account, register
 from tests.core.client import Client, assert_error
@@ -50,8 +50,8 @@ async def discover(
     job_id = ids.decode("job", job["id"])
     repo = infra.repository
     listing = f"https://dir{directory_id}.example/site/{site['domain']}"
-    await submissions.begin_submission(repo, job_id, directory_id)
-    await submissions.record_outcome(repo, job_id, directory_id, Submitted(listing))
+    await delivery.begin_submission(repo, job_id, directory_id)
+    await delivery.record_outcome(repo, job_id, directory_id, Submitted(listing))
     found = Evidence(
         **{
             "source_url": listing,
@@ -64,14 +64,14 @@ async def discover(
             **evidence,
         }
     )
-    backlink = await submissions.record_listing_found(repo, job_id, directory_id, found)
+    backlink = await verification.record_listing_found(repo, job_id, directory_id, found)
     await settled(api, infra)
     return ids.encode("bl", backlink.id)
 
 
 async def lose(api, infra, backlink_id: str, source_url: str) -> None:
     gone = Evidence(source_url, has_link=False, http_status=200, indexable=True)
-    await submissions.record_recheck(infra.repository, ids.decode("bl", backlink_id), gone)
+    await monitoring.record_recheck(infra.repository, ids.decode("bl", backlink_id), gone)
     await settled(api, infra)
 
 

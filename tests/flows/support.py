@@ -1,6 +1,7 @@
-"""Helpers for running the workers' flows in-process: the service functions of
-`domain.services.submissions` wired to the real adapters (event store, catalogue table,
-form submitter, page inspector, Redis politeness), against the sandbox directories."""
+"""Helpers for running the workers' flows in-process: the delivery, verification and
+monitoring services of `domain.services` wired to the real adapters (event store,
+catalogue table, form submitter, page inspector, Redis politeness), against the sandbox
+directories."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from adapters.submitters import Submitter
 from domain import ids
 from domain.directory import parse_catalogue
 from domain.job import Job
-from domain.services.submissions import Delivery
+from domain.services.delivery import Delivery
 from tests.core.client import Client
 from tests.workers_support import Sandbox
 

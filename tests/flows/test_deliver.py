@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from domain.services import submissions
-from domain.services.submissions import MAX_ATTEMPTS
+from domain.services.delivery import begin_submission, deliver, run_job
+from domain.task_schedule import MAX_ATTEMPTS
 from tests.conftest import free_port
 from tests.flows.support import (
     add_directories,
@@ -35,11 +35,11 @@ async def test_a_directory_that_keeps_failing_is_retried_then_failed_and_everyth
     d = delivery(infra, isolated_settings)
 
     for attempt in (1, 2):
-        assert await submissions.deliver(d, job_id, 20) == "RetryLater"
+        assert await deliver(d, job_id, 20) == "RetryLater"
         task = await task_of(infra, job_id, 20)
         assert (task.status, task.attempts) == ("pending", attempt)
         assert task.error.code == "directory_unavailable"
-    assert await submissions.deliver(d, job_id, 20) == "Failed"
+    assert await deliver(d, job_id, 20) == "Failed"
 
     task = await task_of(infra, job_id, 20)
     assert (task.status, task.attempts) == ("failed", MAX_ATTEMPTS)
@@ -54,7 +54,7 @@ async def test_a_directory_that_keeps_failing_is_retried_then_failed_and_everyth
     again = await agency.job(job["site_id"], [20])
     assert [t["status"] for t in again["tasks"]] == ["pending"]
     # and a late duplicate message for the failed task does nothing
-    assert (await submissions.deliver(d, job_id, 20)).startswith("nothing to do")
+    assert (await deliver(d, job_id, 20)).startswith("nothing to do")
 
 
 async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
@@ -65,7 +65,7 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
     # (its patience is long enough to fetch the form on a busy machine)
     sandbox.state.hold()
     impatient = delivery(infra, isolated_settings, timeout=2.0)
-    assert await submissions.deliver(impatient, job_id, 1) == "RetryLater"
+    assert await deliver(impatient, job_id, 1) == "RetryLater"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("pending", "timeout")
     sandbox.state.release()
@@ -74,7 +74,7 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
         return (await submissions_seen(sandbox, agency)).get("startup-index") == 1
 
     await eventually(landed, timeout=5, every=0.05)
-    outcome = await submissions.deliver(delivery(infra, isolated_settings), job_id, 1)
+    outcome = await deliver(delivery(infra, isolated_settings), job_id, 1)
     assert outcome == "an earlier attempt had landed"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.attempts) == ("submitted", 1)
@@ -88,15 +88,15 @@ async def test_a_task_found_submitting_with_no_listing_is_submitted_again_exactl
 ):
     _job, job_id, domain = await new_job(agency, [3])
     # a worker marked it submitting and died before its request left
-    await submissions.begin_submission(infra.repository, job_id, 3)
+    await begin_submission(infra.repository, job_id, 3)
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 3) == "Submitted"
+    assert await deliver(d, job_id, 3) == "Submitted"
     task = await task_of(infra, job_id, 3)
     assert (task.status, task.attempts) == ("submitted", 2)
     assert task.listing_url == f"{sandbox.base}/local-listings/site/{domain}"
     assert await submissions_seen(sandbox, agency) == {"local-listings": 1}
     # the message that the recovery scheduled finds nothing left to do
-    assert (await submissions.deliver(d, job_id, 3)).startswith("nothing to do")
+    assert (await deliver(d, job_id, 3)).startswith("nothing to do")
     assert await submissions_seen(sandbox, agency) == {"local-listings": 1}
 
 
@@ -106,7 +106,7 @@ async def test_a_directory_removed_from_the_catalogue_fails_the_task(
     _job, job_id, _ = await new_job(agency, [1, 2])
     await infra.pool.execute("DELETE FROM directories WHERE id = 1")
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 1) == "directory left the catalogue"
+    assert await deliver(d, job_id, 1) == "directory left the catalogue"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code, task.attempts) == ("failed", "directory_unavailable", 0)
     assert await submissions_seen(sandbox, agency) == {}
@@ -122,7 +122,7 @@ async def test_a_directory_paused_after_the_job_was_made_fails_the_task_unsubmit
         "spec = jsonb_set(spec, '{status}', '\"paused\"') WHERE id = 1"
     )
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 1) == "directory is paused"
+    assert await deliver(d, job_id, 1) == "directory is paused"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("failed", "directory_unavailable")
     assert await submissions_seen(sandbox, agency) == {}
@@ -135,11 +135,9 @@ async def test_a_canceled_jobs_pending_task_is_not_submitted(
     job, job_id, _ = await new_job(agency, [1, 2])
     assert (await agency.post(f"/api/v1/jobs/{job['id']}/cancel")).status == 202
     d = delivery(infra, isolated_settings)
-    assert await submissions.run_job(d, job_id) == []
+    assert await run_job(d, job_id) == []
     for directory_id in (1, 2):
-        assert (
-            await submissions.deliver(d, job_id, directory_id) == "nothing to do: task is canceled"
-        )
+        assert await deliver(d, job_id, directory_id) == "nothing to do: task is canceled"
     assert await submissions_seen(sandbox, agency) == {}
     usage = await agency.usage()
     assert (usage["reserved"], usage["used"]) == (0, 0)
@@ -150,7 +148,7 @@ async def test_duplicate_messages_racing_submit_once(
 ):
     _job, job_id, _ = await new_job(agency, [2])
     d = delivery(infra, isolated_settings)
-    results = await asyncio.gather(*(submissions.deliver(d, job_id, 2) for _ in range(3)))
+    results = await asyncio.gather(*(deliver(d, job_id, 2) for _ in range(3)))
     assert results.count("Submitted") == 1, results
     assert await submissions_seen(sandbox, agency) == {"saas-hub": 1}
     assert (await task_of(infra, job_id, 2)).status == "submitted"
@@ -165,7 +163,7 @@ async def test_an_attempt_timing_out_after_a_cancel_is_settled_by_what_landed(
     job, job_id, domain = await new_job(agency, [1])
     sandbox.state.hold()  # recorded, never answered in time
     impatient = delivery(infra, isolated_settings, timeout=2.0)
-    attempt = asyncio.create_task(submissions.deliver(impatient, job_id, 1))
+    attempt = asyncio.create_task(deliver(impatient, job_id, 1))
 
     async def submitting():
         return (await task_of(infra, job_id, 1)).status == "submitting"

@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 
 from adapters import untrusted
-from domain.services import submissions
+from domain.services import verification
+from domain.services.delivery import deliver
 from tests.flows.support import add_directories, delivery, json_directory, new_job, task_of
 
 MB = 1 << 20
@@ -142,13 +143,13 @@ async def test_a_poisoned_listing_url_and_listing_page_become_clean_events_and_r
     job, job_id, domain = await new_job(agency, [31])
     hostile.linked_domain = domain
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 31) == "Submitted"
+    assert await deliver(d, job_id, 31) == "Submitted"
 
     expected = f"{hostile.base}/listing/p" + "a" * 1500  # control characters removed
     task = (await shown_job(agency, job))["tasks"][0]
     assert (task["status"], task["listing_url"]) == ("submitted", expected)
 
-    assert await submissions.verify(d, job_id, 31, 0) is None
+    assert await verification.verify(d, job_id, 31, 0) is None
     assert (await task_of(infra, job_id, 31)).status == "verified"
     await shown_job(agency, job)
     answer = await agency.get("/api/v1/backlinks", site_id=job["site_id"])
@@ -171,7 +172,7 @@ async def test_a_listing_url_too_long_to_keep_is_ignored_not_truncated(
     await add_directories(infra, json_directory(35, f"{hostile.base}/json/poisoned-listing"))
     job, job_id, _ = await new_job(agency, [35])
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 35) == "Submitted"
+    assert await deliver(d, job_id, 35) == "Submitted"
     task = (await shown_job(agency, job))["tasks"][0]
     # a cut URL would be one the directory never gave: no listing URL instead
     assert (task["status"], task["listing_url"]) == ("submitted", None)
@@ -182,7 +183,7 @@ async def test_a_poisoned_error_message_is_stored_clean(
 ):
     await add_directories(infra, json_directory(32, f"{hostile.base}/json/poisoned-error"))
     job, job_id, _ = await new_job(agency, [32])
-    assert await submissions.deliver(delivery(infra, isolated_settings), job_id, 32) == "Failed"
+    assert await deliver(delivery(infra, isolated_settings), job_id, 32) == "Failed"
     task = (await shown_job(agency, job))["tasks"][0]
     assert task["status"] == "failed" and task["error"]["code"] == "rejected"
     assert " ".join(task["error"]["details"].split()).startswith("Bad request !!!")
@@ -194,7 +195,7 @@ async def test_json_deeper_than_any_decoder_is_no_answer_not_a_crash(
 ):
     await add_directories(infra, json_directory(33, f"{hostile.base}/json/deep"))
     job, job_id, _ = await new_job(agency, [33])
-    assert await submissions.deliver(delivery(infra, isolated_settings), job_id, 33) == "Submitted"
+    assert await deliver(delivery(infra, isolated_settings), job_id, 33) == "Submitted"
     task = (await shown_job(agency, job))["tasks"][0]
     # the answer could not be read, so it names no listing (and no template gives one)
     assert (task["status"], task["listing_url"]) == ("submitted", None)
@@ -206,7 +207,7 @@ async def test_a_hostile_form_page_and_answer_are_read_and_the_error_stored_clea
     entry = json_directory(34, f"{hostile.base}/form", method="form", field_map={"url": "website"})
     await add_directories(infra, entry)
     job, job_id, _ = await new_job(agency, [34])
-    assert await submissions.deliver(delivery(infra, isolated_settings), job_id, 34) == "Failed"
+    assert await deliver(delivery(infra, isolated_settings), job_id, 34) == "Failed"
     task = (await shown_job(agency, job))["tasks"][0]
     assert task["status"] == "failed" and task["error"]["code"] == "rejected"
     # (NEL, U+0085, is a line break: the text around it is two words)

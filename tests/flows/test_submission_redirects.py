@@ -14,7 +14,7 @@ from aiohttp import web
 
 from adapters.fetcher import Fetcher
 from adapters.ssrf import AddressPolicy
-from domain.services import submissions
+from domain.services.delivery import deliver
 from tests.flows.support import add_directories, delivery, json_directory, new_job, task_of
 
 SECRET = "catalogue-secret-key"
@@ -104,9 +104,7 @@ async def fetcher() -> AsyncIterator[Fetcher]:
 async def submit(api, infra, settings, agency, fetcher, entry: dict) -> tuple[str, object]:
     await add_directories(infra, entry)
     _job, job_id, _ = await new_job(agency, [entry["id"]])
-    outcome = await submissions.deliver(
-        delivery(infra, settings, fetcher=fetcher), job_id, entry["id"]
-    )
+    outcome = await deliver(delivery(infra, settings, fetcher=fetcher), job_id, entry["id"])
     return outcome, await task_of(infra, job_id, entry["id"])
 
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from adapters.fetcher import Fetcher
 from adapters.ssrf import AddressPolicy
-from domain.services import submissions
+from domain.services.delivery import deliver
 from tests.flows.support import add_directories, delivery, json_directory, new_job, task_of
 
 
@@ -66,9 +66,7 @@ async def test_a_directory_on_a_blocked_address_fails_without_a_request(
     _job, job_id, _ = await new_job(agency, [22])
     fetcher = guarded_fetcher()  # BACKLYNK_FETCH_ALLOW_CIDRS empty, as in production
     try:
-        outcome = await submissions.deliver(
-            delivery(infra, isolated_settings, fetcher=fetcher), job_id, 22
-        )
+        outcome = await deliver(delivery(infra, isolated_settings, fetcher=fetcher), job_id, 22)
     finally:
         await fetcher.close()
     assert outcome == "Failed"
@@ -100,7 +98,7 @@ async def test_a_redirect_to_a_blocked_address_is_refused(
         fetcher = guarded_fetcher("127.0.0.1/32")  # the directory's address only
         try:
             d = delivery(infra, isolated_settings, fetcher=fetcher)
-            outcome = await submissions.deliver(d, job_id, 23)
+            outcome = await deliver(d, job_id, 23)
         finally:
             await fetcher.close()
     assert directory.hits == [("GET" if method == "form" else "POST") + " /submit"]

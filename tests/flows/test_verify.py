@@ -1,14 +1,14 @@
 """`verify`: looking for a submitted task's listing, in-process against the sandbox. The
-schedule of looks comes from `domain.verification`; the task stays `submitted` between
+schedule of looks comes from `domain.task_schedule`; the task stays `submitted` between
 looks and fails with `listing_not_found` after the last one."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.services import submissions
-from domain.services.submissions import Submitted
-from domain.verification import looks
+from domain.services import verification
+from domain.services.delivery import Submitted, begin_submission, deliver, record_outcome
+from domain.task_schedule import looks
 from tests.core.client import event_count
 from tests.flows.support import add_directories, delivery, new_job, task_of
 
@@ -16,8 +16,8 @@ from tests.flows.support import add_directories, delivery, new_job, task_of
 async def submitted_without_listing(infra, job_id, directory_id: int, listing_url: str) -> None:
     """The task as a worker leaves it when the directory accepted the submission but has
     not published the listing yet."""
-    await submissions.begin_submission(infra.repository, job_id, directory_id)
-    await submissions.record_outcome(infra.repository, job_id, directory_id, Submitted(listing_url))
+    await begin_submission(infra.repository, job_id, directory_id)
+    await record_outcome(infra.repository, job_id, directory_id, Submitted(listing_url))
 
 
 async def test_an_absent_listing_is_looked_for_again_an_hour_later(
@@ -27,8 +27,8 @@ async def test_an_absent_listing_is_looked_for_again_an_hour_later(
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
     d = delivery(infra, isolated_settings)
-    assert await submissions.verify(d, job_id, 1, 0) == timedelta(hours=1)
-    assert await submissions.verify(d, job_id, 1, 1) == timedelta(hours=6)
+    assert await verification.verify(d, job_id, 1, 0) == timedelta(hours=1)
+    assert await verification.verify(d, job_id, 1, 1) == timedelta(hours=6)
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error, task.listing_url) == ("submitted", None, listing)
 
@@ -40,7 +40,7 @@ async def test_the_last_look_without_a_listing_fails_the_task(
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
     last = len(looks(0)) - 1
-    assert await submissions.verify(delivery(infra, isolated_settings), job_id, 1, last) is None
+    assert await verification.verify(delivery(infra, isolated_settings), job_id, 1, last) is None
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("failed", "listing_not_found")
     assert domain in task.error.details and listing in task.error.details
@@ -56,13 +56,13 @@ async def test_a_published_listing_verifies_the_task_and_discovers_the_backlink(
 ):
     _job, job_id, _domain = await new_job(agency, [3])
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 3) == "Submitted"
-    assert await submissions.verify(d, job_id, 3, 0) is None
+    assert await deliver(d, job_id, 3) == "Submitted"
+    assert await verification.verify(d, job_id, 3, 0) is None
     task = await task_of(infra, job_id, 3)
     assert task.status == "verified" and task.backlink_id is not None
     # a repeated message finds the task settled and changes nothing
     before = await event_count(infra)
-    assert await submissions.verify(d, job_id, 3, 0) is None
+    assert await verification.verify(d, job_id, 3, 0) is None
     assert await event_count(infra) == before
 
 
@@ -76,10 +76,10 @@ async def test_no_listing_url_to_check_fails_at_once(
     await add_directories(infra, entry)
     _job, job_id, _ = await new_job(agency, [21])
     d = delivery(infra, isolated_settings)
-    assert await submissions.deliver(d, job_id, 21) == "Submitted"
+    assert await deliver(d, job_id, 21) == "Submitted"
     task = await task_of(infra, job_id, 21)
     assert (task.status, task.listing_url) == ("submitted", None)
-    assert await submissions.verify(d, job_id, 21, 0) is None
+    assert await verification.verify(d, job_id, 21, 0) is None
     task = await task_of(infra, job_id, 21)
     assert (task.status, task.error.code) == ("failed", "listing_not_found")
 
@@ -92,7 +92,7 @@ async def test_a_task_that_is_not_submitted_is_left_alone(
     for expected in ("pending", "canceled"):
         before = await event_count(infra)
         for directory_id in (1, 2):
-            assert await submissions.verify(d, job_id, directory_id, 0) is None
+            assert await verification.verify(d, job_id, directory_id, 0) is None
             assert (await task_of(infra, job_id, directory_id)).status == expected
         assert await event_count(infra) == before
         await agency.post(f"/api/v1/jobs/{job['id']}/cancel")

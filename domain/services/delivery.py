@@ -1,30 +1,20 @@
-"""Use cases of the workers: run a job's tasks, record what each submission did, verify
-listings and re-check backlinks. Each changes the job together with what must change
-with it (quota, site claims, backlink) in one atomic save."""
+"""Use cases of delivery: start a job, submit each of its tasks exactly once, record what
+each submission did (with the quota and the site's claims, in one atomic save) and release
+what waited too long. Listings are verified in `verification`, backlinks re-checked in
+`monitoring`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 from uuid import UUID
 
 import msgspec
 
 from domain.account import Account
-from domain.backlink import Backlink, Evidence, evidence_of
-from domain.backlink_evidence import judge
+from domain.backlink import Evidence
 from domain.directory import Directory
-from domain.job import (
-    CANCELED,
-    FAILED,
-    JOB_CANCELED,
-    PENDING,
-    SUBMITTED,
-    SUBMITTING,
-    Job,
-    TaskStateConflict,
-)
+from domain.job import IN_FLIGHT, Job, JobStatus, TaskStateConflict, TaskStatus
 from domain.ports import (
     Clock,
     DirectoryCatalogue,
@@ -33,10 +23,11 @@ from domain.ports import (
     PageInspector,
     Repository,
 )
+from domain.services.check_backlinks import evidence_at
 from domain.services.jobs import load_quota
 from domain.services.retry import change, on_conflict
 from domain.site import Site, SiteFacts
-from domain.verification import next_look
+from domain.task_schedule import MAX_ATTEMPTS, listed_at_once
 
 
 class Submitted(msgspec.Struct, frozen=True, tag=True):
@@ -85,7 +76,7 @@ async def record_outcome(
                 job.record_failed(directory_id, outcome.code, outcome.details)
             else:  # back to pending, or canceled when the job is being canceled
                 job.retry_later(directory_id, outcome.code, outcome.details)
-            if job.task(directory_id).status in (FAILED, CANCELED):
+            if job.task(directory_id).status in (TaskStatus.FAILED, TaskStatus.CANCELED):
                 quota = await load_quota(repo, job.account_id, job.period)
                 quota.release(job.id)
                 site = await repo.get(job.site_id, Site)
@@ -97,42 +88,8 @@ async def record_outcome(
     return await on_conflict(attempt)
 
 
-async def record_listing_found(
-    repo: Repository, job_id: UUID, directory_id: int, evidence: Evidence
-) -> Backlink:
-    """The listing links to the site: a backlink is discovered and the task verified."""
-
-    async def attempt() -> Backlink:
-        job = await repo.get(job_id, Job)
-        backlink = Backlink(
-            account_id=job.account_id,
-            site_id=job.site_id,
-            directory_id=directory_id,
-            job_id=job.id,
-            evidence=evidence,
-        )
-        job.record_verified(directory_id, backlink.id)
-        await repo.save(job, backlink)
-        return backlink
-
-    return await on_conflict(attempt)
-
-
-async def record_listing_not_found(
-    repo: Repository, job_id: UUID, directory_id: int, details: str
-) -> Job:
-    return await change(
-        repo, Job, job_id, lambda job: job.record_listing_not_found(directory_id, details)
-    )
-
-
-async def record_recheck(repo: Repository, backlink_id: UUID, evidence: Evidence) -> Backlink:
-    return await change(repo, Backlink, backlink_id, lambda b: b.record_check(evidence))
-
-
 # -- the workers' flows ---------------------------------------------------------------
 
-MAX_ATTEMPTS = 3
 #: failures after which the request may still have reached the directory (a 5xx or a
 #: refused connection says it did not; a timeout or a dead worker leaves it open)
 UNCERTAIN = frozenset({"timeout", "interrupted"})
@@ -140,7 +97,8 @@ UNCERTAIN = frozenset({"timeout", "interrupted"})
 
 @dataclass(frozen=True)
 class Delivery:
-    """Everything a worker needs to deliver tasks, wired once per process."""
+    """Everything a worker needs to deliver tasks (and to verify listings and re-check
+    backlinks, which use the same ports), wired once per process."""
 
     repo: Repository
     catalogue: DirectoryCatalogue
@@ -151,9 +109,11 @@ class Delivery:
     max_attempts: int = MAX_ATTEMPTS
 
 
-async def _context(
+async def task_context(
     d: Delivery, job: Job, directory_id: int
 ) -> tuple[Directory | None, SiteFacts, str]:
+    """The task's directory (None when it left the catalogue), the site as submitted and
+    the domain its links point to."""
     found = await d.catalogue.by_ids([directory_id])
     site = await d.repo.get(job.site_id, Site)
     account = await d.repo.get(job.account_id, Account)
@@ -162,17 +122,16 @@ async def _context(
 
 async def look_for_listing(d: Delivery, url: str, domain: str) -> Evidence:
     """Fetch a listing page with the backlink checker and read the link to `domain`."""
-    inspection = await d.inspector.inspect(url)
-    return evidence_of(judge(inspection, domain, d.clock.now()))
+    return await evidence_at(url, domain, inspector=d.inspector, clock=d.clock)
 
 
 async def run_job(d: Delivery, job_id: UUID) -> list[tuple[int, int]]:
     """Start the job; return (directory id, attempts so far) of every task that still
     needs a worker."""
     job = await start_job(d.repo, job_id)
-    if job.status == JOB_CANCELED:
+    if job.status == JobStatus.CANCELED:
         return []
-    return [(t.directory_id, t.attempts) for t in job.tasks if t.status in (PENDING, SUBMITTING)]
+    return [(t.directory_id, t.attempts) for t in job.tasks if t.status in IN_FLIGHT]
 
 
 async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
@@ -182,9 +141,9 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
     the earlier attempt may have landed. Returns what happened, for logs."""
     job = await d.repo.get(job_id, Job)
     task = job.task(directory_id)
-    if task.status not in (PENDING, SUBMITTING):
+    if task.status not in IN_FLIGHT:
         return f"nothing to do: task is {task.status}"
-    directory, site, domain = await _context(d, job, directory_id)
+    directory, site, domain = await task_context(d, job, directory_id)
     if directory is None or not directory.is_active:
         why = "left the catalogue" if directory is None else "is paused"
         await _settle(
@@ -192,12 +151,12 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
         )
         return f"directory {why}"
     uncertain = task.error is not None and task.error.code in UNCERTAIN
-    if task.status == SUBMITTING or uncertain:
+    if task.status == TaskStatus.SUBMITTING or uncertain:
         landed = await _landed(d, directory, site, domain)
         if landed is not None:
             await _settle(d, job_id, directory_id, landed)
             return "an earlier attempt had landed"
-        if task.status == SUBMITTING:
+        if task.status == TaskStatus.SUBMITTING:
             # proven absent: put it back to pending (and retry below, now) — or, when
             # the job is being canceled meanwhile, canceled
             job = await record_outcome(
@@ -206,7 +165,7 @@ async def deliver(d: Delivery, job_id: UUID, directory_id: int) -> str:
                 directory_id,
                 RetryLater("interrupted", "The worker stopped mid-submission."),
             )
-            if job.task(directory_id).status != PENDING:
+            if job.task(directory_id).status != TaskStatus.PENDING:
                 return f"task is {job.task(directory_id).status}"
     async with d.gate.slot(_host(directory.submit_url)):
         try:
@@ -233,7 +192,7 @@ async def _landed(
     directory gives no way to prove it absent (no listing template, or moderation delays
     the listing) — verification will settle it then; None when proven absent."""
     url = directory.listing_url(site)
-    if url is None or directory.turnaround_days > 0:
+    if url is None or not listed_at_once(directory.turnaround_days):
         return Submitted(url)
     evidence = await look_for_listing(d, url, domain)
     return Submitted(url) if evidence.has_link else None
@@ -249,43 +208,6 @@ async def _settle(d: Delivery, job_id: UUID, directory_id: int, outcome: Outcome
 def _host(url: str) -> str:
     """Politeness is per server: host and port."""
     return (urlsplit(url).netloc or url).lower()
-
-
-async def verify(d: Delivery, job_id: UUID, directory_id: int, attempt: int) -> timedelta | None:
-    """Look for the listing once; return when to look again, or None when settled."""
-    job = await d.repo.get(job_id, Job)
-    task = job.task(directory_id)
-    if task.status != SUBMITTED:
-        return None
-    directory, site, domain = await _context(d, job, directory_id)
-    url = task.listing_url or (directory.listing_url(site) if directory else None)
-    if url is None:
-        await record_listing_not_found(
-            d.repo, job_id, directory_id, "The directory gave no listing URL to check."
-        )
-        return None
-    evidence = await look_for_listing(d, url, domain)
-    if evidence.has_link:
-        await record_listing_found(d.repo, job_id, directory_id, evidence)
-        return None
-    delay = next_look(directory.turnaround_days if directory else 0, attempt)
-    if delay is None:
-        await record_listing_not_found(
-            d.repo,
-            job_id,
-            directory_id,
-            f"No link to {domain} on {url} within 14 days of the submission.",
-        )
-    return delay
-
-
-async def recheck(d: Delivery, backlink_id: UUID) -> Backlink:
-    backlink = await d.repo.get(backlink_id, Backlink)
-    site = await d.repo.get(backlink.site_id, Site)
-    evidence = await look_for_listing(
-        d, backlink.evidence.source_url, site.domain.removeprefix("www.")
-    )
-    return await record_recheck(d.repo, backlink_id, evidence)
 
 
 async def expire_reservation(

@@ -1,9 +1,10 @@
-"""API key and refresh-token secrets: generation and one-way hashing.
+"""High-entropy secrets (implements `domain.ports.Secrets`): API keys and refresh-token
+strings made from the OS's CSPRNG, and their one-way hash.
 
-An API key is `bk_live_` followed by 40 URL-safe base64 characters (240 bits from the
-OS's CSPRNG). Such a secret cannot be guessed or brute-forced from its hash, so a fast
-hash (sha256) is the right one: a slow password hash would only make every API request
-slow. Lookups go by the hash; the key itself is never stored.
+An API key is `bk_live_` followed by 40 URL-safe base64 characters (240 bits); a token is
+256 bits. Such a secret cannot be guessed or brute-forced from its hash, so a fast hash
+(sha256) is the right one: a slow password hash would only make every API request slow.
+Lookups go by the hash; the secret itself is never stored.
 """
 
 from __future__ import annotations
