@@ -11,7 +11,8 @@ from starlette.responses import Response
 from api.auth import auth_ports, require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import page_request
 from api.rendering import json_response, no_content
 from domain import ids
 from domain.errors import NotFound

@@ -15,13 +15,11 @@ from starlette.responses import Response
 
 from api.auth import require_api_access
 from api.csv_export import cell, csv_stream, wants_csv
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, page_request, paginate
+from api.pagination import MAX_LIMIT, paginate
+from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
-from domain.backlink import LIVE, LOST
 from domain.errors import NotFound
-from domain.link_types import LINK_TYPES
 from projections.backlinks import BacklinkView, list_backlinks
 from projections.views import by_name
 
@@ -55,15 +53,6 @@ def render(row: BacklinkView) -> BacklinkOut:
 CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkView)]
 
 
-def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and value not in allowed:
-        raise ApiError(
-            422, "validation_failed", f"{name} is one of {', '.join(allowed)}.", field=name
-        )
-    return value
-
-
 class BacklinkFilters(msgspec.Struct, frozen=True):
     account_id: UUID
     site_id: UUID | None
@@ -71,12 +60,10 @@ class BacklinkFilters(msgspec.Struct, frozen=True):
     link_type: str | None
 
 
-async def _filters(request: Request, account_id: UUID) -> BacklinkFilters:
-    status = _choice(request, "status", (LIVE, LOST))
-    link_type = _choice(request, "link_type", LINK_TYPES)
+async def _filters(request: Request, account_id: UUID, query: BacklinksQuery) -> BacklinkFilters:
     site_id = None
-    if "site_id" in request.query_params:
-        site_id = ids.decode("site", request.query_params["site_id"])
+    if query.site_id is not None:
+        site_id = ids.decode("site", query.site_id)
         async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
@@ -85,7 +72,7 @@ async def _filters(request: Request, account_id: UUID) -> BacklinkFilters:
             )
         if not owned:
             raise NotFound("No site with this id.", field="site_id")
-    return BacklinkFilters(account_id, site_id, status, link_type)
+    return BacklinkFilters(account_id, site_id, query.status, query.link_type)
 
 
 async def _rows(pool: Any, f: BacklinkFilters, *, limit: int, before: int | None) -> list:
@@ -117,8 +104,9 @@ async def _every_row(pool: Any, f: BacklinkFilters) -> AsyncIterator[list[str]]:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    filters = await _filters(request, principal.account_id)
+    query = query_of(request, BacklinksQuery)
+    page = page_of(query)
+    filters = await _filters(request, principal.account_id, query)
     pool = request.app.state.infra.read_pool
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only

@@ -11,16 +11,15 @@ from eventsourcing.utils import resolve_topic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.directories import PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
-from domain.job import JOB_STATUSES, TASK_STATUSES, Job, job_not_found
+from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
 from projections.jobs import JobRow, TaskRow, get_job, job_row, list_jobs
@@ -128,30 +127,23 @@ async def create(request: Request) -> Response:
     site_id = ids.decode("site", body.site_id)
     if site_id is None:
         raise NotFound(site_not_found().details, field="site_id")
-    infra = request.app.state.infra
     job, position = await jobs.create_job(
-        infra.repository,
-        PostgresDirectoryCatalogue(infra.pool),
+        request.app.state.ports.jobs,
         account_id=principal.account_id,
         plan=principal.plan,
         site_id=site_id,
         directory_ids=body.directory_ids,
-        now=request.app.state.clock.now(),
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status is not None and status not in JOB_STATUSES:
-        raise ApiError(
-            422, "validation_failed", f"status is one of {', '.join(JOB_STATUSES)}.", field="status"
-        )
+    query = query_of(request, JobsQuery)
+    page = page_of(query)
     site_id = None
-    if "site_id" in request.query_params:
-        site_id = ids.decode("site", request.query_params["site_id"])
+    if query.site_id is not None:
+        site_id = ids.decode("site", query.site_id)
         async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
@@ -164,7 +156,7 @@ async def index(request: Request) -> Response:
         rows = await list_jobs(
             conn,
             principal.account_id,
-            status=status,
+            status=query.status,
             site_id=site_id,
             limit=page.fetch,
             before=page.after,
@@ -181,7 +173,7 @@ async def cancel(request: Request) -> Response:
     principal = await require_api_access(request)
     job_id = job_id_of(request)
     job, position = await jobs.cancel_job(
-        request.app.state.infra.repository, account_id=principal.account_id, job_id=job_id
+        request.app.state.ports.jobs, account_id=principal.account_id, job_id=job_id
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 

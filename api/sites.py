@@ -12,8 +12,8 @@ from starlette.responses import Response
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.services import sites
@@ -85,8 +85,7 @@ async def create(request: Request) -> Response:
     body = await read_json(request, CreateSiteIn)
     details = msgspec.convert(body, SiteDetails, from_attributes=True)
     site, position = await sites.register_site(
-        request.app.state.infra.repository,
-        request.app.state.site_urls,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         plan=principal.plan,
         url=body.url,
@@ -98,13 +97,11 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status not in (None, "active", "archived"):
-        raise ApiError(422, "validation_failed", "status is active or archived.", field="status")
+    query = query_of(request, SitesQuery)
+    page = page_of(query)
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_sites(
-            conn, principal.account_id, status=status, limit=page.fetch, before=page.after
+            conn, principal.account_id, status=query.status, limit=page.fetch, before=page.after
         )
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
 
@@ -121,7 +118,7 @@ async def update(request: Request) -> Response:
     # what the body sets (absent fields are UNSET); the domain judges what may change
     changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET}
     site, position = await sites.update_site(
-        request.app.state.infra.repository,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         site_id=site_id,
         changes=changes,
@@ -133,6 +130,6 @@ async def archive(request: Request) -> Response:
     principal = await require_api_access(request)
     site_id = site_id_of(request)
     site, position = await sites.archive_site(
-        request.app.state.infra.repository, account_id=principal.account_id, site_id=site_id
+        request.app.state.ports.sites, account_id=principal.account_id, site_id=site_id
     )
     return json_response(await _after(request, principal.account_id, site, position))

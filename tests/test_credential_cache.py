@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.auth_ports import auth_ports
 from adapters.credential_cache import CachedCredentials
 from adapters.credential_feed import CHANNEL, POSITION_TABLE
+from adapters.wiring import auth_ports
 from domain.ports import AuthPorts
 from domain.services.accounts import create_account, set_plan
 from domain.services.api_keys import create_api_key, revoke_api_key

@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import NotFound
-from domain.ports import PlanLimits, Repository, SiteUrlPolicy
+from domain.ports import PlanLimits, Repository, SitePorts
 from domain.services.retry import on_conflict
 from domain.site import (
     InvalidSiteUrl,
@@ -27,8 +27,7 @@ async def _registry(repo: Repository, account_id: UUID) -> SiteRegistry:
 
 
 async def register_site(
-    repo: Repository,
-    urls: SiteUrlPolicy,
+    ports: SitePorts,
     *,
     account_id: UUID,
     plan: PlanLimits,
@@ -37,6 +36,7 @@ async def register_site(
     verify_landing_page: bool,
 ) -> tuple[Site, int]:
     """Returns the new site and the notification id of its events."""
+    repo, urls = ports.repository, ports.urls
     normalised, host = urls.normalise(url)
     registry = await _registry(repo, account_id)
     # fail fast on a duplicate or the limit before fetching anything
@@ -70,11 +70,12 @@ async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
 
 
 async def update_site(
-    repo: Repository, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
+    ports: SitePorts, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
 ) -> tuple[Site, int]:
     """`changes`: the fields to change, by name; a URL or an unknown field is refused
     before the site is read."""
     check_changes(changes)
+    repo = ports.repository
 
     async def attempt() -> tuple[Site, int]:
         site = await get_site(repo, account_id, site_id)
@@ -84,8 +85,9 @@ async def update_site(
     return await on_conflict(attempt)
 
 
-async def archive_site(repo: Repository, *, account_id: UUID, site_id: UUID) -> tuple[Site, int]:
+async def archive_site(ports: SitePorts, *, account_id: UUID, site_id: UUID) -> tuple[Site, int]:
     """Archive the site and free its URL in the account (it can be registered again)."""
+    repo = ports.repository
 
     async def attempt() -> tuple[Site, int]:
         site = await get_site(repo, account_id, site_id)
