@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from adapters import parsing_pool
+from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
 from projections.base import all_ddl
@@ -67,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     env = {**os.environ, **given}
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
+    metrics.prepare_directory()  # once, before any web process writes there
     options: dict[str, Any] = dict(
         host=s.host, port=s.port, access_log=False, log_level="info", proxy_headers=True
     )
@@ -94,6 +95,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers.settings import WorkerSettings, worker_options
 
     s = settings_module.load()
+    metrics.prepare_directory()
     parsing_pool.warm()
     try:
         run_worker(WorkerSettings, **worker_options(s))  # type: ignore[arg-type]
@@ -107,6 +109,7 @@ async def _projector() -> None:
     from projections.runner import ProjectorRunner
 
     s = settings_module.load()
+    metrics.prepare_directory()
     infra = await open_infrastructure(s, pool_size=4)
     queue = TaskQueue(s)
     try:

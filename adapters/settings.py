@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True):
     #: how long a command waits for the read models to show its write before answering
     #: anyway (read-your-writes, seconds; 0: not at all)
     read_your_writes_wait: float = 2.0
+    #: the Bearer token `/metrics` asks for; empty: no `/metrics` (404)
+    metrics_token: str = ""
 
     @property
     def read_url(self) -> str:
@@ -166,6 +168,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         read_your_writes_wait=_float(
             e, "BACKLYNK_READ_YOUR_WRITES_WAIT", d.read_your_writes_wait, 0
         ),
+        metrics_token=(e.get("BACKLYNK_METRICS_TOKEN") or "").strip(),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

@@ -17,7 +17,7 @@ from adapters.credential_cache import CachedCredentials
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
 from adapters.wiring import wire
-from api import openapi
+from api import metrics, openapi
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
@@ -80,8 +80,9 @@ def _one_route_per_path(operations: Sequence[Operation]) -> list[Route]:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route, from the operation table (`api.operations`)."""
-    return list(_one_route_per_path(OPERATIONS))
+    """Every route, from the operation table (`api.operations`), and `/metrics` (kept out of
+    the API's table and document: it is the operator's)."""
+    return [*_one_route_per_path(OPERATIONS), *metrics.routes()]
 
 
 def create_app(
@@ -132,6 +133,7 @@ def create_app(
             Middleware(RequestContext),
             Middleware(OptionalTrailingSlash),
             Middleware(QueryText),
+            Middleware(metrics.RequestMetrics),  # innermost: sees the matched route
         ],
         exception_handlers={
             HTTPException: _http_exception,
