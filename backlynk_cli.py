@@ -29,10 +29,15 @@ def _configure_logging() -> None:
 
 
 def migrate_ddl() -> list[str]:
-    from adapters import directories
+    from adapters import credential_feed, directories
     from projections import stalls
 
-    return [*directories.DDL, *all_ddl(all_projections()), *stalls.DDL]
+    return [
+        *directories.DDL,
+        *all_ddl(all_projections()),
+        *stalls.DDL,
+        *credential_feed.DDL,
+    ]
 
 
 async def _migrate() -> None:
@@ -58,24 +63,28 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api.app import create_app
 
     # --host/--port stand in for HOST/PORT, so that they are checked the same way
-    env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
+    given = {k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}
+    env = {**os.environ, **given}
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
-    metrics.prepare_directory()
+    metrics.prepare_directory()  # once, before any web process writes there
+    options: dict[str, Any] = dict(
+        host=s.host, port=s.port, access_log=False, log_level="info", proxy_headers=True
+    )
+    if s.web_concurrency > 1:
+        if s.dev:
+            raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
+        # each web process builds its app (api.serving) and warms its own parsing pool
+        os.environ.update(given)
+        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
     # (not the default handler's instant death) it lets the parsing processes stop too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parsing_pool.warm()
     try:
-        uvicorn.run(
-            app,
-            host=s.host,
-            port=s.port,
-            access_log=False,
-            log_level="info",
-            proxy_headers=True,
-        )
+        uvicorn.run(app, **options)
     finally:
         parsing_pool.shutdown()  # its processes would outlive the server
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.credential_cache import CachedCredentials
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
 from adapters.wiring import wire
@@ -100,7 +101,8 @@ def create_app(
         own = infra is None
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
-        ports = app.state.ports = wire(app.state.infra, settings)
+        credentials = await CachedCredentials.start_for(app.state.infra)
+        ports = app.state.ports = wire(app.state.infra, settings, credentials=credentials)
         # the handlers' short names for what they use most
         app.state.auth, app.state.clock = ports.auth, ports.clock
         app.state.site_urls = ports.site_urls
@@ -118,6 +120,7 @@ def create_app(
             if runner:
                 await runner.stop()
             await ports.close()
+            await credentials.stop()
             if own:
                 await app.state.infra.close()
 
