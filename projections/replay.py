@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from adapters.event_store import APPLICATION_NAME, EVENTS_TABLE, PostgresEventSt
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from projections.base import Projection, tracking_table
 from projections.runner import position
+
+log = logging.getLogger("backlynk.replay")
 
 SCHEMA_PREFIX = "backlynk_replay_"
 
@@ -403,6 +406,7 @@ async def rebuild(
                 break
             except asyncpg.LockNotAvailableError:
                 # readers or the live runner hold the tables: let them through, try again
+                log.info("rebuild %s: the live tables are busy; trying again", projection.name)
                 await asyncio.sleep(delay * secrets.SystemRandom().uniform(0.5, 1.5))
                 delay = min(delay * 2, 2.0)
     return Rebuilt(projection.name, events, at)
