@@ -5,7 +5,10 @@ commit order, for `jq` and for audits.
      "timestamp": "2026-11-27T10:26:50.123456Z", "state": {…}}
 
 `position` is the notification id (what `--since` takes, and what the projections record);
-`state` is the stored event's state decoded (the event's fields, as stored: ids as hex).
+`state` is the stored event's state decoded (the event's fields, as stored: ids as hex),
+except credential hashes (fields named `*_hash`: password, API key and refresh-token
+hashes), which read `"[redacted]"`: an export travels to audits and spreadsheets, and a
+password hash can be cracked offline.
 Pages of `batch_size` events by keyset on the notification id, each page its own query:
 memory stays bounded and no transaction is held open however long the reader takes.
 """
@@ -22,6 +25,7 @@ from adapters.event_store import EVENTS_TABLE
 from adapters.transcoder import MsgspecTranscoder
 
 _encoder = msgspec.json.Encoder()
+REDACTED = "[redacted]"
 
 
 async def export_lines(
@@ -46,6 +50,10 @@ async def export_lines(
         )
         for position, originator_id, version, topic, state in rows:
             decoded = transcoder.decode(bytes(state))
+            if isinstance(decoded, dict):
+                for name in decoded:
+                    if name.endswith("_hash"):
+                        decoded[name] = REDACTED
             yield (
                 _encoder.encode(
                     {

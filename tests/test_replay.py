@@ -345,6 +345,22 @@ async def test_export_round_trips_the_store(history, settings):
     assert await export(settings, "--since", str(lines[-1]["position"])) == []
 
 
+async def test_export_redacts_credential_hashes(infra, settings):
+    from adapters.auth_ports import auth_ports
+    from domain.services.accounts import create_account
+
+    await create_account(
+        auth_ports(infra), "audit@example.com", "correct horse battery", plan_code="free"
+    )
+    [registered] = [e for e in await export(settings) if e["topic"].endswith("Registered")]
+    assert registered["state"]["email"] == "audit@example.com"
+    assert registered["state"]["password_hash"] == "[redacted]"
+    stored = await infra.pool.fetchval(
+        "SELECT state FROM backlynk_events WHERE topic = $1", registered["topic"]
+    )
+    assert b"argon2" in stored  # the store keeps it; only the export leaves it out
+
+
 async def test_export_refuses_bad_filters(settings):
     code, _, err = await backlynk(settings, "events", "export", "--aggregate", "nope")
     assert code == 2 and "--aggregate must be a UUID" in err
