@@ -387,6 +387,8 @@ async def rebuild(
                 mapper=mapper,
             )
             at = end
+        for table in projection.tables:
+            await conn.execute(f"ANALYZE {schema}.{table}")  # plans as good as the old table's
         delay = lock_timeout
         while True:
             try:
@@ -443,6 +445,7 @@ async def _swap(
         mapper=mapper,
     )
     for table in projection.tables:
+        await _copy_grants(conn, table, schema)
         # no CASCADE: a view or a foreign key on the live table fails the swap, whole
         await conn.execute(f"DROP TABLE public.{table}")
         await conn.execute(f"ALTER TABLE {schema}.{table} SET SCHEMA public")
@@ -452,3 +455,19 @@ async def _swap(
         APPLICATION_NAME,
     )
     return end, read
+
+
+async def _copy_grants(conn: asyncpg.Connection, table: str, schema: str) -> None:
+    """The live table's privileges (a read-only role of `READ_DATABASE_URL`, say) on
+    the copy that replaces it."""
+    grants = await conn.fetch(
+        """SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+                  a.privilege_type, a.is_grantable
+           FROM pg_class c, aclexplode(c.relacl) a
+           LEFT JOIN pg_roles r ON r.oid = a.grantee
+           WHERE c.oid = format('public.%I', $1::text)::regclass""",
+        table,
+    )
+    for grantee, privilege, grantable in grants:
+        option = " WITH GRANT OPTION" if grantable else ""
+        await conn.execute(f"GRANT {privilege} ON {schema}.{table} TO {grantee}{option}")

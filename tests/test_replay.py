@@ -296,10 +296,21 @@ async def test_rebuild_from_the_cli_catches_a_stale_read_model_up(history, setti
     """A read model emptied behind the projector's back comes back whole."""
     sites_count = await history.pool.fetchval("SELECT count(*) FROM sites")
     await history.pool.execute("DELETE FROM sites")
-    code, _, err = await backlynk(settings, "projections", "rebuild", "sites")
-    assert code == 0, err
-    assert "rebuilt sites" in err and "swapped in at position" in err
-    assert await history.pool.fetchval("SELECT count(*) FROM sites") == sites_count
+    reader = f"backlynk_test_reader_{uuid.uuid4().hex[:8]}"  # roles are cluster-wide
+    await history.pool.execute(f"CREATE ROLE {reader}")
+    try:
+        await history.pool.execute(f"GRANT SELECT ON sites TO {reader}")
+        code, _, err = await backlynk(settings, "projections", "rebuild", "sites")
+        assert code == 0, err
+        assert "rebuilt sites" in err and "swapped in at position" in err
+        assert await history.pool.fetchval("SELECT count(*) FROM sites") == sites_count
+        # the new table keeps the old one's privileges
+        assert await history.pool.fetchval(
+            "SELECT has_table_privilege($1, 'public.sites', 'SELECT')", reader
+        )
+    finally:
+        await history.pool.execute(f"DROP OWNED BY {reader}")
+        await history.pool.execute(f"DROP ROLE {reader}")
     code, _, err = await backlynk(settings, "replay", "--verify")
     assert code == 0, err
 
