@@ -381,3 +381,51 @@ async def test_export_refuses_bad_filters(settings):
         settings, "events", "export", "--since", "1", "--aggregate", str(uuid.uuid4())
     )
     assert code == 2 and "not allowed with" in err
+
+
+async def test_a_recorded_skip_is_passed_over_and_an_unskipped_bad_event_stops_the_replay(
+    infra, settings
+):
+    from domain.site import Site
+    from projections import stalls
+
+    account = uuid.uuid4()
+    poison = Site(
+        account_id=account,
+        url="https://poison.example.com",
+        domain="poison.example.com",
+        name="Poison\x00",  # Postgres text cannot hold NUL: the sites read model cannot apply it
+        description=None,
+        category=None,
+        keywords=[],
+        contact_email=None,
+    )
+    bad = await infra.repository.save(poison)
+    await add_site(infra, account, 1)
+    projections = read_models()
+    [sites_model] = [p for p in projections if p.name == "sites"]
+    runner = ProjectorRunner(settings.database_url, infra.store, projections, poll_interval=0.05)
+    await runner.start()
+    try:
+        async with infra.pool.acquire() as conn:
+            for _ in range(600):
+                if await stalls.stalled_at(conn, "sites") == bad:
+                    break
+                await asyncio.sleep(0.1)
+            await stalls.skip(conn, sites_model, bad, skipped_by="test", reason="NUL")
+        assert await wait_for(
+            infra.pool, projections, await infra.store.max_notification_id(), timeout=60
+        )
+    finally:
+        await runner.stop()
+
+    verdict = await replay.verify(settings.database_url, infra.store, projections)
+    assert verdict.report() == []
+    assert verdict.positions["sites"] == await infra.store.max_notification_id()
+    assert await infra.pool.fetchval("SELECT count(*) FROM sites") == 1  # the one after it
+
+    await infra.pool.execute("DELETE FROM projection_skips")
+    with pytest.raises(replay.ReplayFailed) as failed:
+        await replay.verify(settings.database_url, infra.store, projections)
+    assert failed.value.note.id == bad and failed.value.projection == "sites"
+    assert await scratch_schemas(infra) == []  # dropped on the error too
