@@ -25,7 +25,8 @@ services:
 browser:
 	bash .ci/browser
 
-# curl and jq, which the README's examples use (its test runs them)
+# curl and jq, which the README's examples use (its test runs them), and node for the
+# seed's JavaScript example (its test runs it)
 tools:
 	bash .ci/tools
 

@@ -82,31 +82,38 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from arq.worker import run_worker
 
-    from workers.settings import WorkerSettings
+    from workers.settings import WorkerSettings, worker_options
 
+    s = settings_module.load()
     parsing_pool.warm()
     try:
-        run_worker(WorkerSettings)  # type: ignore[arg-type]
+        run_worker(WorkerSettings, **worker_options(s))  # type: ignore[arg-type]
     finally:
         parsing_pool.shutdown()
 
 
 async def _projector() -> None:
     from adapters.infrastructure import open_infrastructure
+    from adapters.queue import TaskQueue
     from projections.runner import ProjectorRunner
 
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=4)
+    queue = TaskQueue(s)
     try:
-        await ProjectorRunner(s.database_url, infra.store, all_projections(s)).run_forever()
+        await ProjectorRunner(s.database_url, infra.store, all_projections(queue)).run_forever()
     finally:
+        await queue.close()
         await infra.close()
 
 
-def _projections_named(name: str | None) -> list[Any]:
-    chosen = [p for p in all_projections() if name in (None, p.name)]
+def _projections_named(name: str | None, queue: Any = None) -> list[Any]:
+    """The projections called `name` (all when None); `queue` for the dispatcher, when
+    they are to apply events (a rebuild) rather than be named."""
+    every = all_projections(queue)
+    chosen = [p for p in every if name in (None, p.name)]
     if name and not chosen:
-        known = ", ".join(p.name for p in all_projections()) or "none"
+        known = ", ".join(p.name for p in every) or "none"
         raise CommandError(f"unknown projection {name!r} (known: {known})")
     return chosen
 
@@ -306,8 +313,8 @@ async def _with_auth_ports(
 ) -> None:
     """Open the infrastructure, wire the account services' ports, run `use`, close.
     Domain errors (bad email, unknown plan, taken email, ...) become one-line reasons."""
-    from adapters.auth_ports import auth_ports
     from adapters.infrastructure import open_infrastructure
+    from adapters.wiring import auth_ports
     from domain.errors import DomainError
 
     s = settings_module.load()

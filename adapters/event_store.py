@@ -56,30 +56,58 @@ SCHEMA = [
        EXCEPTION WHEN duplicate_object THEN NULL; END $$""",
 ]
 
-# One round trip per flush: the lock, the optimistic-concurrency check and the insert run
-# server-side in one statement (its implicit transaction holds the lock until commit).
-# Batches whose (id, version) keys already exist are left out; the caller sees which by
-# the rows returned. The NOTIFY is delivered at commit, as in eventsourcing's own function.
+# One round trip per flush: the lock, the insert, the optimistic-concurrency check and the
+# NOTIFY run server-side in one statement (its implicit transaction holds the lock until
+# commit). The common case is one plain INSERT; only when it hits an existing
+# (originator_id, version) does the block roll back and the batches holding such a key get
+# left out (the caller sees which by the rows returned). Rows are collected before they are
+# returned, so a failed attempt never leaks a row into the result. The NOTIFY is delivered
+# at commit, as in eventsourcing's own function, and only when something was written.
 _APPEND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION public.backlynk_append(
     ids uuid[], versions bigint[], topics text[], states bytea[], batches int[])
 RETURNS TABLE(originator_id uuid, originator_version bigint, notification_id bigint)
 LANGUAGE plpgsql AS $body$
-DECLARE conflicted int[];
+DECLARE
+    conflicted int[] := '{{}}';
+    w_ids uuid[];
+    w_versions bigint[];
+    w_notes bigint[];
 BEGIN
     LOCK TABLE public.{EVENTS_TABLE} IN EXCLUSIVE MODE;
-    SELECT coalesce(array_agg(DISTINCT k.b), '{{}}') INTO conflicted
-      FROM unnest(ids, versions, batches) AS k(id, v, b)
-      JOIN public.{EVENTS_TABLE} e ON e.originator_id = k.id AND e.originator_version = k.v;
-    IF cardinality(conflicted) < cardinality(array(SELECT DISTINCT unnest(batches))) THEN
+    BEGIN
+        WITH w AS (
+            INSERT INTO public.{EVENTS_TABLE} AS t
+                (originator_id, originator_version, topic, state)
+            SELECT k.id, k.v, k.t, k.s
+              FROM unnest(ids, versions, topics, states) WITH ORDINALITY AS k(id, v, t, s, o)
+             ORDER BY k.o
+            RETURNING t.originator_id, t.originator_version, t.notification_id)
+        SELECT array_agg(w.originator_id), array_agg(w.originator_version),
+               array_agg(w.notification_id)
+          INTO w_ids, w_versions, w_notes FROM w;
+    EXCEPTION WHEN unique_violation THEN
+        -- LATERAL ... LIMIT 1: a primary-key probe per key, whatever the table's size
+        SELECT coalesce(array_agg(DISTINCT k.b), '{{}}') INTO conflicted
+          FROM unnest(ids, versions, batches) AS k(id, v, b)
+          CROSS JOIN LATERAL (SELECT 1 FROM public.{EVENTS_TABLE} e
+             WHERE e.originator_id = k.id AND e.originator_version = k.v LIMIT 1) AS hit;
+        WITH w AS (
+            INSERT INTO public.{EVENTS_TABLE} AS t
+                (originator_id, originator_version, topic, state)
+            SELECT k.id, k.v, k.t, k.s
+              FROM unnest(ids, versions, topics, states, batches)
+                   WITH ORDINALITY AS k(id, v, t, s, b, o)
+             WHERE NOT (k.b = ANY(conflicted)) ORDER BY k.o
+            RETURNING t.originator_id, t.originator_version, t.notification_id)
+        SELECT array_agg(w.originator_id), array_agg(w.originator_version),
+               array_agg(w.notification_id)
+          INTO w_ids, w_versions, w_notes FROM w;
+    END;
+    IF cardinality(w_notes) > 0 THEN
         NOTIFY {CHANNEL};
     END IF;
-    RETURN QUERY
-    INSERT INTO public.{EVENTS_TABLE} AS t (originator_id, originator_version, topic, state)
-    SELECT k.id, k.v, k.t, k.s
-      FROM unnest(ids, versions, topics, states, batches) WITH ORDINALITY AS k(id, v, t, s, b, o)
-     WHERE NOT (k.b = ANY(conflicted)) ORDER BY k.o
-    RETURNING t.originator_id, t.originator_version, t.notification_id;
+    RETURN QUERY SELECT * FROM unnest(w_ids, w_versions, w_notes);
 END $body$"""
 SCHEMA.append(_APPEND_FUNCTION)
 _APPEND = "SELECT * FROM public.backlynk_append($1, $2, $3, $4, $5)"
@@ -95,11 +123,22 @@ class _Batch:
 class PostgresEventStore:
     """Append and read stored events and the notification log."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_events_per_flush: int = 5000):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_events_per_flush: int = 5000,
+        hold_connection_for: float = 0.25,
+    ):
         self.pool = pool
         self.max_events_per_flush = max_events_per_flush
+        self.hold_connection_for = hold_connection_for
         self._waiting: list[_Batch] = []
+        self._taken: list[_Batch] = []  # the flush under way
         self._flusher: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None  # the flusher's, between flushes
+        self._idle: asyncio.TimerHandle | None = None
+        self._releasing: asyncio.Task[None] | None = None
 
     # -- writing ---------------------------------------------------------------------
 
@@ -116,12 +155,16 @@ class PostgresEventStore:
         self._waiting.append(batch)
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_while_waiting())
+            self._flusher.add_done_callback(self._flusher_ended)
         # shield: a caller that goes away must not cancel a commit others share
         return await asyncio.shield(batch.future)
 
     async def _flush_while_waiting(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         while self._waiting:
-            taken: list[_Batch] = []
+            taken = self._taken = []
             count = 0
             while self._waiting and (not taken or count < self.max_events_per_flush):
                 batch = self._waiting.pop(0)
@@ -133,6 +176,47 @@ class PostgresEventStore:
                 for batch in taken:
                     if not batch.future.done():
                         batch.future.set_exception(exc)
+                if not isinstance(exc, (asyncpg.PostgresError, ConcurrencyConflict)):
+                    await self._give_back()  # broken or unknown state: not reused
+        self._taken = []
+        if self._conn is not None:
+            self._idle = asyncio.get_running_loop().call_later(
+                self.hold_connection_for, self._release_if_idle
+            )
+
+    def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
+        """A flusher cancelled (the loop is closing), even before it started, or failing
+        outside a commit leaves no caller waiting forever: the outcome of what it held is
+        unknown, so those appends are cancelled, and its connection goes back."""
+        if not flusher.cancelled() and flusher.exception() is None:
+            return
+        for batch in [*self._taken, *self._waiting]:
+            batch.future.cancel()
+        self._taken, self._waiting = [], []
+        self._releasing = asyncio.get_running_loop().create_task(self._give_back())
+
+    def _release_if_idle(self) -> None:
+        self._idle = None
+        if self._flusher is None or self._flusher.done():
+            self._releasing = asyncio.get_running_loop().create_task(self._give_back())
+
+    async def _give_back(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await self.pool.release(conn)
+            except Exception:  # the pool was terminated under us: nothing to give back to
+                log.debug("event store: could not release the writer connection", exc_info=True)
+
+    async def close(self) -> None:
+        """Finish pending appends and give the writer connection back to the pool (call
+        before closing the pool; otherwise the pool waits for `hold_connection_for`)."""
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        await self._give_back()
 
     async def _commit(self, batches: list[_Batch]) -> None:
         try:
@@ -164,7 +248,11 @@ class PostgresEventStore:
                 seen.update(batch.keys)
         sent = [(i, b) for i, b in enumerate(batches) if i not in clashing]
         events = [(i, e) for i, b in sent for e in b.events]
-        rows = await self.pool.fetch(
+        if self._conn is not None and self._conn.is_closed():  # the server ended it
+            await self._give_back()
+        if self._conn is None:
+            self._conn = await self.pool.acquire()
+        rows = await self._conn.fetch(
             _APPEND,
             [e.originator_id for _, e in events],
             [e.originator_version for _, e in events],

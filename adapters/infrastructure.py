@@ -41,6 +41,7 @@ class Infrastructure:
     async def close(self) -> None:
         await self.fetcher.close()
         await self.redis.aclose()
+        await self.store.close()
         if self.read_pool is not self.pool:
             await self.read_pool.close()
         await self.pool.close()

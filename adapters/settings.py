@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True):
     password_queue: int = 0
     #: tests only: cheap argon2 parameters instead of RFC 9106's
     fast_password_hashing: bool = False
+    #: how long a command waits for the read models to show its write before answering
+    #: anyway (read-your-writes, seconds; 0: not at all)
+    read_your_writes_wait: float = 2.0
 
     @property
     def read_url(self) -> str:
@@ -128,30 +131,38 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
     cidrs = tuple(
         c.strip() for c in e.get("BACKLYNK_FETCH_ALLOW_CIDRS", "").split(",") if c.strip()
     )
+    d = _DEFAULTS  # every default is written once, in `Settings`
     settings = Settings(
-        database_url=e.get("DATABASE_URL") or _DEFAULTS.database_url,
-        read_database_url=e.get("READ_DATABASE_URL", ""),
-        redis_url=e.get("REDIS_URL") or _DEFAULTS.redis_url,
-        redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or _DEFAULTS.redis_namespace,
-        jwt_secret=e.get("JWT_SECRET", ""),
-        host=(e.get("HOST") or "").strip() or _DEFAULTS.host,
-        port=_int(e, "PORT", 8000, 1, 65535),
-        fetch_allow_cidrs=cidrs,
-        verify_sites=_flag(e.get("BACKLYNK_VERIFY_SITES"), True),
-        public_check_rate=_int(e, "BACKLYNK_PUBLIC_CHECK_RATE", 30, 1),
+        database_url=e.get("DATABASE_URL") or d.database_url,
+        read_database_url=e.get("READ_DATABASE_URL") or d.read_database_url,
+        redis_url=e.get("REDIS_URL") or d.redis_url,
+        redis_namespace=e.get("BACKLYNK_REDIS_NAMESPACE") or d.redis_namespace,
+        jwt_secret=e.get("JWT_SECRET") or d.jwt_secret,
+        host=(e.get("HOST") or "").strip() or d.host,
+        port=_int(e, "PORT", d.port, 1, 65535),
+        fetch_allow_cidrs=cidrs or d.fetch_allow_cidrs,
+        verify_sites=_flag(e.get("BACKLYNK_VERIFY_SITES"), d.verify_sites),
+        public_check_rate=_int(e, "BACKLYNK_PUBLIC_CHECK_RATE", d.public_check_rate, 1),
         # one check may hold 25 URLs: a lower cap would refuse some checks forever
-        public_check_urls=_int(e, "BACKLYNK_PUBLIC_CHECK_URLS", 300, 25),
-        dev=_flag(e.get("BACKLYNK_DEV"), False),
-        submit_concurrency=_int(e, "BACKLYNK_SUBMIT_CONCURRENCY", 8, 1),
-        host_delay=_float(e, "BACKLYNK_HOST_DELAY", 1.0, 0),
-        recheck_hours=_float(e, "BACKLYNK_RECHECK_HOURS", 24.0, 0.01),
-        job_timeout=_int(e, "BACKLYNK_JOB_TIMEOUT", 45, 1),
-        reservation_days=_float(e, "BACKLYNK_RESERVATION_DAYS", 7.0, 0.01),
-        register_rate=_int(e, "BACKLYNK_REGISTER_RATE", 20, 1),
-        refresh_rate=_int(e, "BACKLYNK_REFRESH_RATE", 60, 1),
-        password_concurrency=_int(e, "BACKLYNK_PASSWORD_CONCURRENCY", 0, 0, 1024),
-        password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", 0, 0, 100_000),
-        fast_password_hashing=_flag(e.get("BACKLYNK_FAST_PASSWORD_HASHING"), False),
+        public_check_urls=_int(e, "BACKLYNK_PUBLIC_CHECK_URLS", d.public_check_urls, 25),
+        dev=_flag(e.get("BACKLYNK_DEV"), d.dev),
+        submit_concurrency=_int(e, "BACKLYNK_SUBMIT_CONCURRENCY", d.submit_concurrency, 1),
+        host_delay=_float(e, "BACKLYNK_HOST_DELAY", d.host_delay, 0),
+        recheck_hours=_float(e, "BACKLYNK_RECHECK_HOURS", d.recheck_hours, 0.01),
+        job_timeout=_int(e, "BACKLYNK_JOB_TIMEOUT", d.job_timeout, 1),
+        reservation_days=_float(e, "BACKLYNK_RESERVATION_DAYS", d.reservation_days, 0.01),
+        register_rate=_int(e, "BACKLYNK_REGISTER_RATE", d.register_rate, 1),
+        refresh_rate=_int(e, "BACKLYNK_REFRESH_RATE", d.refresh_rate, 1),
+        password_concurrency=_int(
+            e, "BACKLYNK_PASSWORD_CONCURRENCY", d.password_concurrency, 0, 1024
+        ),
+        password_queue=_int(e, "BACKLYNK_PASSWORD_QUEUE", d.password_queue, 0, 100_000),
+        fast_password_hashing=_flag(
+            e.get("BACKLYNK_FAST_PASSWORD_HASHING"), d.fast_password_hashing
+        ),
+        read_your_writes_wait=_float(
+            e, "BACKLYNK_READ_YOUR_WRITES_WAIT", d.read_your_writes_wait, 0
+        ),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

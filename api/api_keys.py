@@ -11,25 +11,23 @@ from starlette.responses import Response
 from api.auth import auth_ports, require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import page_request
 from api.rendering import json_response, no_content
 from domain import ids
 from domain.errors import NotFound
 from domain.services.api_keys import create_api_key, revoke_api_key
-from projections.api_keys import ApiKeyRow, list_api_keys
+from projections.api_keys import ApiKeyView, api_key_row, list_api_keys
+from projections.views import by_name
 
 
 class CreateApiKeyIn(msgspec.Struct):
     name: str
 
 
-class ApiKeyOut(msgspec.Struct):
-    id: str
-    name: str
-    prefix: str
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
+# the read model's view with the key's public id (a docstring would enter the OpenAPI schema)
+class ApiKeyOut(ApiKeyView):
+    id: str  # keeps its place first
 
 
 class CreatedApiKeyOut(msgspec.Struct):
@@ -42,15 +40,8 @@ class CreatedApiKeyOut(msgspec.Struct):
     last_used_at: datetime | None
 
 
-def _render(row: ApiKeyRow) -> ApiKeyOut:
-    return ApiKeyOut(
-        ids.encode("key", row.id),
-        row.name,
-        row.prefix,
-        row.created_at,
-        row.updated_at,
-        row.last_used_at,
-    )
+def _render(row: ApiKeyView) -> ApiKeyOut:
+    return by_name(ApiKeyOut, row, id=ids.encode("key", row.id))
 
 
 async def create(request: Request) -> Response:
@@ -58,16 +49,8 @@ async def create(request: Request) -> Response:
     body = await read_json(request, CreateApiKeyIn)
     created = await create_api_key(auth_ports(request), principal.account_id, body.name)
     await settle(request, created.notification_id)
-    key = created.api_key
-    out = CreatedApiKeyOut(
-        id=ids.encode("key", key.id),
-        name=key.name,
-        key=created.key,
-        prefix=key.prefix,
-        created_at=key.created_on,
-        updated_at=key.modified_on,
-        last_used_at=key.last_used_at,
-    )
+    row = api_key_row(created.api_key)
+    out = by_name(CreatedApiKeyOut, row, id=ids.encode("key", row.id), key=created.key)
     return json_response(out, 201, headers={"Cache-Control": "no-store"})
 
 

@@ -15,71 +15,42 @@ from starlette.responses import Response
 
 from api.auth import require_api_access
 from api.csv_export import cell, csv_stream, wants_csv
-from api.errors import ApiError
-from api.pagination import MAX_LIMIT, page_request, paginate
+from api.pagination import MAX_LIMIT, paginate
+from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
-from domain.backlink import LIVE, LOST
 from domain.errors import NotFound
-from domain.link_types import LINK_TYPES
-from projections.backlinks import BacklinkRow, list_backlinks
+from projections.backlinks import BacklinkView, list_backlinks
+from projections.views import by_name
 
 #: rows per query of a CSV export
 EXPORT_CHUNK = MAX_LIMIT
 
 
-class BacklinkOut(msgspec.Struct):
-    id: str
+# the read model's view with public ids, and the common `created_at`/`updated_at` (a
+# docstring would enter the OpenAPI schema)
+class BacklinkOut(BacklinkView):
+    id: str  # each overridden field keeps its place
     site_id: str
-    directory_id: int
     job_id: str
-    source_url: str
-    target_url: str | None
-    anchor_text: str | None
-    link_type: str | None
-    rel_attributes: list[str]
-    http_status: int | None
-    indexable: bool
-    status: str
-    first_seen_at: datetime
-    last_checked_at: datetime
-    lost_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
 
-def render(row: BacklinkRow) -> BacklinkOut:
-    return BacklinkOut(
-        ids.encode("bl", row.id),
-        ids.encode("site", row.site_id),
-        row.directory_id,
-        ids.encode("job", row.job_id),
-        row.source_url,
-        row.target_url,
-        row.anchor_text,
-        row.link_type,
-        row.rel_attributes,
-        row.http_status,
-        row.indexable,
-        row.status,
-        row.first_seen_at,
-        row.last_checked_at,
-        row.lost_at,
-        row.first_seen_at,
-        row.last_checked_at,
+def render(row: BacklinkView) -> BacklinkOut:
+    return by_name(
+        BacklinkOut,
+        row,
+        id=ids.encode("bl", row.id),
+        site_id=ids.encode("site", row.site_id),
+        job_id=ids.encode("job", row.job_id),
+        created_at=row.first_seen_at,
+        updated_at=row.last_checked_at,
     )
 
 
-CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkOut)][:15]
-
-
-def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.query_params.get(name)
-    if value is not None and value not in allowed:
-        raise ApiError(
-            422, "validation_failed", f"{name} is one of {', '.join(allowed)}.", field=name
-        )
-    return value
+#: a CSV row is the view itself: the JSON's created_at and updated_at repeat two of its dates
+CSV_FIELDS = [f.encode_name for f in msgspec.structs.fields(BacklinkView)]
 
 
 class BacklinkFilters(msgspec.Struct, frozen=True):
@@ -89,12 +60,10 @@ class BacklinkFilters(msgspec.Struct, frozen=True):
     link_type: str | None
 
 
-async def _filters(request: Request, account_id: UUID) -> BacklinkFilters:
-    status = _choice(request, "status", (LIVE, LOST))
-    link_type = _choice(request, "link_type", LINK_TYPES)
+async def _filters(request: Request, account_id: UUID, query: BacklinksQuery) -> BacklinkFilters:
     site_id = None
-    if "site_id" in request.query_params:
-        site_id = ids.decode("site", request.query_params["site_id"])
+    if query.site_id is not None:
+        site_id = ids.decode("site", query.site_id)
         async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
@@ -103,7 +72,7 @@ async def _filters(request: Request, account_id: UUID) -> BacklinkFilters:
             )
         if not owned:
             raise NotFound("No site with this id.", field="site_id")
-    return BacklinkFilters(account_id, site_id, status, link_type)
+    return BacklinkFilters(account_id, site_id, query.status, query.link_type)
 
 
 async def _rows(pool: Any, f: BacklinkFilters, *, limit: int, before: int | None) -> list:
@@ -135,8 +104,9 @@ async def _every_row(pool: Any, f: BacklinkFilters) -> AsyncIterator[list[str]]:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    filters = await _filters(request, principal.account_id)
+    query = query_of(request, BacklinksQuery)
+    page = page_of(query)
+    filters = await _filters(request, principal.account_id, query)
     pool = request.app.state.infra.read_pool
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only

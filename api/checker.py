@@ -9,7 +9,6 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.infrastructure import Infrastructure
 from api.auth import Principal, require_api_access
 from api.bodies import read_json
 from api.csv_export import cell, csv_response, wants_csv
@@ -73,14 +72,7 @@ async def _enforce_account_rate(request: Request, principal: Principal) -> Check
 
 async def _check(request: Request, body: CheckBacklinksBody) -> Response:
     """Run the use case → render. Every refusal is raised before any fetch."""
-    infra: Infrastructure = request.app.state.infra
-    report = await check_backlinks(
-        body.domain,
-        body.urls,
-        inspector=infra.page_inspector,
-        names=infra.host_names,
-        clock=infra.clock,
-    )
+    report = await check_backlinks(request.app.state.ports.checks, body.domain, body.urls)
     if wants_csv(request):
         return csv_response(CSV_COLUMNS, map(csv_row, report.results), filename="backlinks.csv")
     return Response(msgspec.json.encode(report), media_type="application/json")

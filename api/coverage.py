@@ -9,7 +9,6 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.directories import PostgresDirectoryCatalogue
 from domain.directory import DR_TIERS, dr_tier
 
 
@@ -35,7 +34,7 @@ def _tiers(counter: Counter[str]) -> list[TierCount]:
 
 
 async def coverage(request: Request) -> Response:
-    rows = await PostgresDirectoryCatalogue(request.app.state.infra.read_pool).coverage()
+    rows = await request.app.state.ports.listings.coverage()
     overall: Counter[str] = Counter()
     per_category: dict[str, Counter[str]] = {}
     for category, domain_rating, count in rows:

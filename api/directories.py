@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from adapters.directories import BY_ID, SORTS, Listed, PostgresDirectoryCatalogue
 from api.auth import require_api_access
-from api.errors import ApiError
-from api.pagination import int_param, page_request, paginate
+from api.pagination import paginate
+from api.queries import DirectoriesQuery, page_of, query_of
 from api.rendering import json_response
 from domain.errors import NotFound
 
@@ -51,27 +51,20 @@ def render(row: Listed) -> DirectoryOut:
 
 
 def _catalogue(request: Request) -> PostgresDirectoryCatalogue:
-    return PostgresDirectoryCatalogue(request.app.state.infra.read_pool)
+    return request.app.state.ports.listings
 
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    sort = request.query_params.get("sort")
-    if sort is not None and sort not in SORTS:
-        raise ApiError(
-            422, "validation_failed", f"sort is one of {', '.join(SORTS)}.", field="sort"
-        )
-    order = SORTS[sort] if sort else BY_ID
-    page = page_request(request, order.cursor_type)
-    q = request.query_params.get("q")
-    if q is not None and len(q) > 100:
-        raise ApiError(422, "validation_failed", "q is at most 100 characters.", field="q")
+    query = query_of(request, DirectoriesQuery)
+    order = SORTS[query.sort] if query.sort else BY_ID
+    page = page_of(query, order.cursor_type)
     found = await _catalogue(request).search(
         dr_cap=principal.plan.dr_cap,
-        category=request.query_params.get("category"),
-        min_dr=int_param(request, "min_dr", 0, 100),
-        max_dr=int_param(request, "max_dr", 0, 100),
-        q=q,
+        category=query.category,
+        min_dr=query.min_dr,
+        max_dr=query.max_dr,
+        q=query.q,
         sort=order,
         after=page.after,
         limit=page.fetch,

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import msgspec
 from cryptography.hazmat.primitives import hashes
@@ -49,6 +50,12 @@ ANONYMOUS_KEYS = 200
 ANONYMOUS_MAX_ANSWER = 64 * 1024
 
 _SALT = b"backlynk idempotency v1"
+
+#: what an Idempotency-Key may be: 1-255 printable ASCII characters. The one rule, read by
+#: `idempotent` and shown by the OpenAPI document.
+IdempotencyKey = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=255, pattern="^[\\x20-\\x7e]+$")
+]
 
 
 class Stored(msgspec.Struct):
@@ -123,8 +130,8 @@ def _kept(response: Response) -> Answer | None:
 
 async def _open_anonymous_key(request: Request) -> None:
     """Count a new key of an anonymous client; 429 beyond `ANONYMOUS_KEYS` a day."""
-    infra, settings = request.app.state.infra, request.app.state.settings
-    await RateLimiter(infra.redis, settings).enforce(
+    limiter: RateLimiter = request.app.state.ports.rate_limiter
+    await limiter.enforce(
         "idempotency-keys",
         client_key(client_ip(request) or "unknown"),
         limit=ANONYMOUS_KEYS,
@@ -146,13 +153,15 @@ async def idempotent(
     key = request.headers.get("idempotency-key")
     if key is None:
         return await run()
-    if not 1 <= len(key) <= 255 or not key.isprintable():
+    try:
+        msgspec.convert(key, IdempotencyKey)
+    except msgspec.ValidationError:
         raise ApiError(
             422,
             "validation_failed",
-            "Idempotency-Key must be 1-255 printable characters.",
+            "Idempotency-Key must be 1-255 printable ASCII characters.",
             field="Idempotency-Key",
-        )
+        ) from None
     body = await read_raw(request)
     infra, settings = request.app.state.infra, request.app.state.settings
     keys = Keys.derive(settings.signing_secret, caller, key)

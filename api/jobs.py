@@ -11,19 +11,19 @@ from eventsourcing.utils import resolve_topic
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.directories import PostgresDirectoryCatalogue
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
-from domain.job import JOB_STATUSES, TASK_STATUSES, Job, job_not_found
+from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
-from projections.jobs import JobRow, TaskRow, get_job, list_jobs
+from projections.jobs import JobRow, TaskRow, get_job, job_row, list_jobs
+from projections.views import by_name
 
 
 class CreateJobIn(msgspec.Struct):
@@ -78,30 +78,24 @@ def progress(statuses: list[str]) -> Progress:
     return Progress(total=total, percent=round(100 * settled / total) if total else 100, **counts)
 
 
+def render_task(task: TaskRow) -> TaskOut:
+    error = (
+        TaskErrorOut(code=task.error_code, details=task.error_details or "")
+        if task.error_code
+        else None
+    )
+    backlink_id = ids.encode("bl", task.backlink_id) if task.backlink_id else None
+    return by_name(TaskOut, task, backlink_id=backlink_id, error=error)
+
+
 def render(row: JobRow) -> JobOut:
-    tasks = [
-        TaskOut(
-            t.directory_id,
-            t.directory_name,
-            t.status,
-            t.attempts,
-            t.listing_url,
-            ids.encode("bl", t.backlink_id) if t.backlink_id else None,
-            TaskErrorOut(t.error_code, t.error_details or "") if t.error_code else None,
-            t.updated_at,
-        )
-        for t in row.tasks
-    ]
-    return JobOut(
-        ids.encode("job", row.id),
-        ids.encode("site", row.site_id),
-        row.status,
-        progress([t.status for t in row.tasks]),
-        tasks,
-        row.created_at,
-        row.updated_at,
-        row.started_at,
-        row.finished_at,
+    return by_name(
+        JobOut,
+        row,
+        id=ids.encode("job", row.id),
+        site_id=ids.encode("site", row.site_id),
+        progress=progress([t.status for t in row.tasks]),
+        tasks=[render_task(t) for t in row.tasks],
     )
 
 
@@ -120,33 +114,11 @@ async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
     return render(row)
 
 
-def row_of(job: Job) -> JobRow:
-    """The read-model row a just-saved job will have (when the projector lags)."""
-    tasks = [
-        TaskRow(
-            t.directory_id,
-            t.directory_name,
-            t.status,
-            t.attempts,
-            t.listing_url,
-            t.backlink_id,
-            t.error.code if t.error else None,
-            t.error.details if t.error else None,
-            job.modified_on,
-        )
-        for t in job.tasks
-    ]
-    finished = job.modified_on if job.is_finished else None
-    return JobRow(
-        job.id, job.site_id, job.status, job.created_on, job.modified_on, None, finished, 0, tasks
-    )
-
-
 async def _after(request: Request, account_id: UUID, job: Job, position: int) -> JobOut:
     """Read-your-writes: the read model once it shows the command, else the aggregate."""
     if await settle(request, position):
         return await _read(request, account_id, job.id)
-    return render(row_of(job))
+    return render(job_row(job))
 
 
 async def create(request: Request) -> Response:
@@ -155,30 +127,23 @@ async def create(request: Request) -> Response:
     site_id = ids.decode("site", body.site_id)
     if site_id is None:
         raise NotFound(site_not_found().details, field="site_id")
-    infra = request.app.state.infra
     job, position = await jobs.create_job(
-        infra.repository,
-        PostgresDirectoryCatalogue(infra.pool),
+        request.app.state.ports.jobs,
         account_id=principal.account_id,
         plan=principal.plan,
         site_id=site_id,
         directory_ids=body.directory_ids,
-        now=request.app.state.clock.now(),
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status is not None and status not in JOB_STATUSES:
-        raise ApiError(
-            422, "validation_failed", f"status is one of {', '.join(JOB_STATUSES)}.", field="status"
-        )
+    query = query_of(request, JobsQuery)
+    page = page_of(query)
     site_id = None
-    if "site_id" in request.query_params:
-        site_id = ids.decode("site", request.query_params["site_id"])
+    if query.site_id is not None:
+        site_id = ids.decode("site", query.site_id)
         async with request.app.state.infra.read_pool.acquire() as conn:
             owned = site_id is not None and await conn.fetchval(
                 "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
@@ -191,7 +156,7 @@ async def index(request: Request) -> Response:
         rows = await list_jobs(
             conn,
             principal.account_id,
-            status=status,
+            status=query.status,
             site_id=site_id,
             limit=page.fetch,
             before=page.after,
@@ -208,7 +173,7 @@ async def cancel(request: Request) -> Response:
     principal = await require_api_access(request)
     job_id = job_id_of(request)
     job, position = await jobs.cancel_job(
-        request.app.state.infra.repository, account_id=principal.account_id, job_id=job_id
+        request.app.state.ports.jobs, account_id=principal.account_id, job_id=job_id
     )
     return json_response(await _after(request, principal.account_id, job, position), 202)
 

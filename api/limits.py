@@ -18,7 +18,7 @@ def settings_of(request: Request) -> Settings:
 
 
 def _limiter(request: Request) -> RateLimiter:
-    return RateLimiter(request.app.state.infra.redis, settings_of(request))
+    return request.app.state.ports.rate_limiter
 
 
 async def per_client(

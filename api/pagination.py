@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from starlette.requests import Request
 
 from api.errors import ApiError
 
@@ -63,27 +62,6 @@ def decode_cursor(cursor: str, key_type: Any) -> Any:
         raise ApiError(
             422, "validation_failed", "This cursor is not one we handed out.", field="cursor"
         ) from None
-
-
-def int_param(request: Request, name: str, low: int, high: int) -> int | None:
-    """The query parameter `name` as an integer in `low..high` written in ASCII digits
-    (`str.isdigit` also accepts "²" and "١٢"); None when absent; 422 naming it otherwise."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise ApiError(
-            422, "validation_failed", f"{name} must be an integer from {low} to {high}.", field=name
-        )
-    return int(raw)
-
-
-def page_request(request: Request, key_type: Any = Seq) -> PageRequest:
-    """`?limit=1..200&cursor=…` of `request`; 422 naming the parameter when invalid."""
-    limit = int_param(request, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
-    cursor = request.query_params.get("cursor")
-    after = decode_cursor(cursor, key_type) if cursor else None
-    return PageRequest(limit, after)
 
 
 def paginate(

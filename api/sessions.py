@@ -13,9 +13,10 @@ from api.bodies import read_json
 from api.consistency import settle
 from api.limits import per_client, settings_of
 from api.rendering import json_response, no_content
-from api.users import AccountFacts, UserOut, user_out
+from api.users import UserOut, user_out
 from domain.services import sessions
 from domain.services.sessions import SignedIn
+from projections.accounts import account_row
 
 
 class RegisterIn(msgspec.Struct):
@@ -45,7 +46,7 @@ async def _tokens(request: Request, signed_in: SignedIn, status: int) -> Respons
     await settle(request, signed_in.notification_id)
     account = signed_in.account
     body = TokensOut(
-        user=await user_out(request, AccountFacts.of(account), account.plan),
+        user=await user_out(request, account_row(account), account.plan),
         access_token=signed_in.access_token,
         refresh_token=signed_in.refresh_token,
         token_type="Bearer",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,13 +12,14 @@ from starlette.responses import Response
 from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
-from api.errors import ApiError
-from api.pagination import page_request, paginate
+from api.pagination import paginate
+from api.queries import SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.services import sites
-from domain.site import Site, site_not_found
-from projections.sites import SiteRow, get_site, list_sites
+from domain.site import Site, SiteDetails, site_not_found
+from projections.sites import SiteView, get_site, list_sites, site_row
+from projections.views import by_name
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]
@@ -49,34 +49,13 @@ class UpdateSiteIn(msgspec.Struct):
     url: str | msgspec.UnsetType = msgspec.UNSET
 
 
-class SiteOut(msgspec.Struct):
-    id: str
-    url: str
-    domain: str
-    name: str
-    description: str | None
-    category: str | None
-    keywords: list[str]
-    contact_email: str | None
-    status: str
-    created_at: datetime
-    updated_at: datetime
+# the read model's view with the site's public id (a docstring would enter the OpenAPI schema)
+class SiteOut(SiteView):
+    id: str  # keeps its place first
 
 
-def render(row: SiteRow) -> SiteOut:
-    return SiteOut(
-        ids.encode("site", row.id),
-        row.url,
-        row.domain,
-        row.name,
-        row.description,
-        row.category,
-        row.keywords,
-        row.contact_email,
-        row.status,
-        row.created_at,
-        row.updated_at,
-    )
+def render(row: SiteView) -> SiteOut:
+    return by_name(SiteOut, row, id=ids.encode("site", row.id))
 
 
 def site_id_of(request: Request) -> UUID:
@@ -94,44 +73,19 @@ async def _read(request: Request, account_id: UUID, site_id: UUID) -> SiteOut:
     return render(row)
 
 
-def row_of(site: Site) -> SiteRow:
-    """The read-model row a just-saved site will have (when the projector lags)."""
-    return SiteRow(
-        site.id,
-        site.url,
-        site.domain,
-        site.name,
-        site.description,
-        site.category,
-        site.keywords,
-        site.contact_email,
-        site.status,
-        site.created_on,
-        site.modified_on,
-        0,
-    )
-
-
 async def _after(request: Request, account_id: UUID, site: Site, position: int) -> SiteOut:
     """Read-your-writes: the read model once it shows the command, else the aggregate."""
     if await settle(request, position):
         return await _read(request, account_id, site.id)
-    return render(row_of(site))
+    return render(site_row(site))
 
 
 async def create(request: Request) -> Response:
     principal = await require_api_access(request)
     body = await read_json(request, CreateSiteIn)
-    details = sites.SiteDetails(
-        name=body.name,
-        description=body.description,
-        category=body.category,
-        keywords=body.keywords,
-        contact_email=body.contact_email,
-    )
+    details = msgspec.convert(body, SiteDetails, from_attributes=True)
     site, position = await sites.register_site(
-        request.app.state.infra.repository,
-        request.app.state.site_urls,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         plan=principal.plan,
         url=body.url,
@@ -143,13 +97,11 @@ async def create(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
-    page = page_request(request)
-    status = request.query_params.get("status")
-    if status not in (None, "active", "archived"):
-        raise ApiError(422, "validation_failed", "status is active or archived.", field="status")
+    query = query_of(request, SitesQuery)
+    page = page_of(query)
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_sites(
-            conn, principal.account_id, status=status, limit=page.fetch, before=page.after
+            conn, principal.account_id, status=query.status, limit=page.fetch, before=page.after
         )
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
 
@@ -163,20 +115,10 @@ async def update(request: Request) -> Response:
     principal = await require_api_access(request)
     site_id = site_id_of(request)
     body = await read_json(request, UpdateSiteIn)
-    if body.url is not msgspec.UNSET:
-        raise ApiError(
-            422,
-            "validation_failed",
-            "A site's URL cannot change; register the new URL as a site and archive this one.",
-            field="url",
-        )
-    changes = {
-        k: v
-        for k, v in msgspec.structs.asdict(body).items()
-        if v is not msgspec.UNSET and k != "url"
-    }
+    # what the body sets (absent fields are UNSET); the domain judges what may change
+    changes = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET}
     site, position = await sites.update_site(
-        request.app.state.infra.repository,
+        request.app.state.ports.sites,
         account_id=principal.account_id,
         site_id=site_id,
         changes=changes,
@@ -188,6 +130,6 @@ async def archive(request: Request) -> Response:
     principal = await require_api_access(request)
     site_id = site_id_of(request)
     site, position = await sites.archive_site(
-        request.app.state.infra.repository, account_id=principal.account_id, site_id=site_id
+        request.app.state.ports.sites, account_id=principal.account_id, site_id=site_id
     )
     return json_response(await _after(request, principal.account_id, site, position))

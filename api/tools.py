@@ -9,7 +9,6 @@ from importlib import resources
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
 
 
 @functools.cache
@@ -27,11 +26,3 @@ async def backlink_checker_js(request: Request) -> Response:
 
 async def backlink_checker_css(request: Request) -> Response:
     return Response(_page("backlink_checker.css"), media_type="text/css; charset=utf-8")
-
-
-def routes() -> list[BaseRoute]:
-    return [
-        Route("/tools/backlink-checker", backlink_checker, methods=["GET"]),
-        Route("/tools/backlink-checker.js", backlink_checker_js, methods=["GET"]),
-        Route("/tools/backlink-checker.css", backlink_checker_css, methods=["GET"]),
-    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import msgspec
 from starlette.requests import Request
@@ -12,11 +11,11 @@ from starlette.responses import Response
 from api.auth import auth_ports, require_account
 from api.rendering import json_response
 from domain import ids
-from domain.account import Account
 from domain.plans import Plan
-from domain.quota import period_bounds, period_of
-from projections.accounts import fetch_account
+from domain.quota import period_bounds, period_of, units_remaining
+from projections.accounts import AccountRow, fetch_account
 from projections.usage import usage_in
+from projections.views import by_name
 
 
 class PlanOut(msgspec.Struct):
@@ -46,41 +45,25 @@ class UserOut(msgspec.Struct):
     updated_at: datetime
 
 
-class AccountFacts(msgspec.Struct, frozen=True):
-    """What the user object shows about an account, from the aggregate (after a command)
-    or from the `accounts` read model (on a query)."""
-
-    id: UUID
-    email: str
-    name: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, account: Account) -> AccountFacts:
-        return cls(account.id, account.email, account.name, account.created_on, account.modified_on)
-
-
-def plan_out(plan: Plan) -> PlanOut:
-    return PlanOut(
-        plan.code, plan.name, plan.price_usd, plan.monthly_submissions, plan.dr_cap, plan.api_access
-    )
-
-
-async def user_out(request: Request, facts: AccountFacts, plan: Plan) -> UserOut:
+async def user_out(request: Request, facts: AccountRow, plan: Plan) -> UserOut:
+    """`plan` is the one the request was authorised with (the row's may trail it)."""
     period = period_of(auth_ports(request).clock.now())
     start, end = period_bounds(period)
     async with request.app.state.infra.read_pool.acquire() as conn:
         used, reserved = await usage_in(conn, facts.id, period)
-    remaining = max(0, plan.monthly_submissions - used - reserved)
-    return UserOut(
+    usage = UsageOut(
+        period_start=start,
+        period_end=end,
+        used=used,
+        reserved=reserved,
+        remaining=units_remaining(plan.monthly_submissions, used=used, reserved=reserved),
+    )
+    return by_name(
+        UserOut,
+        facts,
         id=ids.encode("usr", facts.id),
-        email=facts.email,
-        name=facts.name,
-        plan=plan_out(plan),
-        usage=UsageOut(start, end, used, reserved, remaining),
-        created_at=facts.created_at,
-        updated_at=facts.updated_at,
+        plan=msgspec.convert(plan, PlanOut, from_attributes=True),
+        usage=usage,
     )
 
 
@@ -90,15 +73,5 @@ async def me(request: Request) -> Response:
         row = await fetch_account(conn, principal.account_id)
     # the plan is the one authorisation used (current to this request); the read model
     # may trail by a moment, and the principal (read from the event store) never does
-    facts = (
-        AccountFacts(row.id, row.email, row.name, row.created_at, row.updated_at)
-        if row
-        else AccountFacts(
-            principal.account_id,
-            principal.email,
-            principal.name,
-            principal.created_at,
-            principal.updated_at,
-        )
-    )
+    facts = row or by_name(AccountRow, principal, id=principal.account_id, plan=principal.plan.code)
     return json_response(await user_out(request, facts, principal.plan))

@@ -1,7 +1,9 @@
 """Sign-in under pressure, with the production argon2 parameters: how long /healthz takes
 while a flood of sign-ins runs, against an idle process (a ratio), how much of the flood
-is refused at once (429) rather than queued, and how many password checks a 20-way burst
-of wrong passwords for one email gets (the limit is 5).
+is refused at once (429) rather than queued, how many password checks a 20-way burst
+of wrong passwords for one email gets (the limit is 5), and how long a sign-in with an
+unknown email takes against one with a wrong password (a ratio near 1: the answer's time
+does not tell which emails have accounts; tests/test_auth_api.py checks the dummy hash).
 
     python bench/auth.py [--flood 60] [--rounds 3]
 """
@@ -36,6 +38,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def login_time(http: aiohttp.ClientSession, email: str, password: str) -> float:
+    started = time.perf_counter()
+    assert await login(http, email, password, "10.99.0.1") == 401
+    return time.perf_counter() - started
 
 
 async def healthz_times(http: aiohttp.ClientSession, n: int) -> list[float]:
@@ -82,6 +90,17 @@ async def main(flood: int, rounds: int) -> None:
                 "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
             ) as r:
                 assert r.status == 201, await r.text()
+            # another account for the timing: the burst below spends `email`'s 5 attempts
+            known = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+            async with http.post(
+                "/api/v1/auth/register", json={"email": known, "password": PASSWORD}
+            ) as r:
+                assert r.status == 201, await r.text()
+            wrong, unknown = [], []
+            for i in range(4):  # alternating, so that other load hits both sides alike
+                wrong.append(await login_time(http, known, f"wrong-{i}-password"))
+                ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.com"
+                unknown.append(await login_time(http, ghost, PASSWORD))
             idle, busy, refused, admitted = [], [], [], []
             for _ in range(rounds):
                 idle += await healthz_times(http, 20)
@@ -99,6 +118,10 @@ async def main(flood: int, rounds: int) -> None:
             burst = await asyncio.gather(
                 *(login(http, email, "wrong password", "198.51.100.1") for _ in range(20))
             )
+        print(f"sign-in, wrong password:  {spread(wrong)}")
+        print(f"sign-in, unknown email:   {spread(unknown)}")
+        ratio = statistics.median(unknown) / statistics.median(wrong)
+        print(f"  ratio unknown/wrong (median): {ratio:.2f}")
         print(f"/healthz idle:            {spread(idle)}")
         print(f"/healthz during a flood of {flood} sign-ins: {spread(busy)}")
         ratio = statistics.median(busy) / statistics.median(idle)

@@ -8,7 +8,7 @@ Then the event loop's responsiveness: one check of 25 URLs of 5 MB pages (the la
 fetcher reads) through the check service, as the web process runs it, while a probe
 measures how late the loop wakes it (the worst stall any other request would see).
 
-    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 3] [--big-rounds 3]
+    python bench/checker.py [--pages 500] [--concurrency 25] [--rounds 5] [--big-rounds 3]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from adapters.hostnames import HostNameRules
 from adapters.page_inspector import FetchingPageInspector
 from adapters.ssrf import AddressPolicy
 from domain.backlink_evidence import judge
+from domain.ports import CheckPorts
 from domain.services.check_backlinks import MAX_URLS, check_backlinks
 
 DOMAIN = "example.com"
@@ -210,16 +211,59 @@ async def run_baseline(urls: list[str], concurrency: int) -> int:
     return found
 
 
+def cpu_seconds(exclude: set[int]) -> float:
+    """CPU time used so far by this process and its descendants (the parsing processes,
+    which are children of the forkserver), less the processes in `exclude` (the page
+    server) and theirs. Linux /proc; elsewhere this process alone."""
+    own = time.process_time()
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                # after "pid (comm)": state, ppid, ... utime (12th), stime (13th)
+                stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    except OSError:
+        return own
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in mine and pid not in mine and pid not in exclude:
+                mine.add(pid)
+                grew = True
+    return own + sum(stats[pid][1] for pid in mine - {os.getpid()})
+
+
 async def timed(
-    name: str, fn: Callable[[list[str], int], Awaitable[int]], urls: list[str], concurrency: int
-) -> float:
+    name: str,
+    fn: Callable[[list[str], int], Awaitable[int]],
+    urls: list[str],
+    concurrency: int,
+    exclude: set[int],
+) -> tuple[float, float]:
+    """(pages/s, CPU seconds per page)"""
+    cpu = cpu_seconds(exclude)
     started = time.perf_counter()
     found = await fn(urls, concurrency)
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(exclude) - cpu
     assert found == len(urls), f"{name}: found {found} links on {len(urls)} pages"
     rate = len(urls) / elapsed
-    print(f"  {name:<28} {elapsed:6.2f} s  {rate:8.1f} pages/s")
-    return rate
+    # CPU used against wall time tells a slower program (more CPU per page) from a busy
+    # machine (the same CPU per page, spread over a longer wait for the cores)
+    print(
+        f"  {name:<28} {elapsed:6.2f} s  {rate:8.1f} pages/s   "
+        f"CPU {cpu:6.2f} s ({1000 * cpu / len(urls):5.1f} ms/page, "
+        f"{cpu / elapsed:4.2f} cores)"
+    )
+    return rate, cpu / len(urls)
 
 
 # --- the event loop during a check of 25 big pages -------------------------------------------
@@ -259,9 +303,8 @@ async def worst_stall(port: int) -> tuple[float, float]:
     await asyncio.sleep(PROBE * 2)  # the probe is running before the check starts
     started = time.perf_counter()
     try:
-        report = await check_backlinks(
-            DOMAIN, urls, inspector=inspector, names=HostNameRules(), clock=SystemClock()
-        )
+        ports = CheckPorts(inspector, HostNameRules(), SystemClock())
+        report = await check_backlinks(ports, DOMAIN, urls)
     finally:
         elapsed = time.perf_counter() - started
         done.set()
@@ -276,7 +319,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=25)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--big-rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -290,25 +333,39 @@ def main() -> None:
         if not ready.wait(60):
             raise SystemExit("the page server did not start")
         urls = urls_for(port, args.pages)
+        serving = {server.pid} if server.pid is not None else set()
         print(
             f"backlink check: {args.pages} pages (10% via a redirect), "
             f"concurrency {args.concurrency}, {args.rounds} rounds (each: baseline, then ours)"
         )
-        ratios, ours_rates, base_rates = [], [], []
+        # the parsing processes start before the first round, as `backlynk serve` and
+        # `backlynk worker` start them before serving
+        parsing_pool.warm()
+        ratios, cpu_ratios, ours_rates, base_rates = [], [], [], []
         for round_no in range(1, args.rounds + 1):
             print(f"round {round_no}")
-            base = asyncio.run(
-                timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency)
+            base, base_cpu = asyncio.run(
+                timed("aiohttp + bs4 html.parser", run_baseline, urls, args.concurrency, serving)
             )
-            ours = asyncio.run(timed("backlynk engine", run_ours, urls, args.concurrency))
+            ours, ours_cpu = asyncio.run(
+                timed("backlynk engine", run_ours, urls, args.concurrency, serving)
+            )
             base_rates.append(base)
             ours_rates.append(ours)
             ratios.append(ours / base)
+            cpu_ratios.append(base_cpu / ours_cpu)
         print(
             f"backlynk median {statistics.median(ours_rates):.1f} pages/s, baseline median "
             f"{statistics.median(base_rates):.1f} pages/s; ratio per round: median "
             f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})"
         )
+        print(
+            f"CPU per page, baseline over ours, per round: median "
+            f"{statistics.median(cpu_ratios):.2f}x (min {min(cpu_ratios):.2f}, "
+            f"max {max(cpu_ratios):.2f})"
+        )
+        if args.big_rounds < 1:
+            return
         mb = BIG / 1e6
         print(f"event loop during one check of {MAX_URLS} pages of {mb:.1f} MB (5 ms probe)")
         idle = asyncio.run(idle_stall(3.0))

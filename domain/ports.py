@@ -165,6 +165,23 @@ class AuthPorts:
     gate: Gate
 
 
+@dataclass(frozen=True)
+class SitePorts:
+    """What the site services need."""
+
+    repository: Repository
+    urls: SiteUrlPolicy
+
+
+@dataclass(frozen=True)
+class JobPorts:
+    """What the job services need."""
+
+    repository: Repository
+    catalogue: DirectoryCatalogue
+    clock: Clock
+
+
 class HostNames(Protocol):
     """Host-name knowledge that needs data the domain does not carry (the IDNA tables, the
     public suffix list)."""
@@ -182,6 +199,15 @@ class PageInspector(Protocol):
     """Fetches one URL through the SSRF guard and reads the facts of its final page."""
 
     async def inspect(self, url: str, *, max_redirects: int = 10) -> Inspection: ...
+
+
+@dataclass(frozen=True)
+class CheckPorts:
+    """What the backlink check needs."""
+
+    inspector: PageInspector
+    names: HostNames
+    clock: Clock
 
 
 class DirectorySubmitter(Protocol):

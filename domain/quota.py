@@ -34,6 +34,11 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def units_remaining(limit: int, *, used: int, reserved: int) -> int:
+    """Units still free in a period: the limit less what is used and what jobs hold."""
+    return max(0, limit - used - reserved)
+
+
 class Quota(Aggregate):
     account_id: UUID
     period: str
@@ -57,7 +62,7 @@ class Quota(Aggregate):
         return sum(self.reserved.values())
 
     def remaining(self, limit: int) -> int:
-        return max(0, limit - self.used - self.total_reserved)
+        return units_remaining(limit, used=self.used, reserved=self.total_reserved)
 
     def reserve(self, job_id: UUID, units: int, limit: int) -> None:
         self.check_has_room(units, limit)

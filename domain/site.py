@@ -50,6 +50,34 @@ class SiteFacts(msgspec.Struct, frozen=True):
         }
 
 
+class SiteDetails(msgspec.Struct):
+    """What the customer says about a site: given at registration, and the only fields of
+    a site that may change later (its URL and domain never do)."""
+
+    name: str
+    description: str | None = None
+    category: str | None = None
+    keywords: list[str] = []
+    contact_email: str | None = None
+
+
+#: the fields `Site.update` accepts
+CHANGEABLE = frozenset(SiteDetails.__struct_fields__)
+
+
+def check_changes(changes: dict[str, object]) -> None:
+    """Refuse a change of the URL (a new URL is a new site) and of anything not
+    changeable, before any site is loaded."""
+    if "url" in changes:
+        raise ValidationFailed(
+            "A site's URL cannot change; register the new URL as a site and archive this one.",
+            field="url",
+        )
+    for name in changes:
+        if name not in CHANGEABLE:
+            raise ValidationFailed(f"A site has no field {name!r} that can change.", field=name)
+
+
 def site_not_found() -> NotFound:
     """Unknown id and another account's id get this same answer: nothing tells them apart."""
     return NotFound("No site with this id.")
@@ -119,6 +147,9 @@ class Site(Aggregate):
             )
 
     def update(self, changes: dict[str, object]) -> None:
+        """Change some of the site's details (`SiteDetails`' fields); an unchanged value
+        is no change, and no change records no event."""
+        check_changes(changes)
         self.check_is_active()
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if changes:

@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.account import Account
+from projections.views import by_name, columns, convert, insert
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS accounts (
@@ -24,6 +25,8 @@ DDL = (
 
 
 class AccountRow(msgspec.Struct, frozen=True):
+    """A row of `accounts`: what the user object shows about an account."""
+
     id: UUID
     email: str
     name: str | None
@@ -49,15 +52,15 @@ class AccountsProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Account.Registered):
-            await conn.execute(
-                """INSERT INTO accounts (id, email, name, plan, created_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING""",
-                event.originator_id,
-                event.email,
-                event.name,
-                event.plan_code,
-                event.timestamp,
+            row = by_name(
+                AccountRow,
+                event,
+                id=event.originator_id,
+                plan=event.plan_code,
+                created_at=event.timestamp,
+                updated_at=event.timestamp,
             )
+            await insert(conn, "accounts", [row], suffix="ON CONFLICT (id) DO NOTHING")
             return
         plan = event.plan_code if isinstance(event, Account.PlanChanged) else None
         await conn.execute(
@@ -68,9 +71,19 @@ class AccountsProjection:
         )
 
 
+def account_row(account: Account) -> AccountRow:
+    """The row a just-saved account will have (read-your-writes while the projector lags)."""
+    return by_name(
+        AccountRow,
+        account,
+        plan=account.plan_code,
+        created_at=account.created_on,
+        updated_at=account.modified_on,
+    )
+
+
 async def fetch_account(conn: Any, account_id: UUID) -> AccountRow | None:
     row = await conn.fetchrow(
-        "SELECT id, email, name, plan, created_at, updated_at FROM accounts WHERE id = $1",
-        account_id,
+        f"SELECT {columns(AccountRow)} FROM accounts WHERE id = $1", account_id
     )
-    return AccountRow(**dict(row)) if row else None
+    return convert(row, AccountRow) if row else None

@@ -16,6 +16,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from projections.views import by_name, columns, convert, insert
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS api_keys (
@@ -33,14 +34,28 @@ DDL = (
 )
 
 
-class ApiKeyRow(msgspec.Struct, frozen=True):
+class ApiKeyView(msgspec.Struct, frozen=True):
+    """A key as its owner sees it; the API's `ApiKeyOut` is this with a public id."""
+
     id: UUID
     name: str
     prefix: str
-    position: int
     created_at: datetime
     updated_at: datetime
     last_used_at: datetime | None
+
+
+class ApiKeyRow(ApiKeyView, frozen=True):
+    """A row of `api_keys` as listed: the view and its cursor key."""
+
+    position: int
+
+
+def api_key_row(key: ApiKey) -> ApiKeyRow:
+    """The row a just-saved key will have (its creation is answered from the aggregate)."""
+    return by_name(
+        ApiKeyRow, key, created_at=key.created_on, updated_at=key.modified_on, position=0
+    )
 
 
 class ApiKeysProjection:
@@ -51,16 +66,21 @@ class ApiKeysProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, ApiKey.Created):
-            await conn.execute(
-                """INSERT INTO api_keys
-                   (id, account_id, name, prefix, position, created_at, updated_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (id) DO NOTHING""",
-                event.originator_id,
-                event.account_id,
-                event.name,
-                event.prefix,
-                notification_id,
-                event.timestamp,
+            row = by_name(
+                ApiKeyRow,
+                event,
+                id=event.originator_id,
+                created_at=event.timestamp,
+                updated_at=event.timestamp,
+                last_used_at=None,
+                position=notification_id,
+            )
+            await insert(
+                conn,
+                "api_keys",
+                [row],
+                account_id=event.account_id,
+                suffix="ON CONFLICT (id) DO NOTHING",
             )
         elif isinstance(event, ApiKey.Used):
             await conn.execute(
@@ -83,12 +103,11 @@ async def list_api_keys(
 ) -> list[ApiKeyRow]:
     """Active keys, newest first, at most `limit`, those created before `before`."""
     rows = await conn.fetch(
-        """SELECT id, name, prefix, position, created_at, updated_at, last_used_at
-           FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL
+        f"""SELECT {columns(ApiKeyRow)} FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL
            AND ($2::bigint IS NULL OR position < $2)
            ORDER BY position DESC LIMIT $3""",
         account_id,
         before,
         limit,
     )
-    return [ApiKeyRow(**dict(r)) for r in rows]
+    return [convert(r, ApiKeyRow) for r in rows]

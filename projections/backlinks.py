@@ -10,7 +10,8 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.backlink import LIVE, LOST, Backlink
+from domain.backlink import LIVE, LOST, Backlink, Evidence
+from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class BacklinksProjection:
@@ -47,46 +48,41 @@ class BacklinksProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         e = event.evidence
-        evidence = (
-            e.source_url,
-            e.target_url,
-            e.anchor_text,
-            e.link_type,
-            msgspec.json.encode(e.rel_attributes).decode(),
-            e.http_status,
-            e.indexable,
-        )
         if isinstance(event, Backlink.Discovered):
-            await conn.execute(
-                """INSERT INTO backlinks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb,
-                   $11, $12, 'live', $13, $13, NULL, $14)""",
-                event.originator_id,
-                event.account_id,
-                event.site_id,
-                event.directory_id,
-                event.job_id,
-                *evidence,
-                event.timestamp,
-                notification_id,
+            row = by_name(
+                BacklinkRow,
+                e,
+                id=event.originator_id,
+                site_id=event.site_id,
+                directory_id=event.directory_id,
+                job_id=event.job_id,
+                status=LIVE,
+                first_seen_at=event.timestamp,
+                last_checked_at=event.timestamp,
+                lost_at=None,
+                seq=notification_id,
             )
+            await insert(conn, "backlinks", [row], account_id=event.account_id)
             return
         status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
         await conn.execute(
-            """UPDATE backlinks SET source_url = $2, target_url = $3, anchor_text = $4,
-                   link_type = $5, rel_attributes = $6::jsonb, http_status = $7,
-                   indexable = $8, last_checked_at = $9,
-                   status = coalesce($10, status),
-                   lost_at = CASE WHEN $10 = 'lost' THEN $9 WHEN $10 = 'live' THEN NULL
-                                  ELSE lost_at END
+            f"""UPDATE backlinks SET last_checked_at = $2,
+                   status = coalesce($3, status),
+                   lost_at = CASE WHEN $3 = 'lost' THEN $2 WHEN $3 = 'live' THEN NULL
+                                  ELSE lost_at END,
+                   {_SET_EVIDENCE}
                WHERE id = $1""",
             event.originator_id,
-            *evidence,
             event.timestamp,
             status,
+            *values(BacklinkView, e, _EVIDENCE),
         )
 
 
-class BacklinkRow(msgspec.Struct, frozen=True):
+class BacklinkView(msgspec.Struct, frozen=True):
+    """A backlink as the read model shows it; the API's `BacklinkOut` is this with
+    public ids."""
+
     id: UUID
     site_id: UUID
     directory_id: int
@@ -102,13 +98,18 @@ class BacklinkRow(msgspec.Struct, frozen=True):
     first_seen_at: datetime
     last_checked_at: datetime
     lost_at: datetime | None
+
+
+class BacklinkRow(BacklinkView, frozen=True):
+    """A row of `backlinks`: the view and its cursor key."""
+
     seq: int
 
 
-_COLUMNS = (
-    "id, site_id, directory_id, job_id, source_url, target_url, anchor_text, "
-    "link_type, rel_attributes::text, http_status, indexable, status, first_seen_at, "
-    "last_checked_at, lost_at, seq"
+#: what each check rewrites: the columns the evidence carries, from $4 on
+_EVIDENCE = [n for n in BacklinkView.__struct_fields__ if n in Evidence.__struct_fields__]
+_SET_EVIDENCE = ", ".join(
+    f"{n} = {placeholder(BacklinkView, n, i)}" for i, n in enumerate(_EVIDENCE, start=4)
 )
 
 
@@ -123,7 +124,7 @@ async def list_backlinks(
     before: int | None,
 ) -> list[BacklinkRow]:
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM backlinks WHERE account_id = $1
+        f"""SELECT {columns(BacklinkRow)} FROM backlinks WHERE account_id = $1
             AND ($2::uuid IS NULL OR site_id = $2) AND ($3::text IS NULL OR status = $3)
             AND ($4::text IS NULL OR link_type = $4) AND ($5::bigint IS NULL OR seq < $5)
             ORDER BY seq DESC LIMIT $6""",
@@ -134,9 +135,4 @@ async def list_backlinks(
         before,
         limit,
     )
-    out = []
-    for r in rows:
-        values = list(r)
-        values[8] = msgspec.json.decode(values[8])
-        out.append(BacklinkRow(*values))
-    return out
+    return [convert(r, BacklinkRow) for r in rows]

@@ -29,11 +29,20 @@ class Dispatcher:
     ddl: tuple[str, ...] = ()
     topics = tuple(get_topic(c) for c in (Job.Created, Job.TaskRetryScheduled, Job.TaskSubmitted))
 
-    def __init__(self, queue: TaskQueue):
-        self.queue = queue
+    def __init__(self, queue: TaskQueue | None):
+        """`queue`: None for a dispatcher that is only listed (its name and tracking
+        table, for status and migrations), so that listing makes no Redis client."""
+        self._queue = queue
+
+    @property
+    def queue(self) -> TaskQueue:
+        if self._queue is None:
+            raise RuntimeError("this dispatcher was listed, not wired to a queue")
+        return self._queue
 
     async def close(self) -> None:
-        await self.queue.close()
+        if self._queue is not None:
+            await self._queue.close()
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         job_id = event.originator_id

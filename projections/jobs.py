@@ -10,7 +10,8 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.job import IN_FLIGHT, Job, JobStatus, TaskStatus
+from domain.job import IN_FLIGHT, Job, JobStatus, Task, TaskStatus
+from projections.views import by_name, columns, convert, insert
 
 #: the statuses of tasks waiting for a worker, as SQL (an index predicate takes no parameter)
 _WAITING = ", ".join(f"'{status}'" for status in IN_FLIGHT)
@@ -76,25 +77,8 @@ class JobsProjection:
                 notification_id,
                 JobStatus.QUEUED,
             )
-            await conn.executemany(
-                "INSERT INTO job_tasks VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                [
-                    (
-                        event.originator_id,
-                        i,
-                        t.directory_id,
-                        t.directory_name,
-                        t.status,
-                        t.attempts,
-                        t.listing_url,
-                        t.backlink_id,
-                        t.error.code if t.error else None,
-                        t.error.details if t.error else None,
-                        event.timestamp,
-                    )
-                    for i, t in enumerate(event.tasks)
-                ],
-            )
+            tasks = [task_row(t, i, event.timestamp) for i, t in enumerate(event.tasks)]
+            await insert(conn, "job_tasks", tasks, job_id=event.originator_id)
         elif isinstance(event, Job.Started):
             await conn.execute(
                 "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2 WHERE id = $1",
@@ -173,6 +157,9 @@ TASK_CHANGES = {
 
 
 class TaskRow(msgspec.Struct, frozen=True):
+    """A row of `job_tasks` (of the job `job_id`), in the job's order `position`."""
+
+    position: int
     directory_id: int
     directory_name: str
     status: str
@@ -185,6 +172,8 @@ class TaskRow(msgspec.Struct, frozen=True):
 
 
 class JobRow(msgspec.Struct, frozen=True):
+    """A row of `jobs` with its tasks; `seq` is the cursor key."""
+
     id: UUID
     site_id: UUID
     status: str
@@ -196,23 +185,47 @@ class JobRow(msgspec.Struct, frozen=True):
     tasks: list[TaskRow]
 
 
-_JOB = "id, site_id, status, created_at, updated_at, started_at, finished_at, seq"
-_TASK = (
-    "job_id, directory_id, directory_name, status, attempts, listing_url, backlink_id, "
-    "error_code, error_details, updated_at"
-)
+def task_row(task: Task, position: int, updated_at: datetime) -> TaskRow:
+    error = task.error
+    return by_name(
+        TaskRow,
+        task,
+        position=position,
+        error_code=error.code if error else None,
+        error_details=error.details if error else None,
+        updated_at=updated_at,
+    )
+
+
+def job_row(job: Job) -> JobRow:
+    """The row a just-saved job will have (read-your-writes while the projector lags)."""
+    return by_name(
+        JobRow,
+        job,
+        created_at=job.created_on,
+        updated_at=job.modified_on,
+        started_at=None,
+        finished_at=job.modified_on if job.is_finished else None,
+        seq=0,
+        tasks=[task_row(t, i, job.modified_on) for i, t in enumerate(job.tasks)],
+    )
+
+
+#: the columns of `jobs` a reader sees (its tasks come from `job_tasks`)
+_JOB = columns(JobRow, skip=("tasks",))
 
 
 async def _with_tasks(conn: Any, rows: list[Any]) -> list[JobRow]:
     if not rows:
         return []
-    tasks: dict[UUID, list[TaskRow]] = {r[0]: [] for r in rows}
+    tasks: dict[UUID, list[TaskRow]] = {r["id"]: [] for r in rows}
     for t in await conn.fetch(
-        f"SELECT {_TASK} FROM job_tasks WHERE job_id = ANY($1::uuid[]) ORDER BY job_id, position",
+        f"""SELECT job_id, {columns(TaskRow)} FROM job_tasks WHERE job_id = ANY($1::uuid[])
+            ORDER BY job_id, position""",
         list(tasks),
     ):
-        tasks[t[0]].append(TaskRow(*list(t)[1:]))
-    return [JobRow(*r, tasks=tasks[r[0]]) for r in rows]
+        tasks[t["job_id"]].append(convert(t, TaskRow))
+    return [convert(r, JobRow, tasks=tasks[r["id"]]) for r in rows]
 
 
 async def get_job(conn: Any, account_id: UUID, job_id: UUID) -> JobRow | None:

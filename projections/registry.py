@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from adapters.queue import TaskQueue
-from adapters.settings import Settings, load
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.backlinks import BacklinksProjection
@@ -25,7 +24,8 @@ def read_models() -> list[Projection]:
     ]
 
 
-def all_projections(settings: Settings | None = None) -> list[Projection]:
-    """The read models and the dispatcher (which enqueues into `settings`' queue; its
-    Redis connection is opened on first use)."""
-    return [*read_models(), Dispatcher(TaskQueue(settings or load()))]
+def all_projections(queue: TaskQueue | None = None) -> list[Projection]:
+    """The read models and the dispatcher, which enqueues into `queue`. Without a queue
+    the list is for reading names, tables and DDL only (status, skip, migrations): the
+    dispatcher in it cannot apply an event, and no Redis client is made."""
+    return [*read_models(), Dispatcher(queue)]

@@ -10,7 +10,8 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.site import Site
+from domain.site import CHANGEABLE, Site
+from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class SitesProjection:
@@ -39,36 +40,26 @@ class SitesProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Site.Registered):
-            await conn.execute(
-                """INSERT INTO sites VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9,
-                   'active', $10, $10, $11)""",
-                event.originator_id,
-                event.account_id,
-                event.url,
-                event.domain,
-                event.name,
-                event.description,
-                event.category,
-                msgspec.json.encode(event.keywords).decode(),
-                event.contact_email,
-                event.timestamp,
-                notification_id,
+            row = by_name(
+                SiteRow,
+                event,
+                id=event.originator_id,
+                status="active",
+                created_at=event.timestamp,
+                updated_at=event.timestamp,
+                seq=notification_id,
             )
+            await insert(conn, "sites", [row], account_id=event.account_id)
         elif isinstance(event, Site.Updated):
-            changes = dict(event.changes)
-            if "keywords" in changes:
-                changes["keywords"] = msgspec.json.encode(changes["keywords"]).decode()
-            allowed = ("name", "description", "category", "keywords", "contact_email")
-            sets = [
-                f"{k} = ${i + 3}" + ("::jsonb" if k == "keywords" else "")
-                for i, k in enumerate(c for c in changes if c in allowed)
-            ]
-            values = [changes[k] for k in changes if k in allowed]
+            changed = [k for k in event.changes if k in CHANGEABLE]
+            sets = "".join(
+                f", {k} = {placeholder(SiteRow, k, i)}" for i, k in enumerate(changed, start=3)
+            )
             await conn.execute(
-                f"UPDATE sites SET updated_at = $2{''.join(', ' + s for s in sets)} WHERE id = $1",
+                f"UPDATE sites SET updated_at = $2{sets} WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
-                *values,
+                *values(SiteRow, event.changes, changed),
             )
         elif isinstance(event, Site.Archived):
             await conn.execute(
@@ -78,7 +69,9 @@ class SitesProjection:
             )
 
 
-class SiteRow(msgspec.Struct, frozen=True):
+class SiteView(msgspec.Struct, frozen=True):
+    """A site as the read model shows it; the API's `SiteOut` is this with a public id."""
+
     id: UUID
     url: str
     domain: str
@@ -90,26 +83,26 @@ class SiteRow(msgspec.Struct, frozen=True):
     status: str
     created_at: datetime
     updated_at: datetime
+
+
+class SiteRow(SiteView, frozen=True):
+    """A row of `sites`: the view and its cursor key."""
+
     seq: int
 
 
-_COLUMNS = (
-    "id, url, domain, name, description, category, keywords::text, contact_email, "
-    "status, created_at, updated_at, seq"
-)
-
-
-def _row(r: Any) -> SiteRow:
-    values = list(r)
-    values[6] = msgspec.json.decode(values[6])
-    return SiteRow(*values)
+def site_row(site: Site) -> SiteRow:
+    """The row a just-saved site will have (read-your-writes while the projector lags)."""
+    return by_name(SiteRow, site, created_at=site.created_on, updated_at=site.modified_on, seq=0)
 
 
 async def get_site(conn: Any, account_id: UUID, site_id: UUID) -> SiteRow | None:
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM sites WHERE id = $1 AND account_id = $2", site_id, account_id
+        f"SELECT {columns(SiteRow)} FROM sites WHERE id = $1 AND account_id = $2",
+        site_id,
+        account_id,
     )
-    return _row(row) if row else None
+    return convert(row, SiteRow) if row else None
 
 
 async def list_sites(
@@ -117,7 +110,7 @@ async def list_sites(
 ) -> list[SiteRow]:
     """Newest first by commit order (`seq`), after the cursor."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM sites WHERE account_id = $1
+        f"""SELECT {columns(SiteRow)} FROM sites WHERE account_id = $1
             AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3)
             ORDER BY seq DESC LIMIT $4""",
         account_id,
@@ -125,4 +118,4 @@ async def list_sites(
         before,
         limit,
     )
-    return [_row(r) for r in rows]
+    return [convert(r, SiteRow) for r in rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.auth_ports import auth_ports
+from adapters.wiring import auth_ports
 from domain.services.accounts import set_plan
 
 PASSWORD = "correct horse battery staple"

@@ -1,6 +1,7 @@
 """Shared fixtures. Every test run gets its own fresh Postgres database (one per xdist
-worker), created at session start and dropped at the end; Redis is shared, and tests
-keep to their own keys (unique ids, per-run queue names)."""
+worker), created at session start and dropped at the end; Redis is shared, and every test
+keeps to its own namespace (`settings`: queue, politeness, rate limits, idempotency keys)
+under the run's, which is emptied at the end."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import asyncpg
+import msgspec
 import pytest
+import redis
 import uvicorn
 
 from adapters import settings as settings_module
@@ -66,8 +69,10 @@ def database_url(worker_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, worker_id: str) -> Settings:
-    return settings_module.load(
+def session_settings(database_url: str, worker_id: str) -> Iterator[Settings]:
+    """The run's settings; every test's Redis namespace lies under theirs, and whatever
+    keys the tests left there go at the end."""
+    chosen = settings_module.load(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
@@ -80,7 +85,25 @@ def settings(database_url: str, worker_id: str) -> Settings:
             "BACKLYNK_REGISTER_RATE": "1000000",
             "BACKLYNK_REFRESH_RATE": "1000000",
             "BACKLYNK_REDIS_NAMESPACE": f"test:{RUN_ID}:{worker_id}",
+            # a busy machine may take seconds to project; a command that answered before
+            # its read models caught up would make the next read flaky
+            "BACKLYNK_READ_YOUR_WRITES_WAIT": "60",
         }
+    )
+    yield chosen
+    with redis.Redis.from_url(chosen.redis_url) as client:
+        keys = list(client.scan_iter(match=f"{chosen.redis_namespace}:*", count=20_000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+
+
+@pytest.fixture
+def settings(session_settings: Settings) -> Settings:
+    """This test's settings: its own Redis namespace, so no queue, politeness lock, rate
+    limit window or idempotency key of another test is seen."""
+    return msgspec.structs.replace(
+        session_settings,
+        redis_namespace=f"{session_settings.redis_namespace}:{uuid.uuid4().hex[:10]}",
     )
 
 
@@ -111,34 +134,34 @@ async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
         await infrastructure.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port held bound but not listening: a connection to it is refused, and
+    no other test can be handed it meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
 
 
 class LiveServer:
-    """The real app under uvicorn on a loopback port, and an aiohttp client for it."""
+    """The real app under uvicorn on a loopback port, and an aiohttp client for it. The
+    socket is bound here and handed to uvicorn: no other test can take the port between
+    choosing it and serving on it."""
 
-    def __init__(self, app, port: int):
+    def __init__(self, app):
         self.app = app
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-            )
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         )
         self.task: asyncio.Task | None = None
         self.http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> LiveServer:
-        self.task = asyncio.create_task(self.server.serve())
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.socket]))
         while not self.server.started:
             if self.task.done():
                 self.task.result()
@@ -151,7 +174,10 @@ class LiveServer:
         await self.http.close()
         self.server.should_exit = True
         assert self.task
-        await self.task
+        try:
+            await self.task
+        finally:
+            self.socket.close()
 
 
 @pytest.fixture
@@ -159,7 +185,7 @@ async def server(settings: Settings, infra: Infrastructure) -> AsyncIterator[Liv
     from api.app import create_app
 
     app = create_app(settings, infra=infra, in_process_projector=True)
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 
@@ -177,13 +203,9 @@ async def catalogue(infra):
 
 @pytest.fixture
 def isolated_settings(settings: Settings) -> Settings:
-    """Own Redis namespace per test (idempotency keys, queue, politeness), and no
-    landing-page fetch when a site is registered."""
-    import msgspec
-
-    return msgspec.structs.replace(
-        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", verify_sites=False
-    )
+    """`settings` (this test's own Redis namespace), and no landing-page fetch when a
+    site is registered."""
+    return msgspec.structs.replace(settings, verify_sites=False)
 
 
 @pytest.fixture
@@ -192,5 +214,5 @@ async def api(isolated_settings: Settings, infra: Infrastructure) -> AsyncIterat
     from api.app import create_app
 
     app = create_app(isolated_settings, infra=infra, in_process_projector=True)
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live

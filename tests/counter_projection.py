@@ -47,3 +47,16 @@ async def snapshot_tables(conn: asyncpg.Connection) -> tuple[list, list]:
     counters = await conn.fetch("SELECT * FROM test_counters ORDER BY id")
     log = await conn.fetch("SELECT * FROM test_counter_log ORDER BY notification_id")
     return [tuple(r) for r in counters], [tuple(r) for r in log]
+
+
+GATE = 7_000_001  # advisory lock key a test holds to keep a runner inside a statement
+
+
+class GatedCounterProjection(CounterProjection):
+    """Applies a counter named "gated" only while the GATE lock is free: a test holding
+    GATE keeps the runner's backend inside a statement (waiting for the lock)."""
+
+    async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+        if isinstance(event, Counter.Created) and event.name == "gated":
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", GATE)
+        await super().apply(conn, event, notification_id)

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def quiet_port() -> int:
-    """A free loopback port below the ephemeral range. The other tests' `free_port()`
-    (bind to port 0) and every outgoing connection draw from the ephemeral range, so none
+    """A free loopback port below the ephemeral range. The other tests' servers
+    (bound to port 0) and every outgoing connection draw from the ephemeral range, so none
     of them can be handed this port in the seconds before our process binds it."""
     try:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -72,6 +72,8 @@ class LiveService:
             "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
             "BACKLYNK_VERIFY_SITES": "0",
             "BACKLYNK_HOST_DELAY": "0.2",
+            # the projector is its own process; on a busy machine it may lag for seconds
+            "BACKLYNK_READ_YOUR_WRITES_WAIT": "60",
             **env,
         }
         self.procs: dict[str, subprocess.Popen] = {}

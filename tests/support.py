@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import msgspec
 
 from adapters.site_urls import normalise_site_url
+from domain.directory import Directory, parse_catalogue
+from domain.ports import JobPorts, Repository, SitePorts
 from domain.services import sites
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -28,6 +30,42 @@ class Urls:
 
     async def landing_page_problem(self, url: str) -> str | None:
         return None
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class ListedCatalogue:
+    """`domain.ports.DirectoryCatalogue` over a list, for services tested without
+    Postgres: the rule of `PostgresDirectoryCatalogue` (active within the cap, by id)."""
+
+    def __init__(self, directories: list[Directory]):
+        self.directories = sorted(directories, key=lambda d: d.id)
+
+    async def by_ids(self, ids) -> dict[int, Directory]:
+        return {d.id: d for d in self.directories if d.id in set(ids)}
+
+    async def active_within(self, dr_cap: int | None) -> list[Directory]:
+        return [
+            d
+            for d in self.directories
+            if d.status == "active" and (dr_cap is None or d.domain_rating <= dr_cap)
+        ]
+
+
+def listed_catalogue() -> ListedCatalogue:
+    """The `catalogue` fixture's six directories: 5 is paused, 6 has DR 80."""
+    return ListedCatalogue(parse_catalogue(catalogue_json(6, paused=(5,), dr={6: 80})))
+
+
+def site_ports(repo: Repository) -> SitePorts:
+    return SitePorts(repo, Urls())
+
+
+def job_ports(repo: Repository, catalogue) -> JobPorts:
+    return JobPorts(repo, catalogue, FixedClock())
 
 
 def catalogue_json(n: int, paused: tuple[int, ...] = (), dr: dict[int, int] | None = None):
@@ -52,8 +90,7 @@ def catalogue_json(n: int, paused: tuple[int, ...] = (), dr: dict[int, int] | No
 
 async def new_site(repo, account, url="https://example.com", plan=Limits()):
     site, _ = await sites.register_site(
-        repo,
-        Urls(),
+        site_ports(repo),
         account_id=account,
         plan=plan,
         url=url,
@@ -63,16 +100,14 @@ async def new_site(repo, account, url="https://example.com", plan=Limits()):
     return site
 
 
-async def new_job(infra, catalogue, account, site_id, directory_ids, plan=Limits()):
+async def new_job(repo, catalogue, account, site_id, directory_ids, plan=Limits()):
     """A job created through the service, as the API would; returns (job, position)."""
     from domain.services import jobs
 
     return await jobs.create_job(
-        infra.repository,
-        catalogue,
+        job_ports(repo, catalogue),
         account_id=account,
         plan=plan,
         site_id=site_id,
         directory_ids=directory_ids,
-        now=NOW,
     )

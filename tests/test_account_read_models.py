@@ -3,7 +3,7 @@ rebuild from position 0 gives exactly the same rows."""
 
 from __future__ import annotations
 
-from adapters.auth_ports import auth_ports
+from adapters.wiring import auth_ports
 from domain.services import accounts, api_keys, authentication, sessions
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from adapters.settings import Settings
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from workers import tasks
 
 WARNING = "BACKLYNK_FETCH_ALLOW_CIDRS is set"
@@ -31,7 +31,7 @@ async def test_the_web_process_warns_at_start_when_the_allow_list_is_set(
 
     chosen = msgspec.structs.replace(settings, fetch_allow_cidrs=cidrs)
     caplog.set_level(logging.WARNING)
-    async with LiveServer(create_app(chosen, in_process_projector=False), free_port()) as live:
+    async with LiveServer(create_app(chosen, in_process_projector=False)) as live:
         assert live.http
         async with live.http.get("/healthz") as response:
             assert response.status == 200

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from adapters.auth_ports import auth_ports
+from adapters.wiring import auth_ports
 from domain.services.accounts import set_plan
+from projections.runner import wait_for
 from tests.accounts import bearer, create_key, paid_account, register
 from tests.test_auth_api import assert_error
 
@@ -86,13 +87,11 @@ async def test_last_used_at_is_recorded_at_most_once_a_minute(server, infra):
         "SELECT count(*) FROM backlynk_events WHERE topic = 'domain.api_key:ApiKey.Used'"
     )
     assert uses == 1
-    last_used = None
-    for _ in range(100):  # the Used event is not waited for; the read model follows
-        async with server.http.get("/api/v1/api-keys", headers=bearer(tokens)) as r:
-            last_used = (await r.json())["data"][0]["last_used_at"]
-        if last_used:
-            break
-        await asyncio.sleep(0.02)
+    # the Used event is not waited for: wait until the read models show every event
+    latest = await infra.store.max_notification_id()
+    assert await wait_for(infra.pool, server.app.state.projections, latest, timeout=60)
+    async with server.http.get("/api/v1/api-keys", headers=bearer(tokens)) as r:
+        last_used = (await r.json())["data"][0]["last_used_at"]
     assert last_used and last_used >= created["created_at"]
 
 

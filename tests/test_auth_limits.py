@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
+import pytest
 
 from tests.accounts import PASSWORD, unique_email
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.test_auth_api import assert_error
 
 
@@ -21,7 +22,7 @@ async def app_with(isolated_settings, infra, **changes: Any) -> AsyncIterator[Li
     from api.app import create_app
 
     settings = msgspec.structs.replace(isolated_settings, **changes)
-    async with LiveServer(create_app(settings, infra=infra), free_port()) as live:
+    async with LiveServer(create_app(settings, infra=infra)) as live:
         yield live
 
 
@@ -89,6 +90,7 @@ async def test_refreshes_are_limited_per_client_per_minute(isolated_settings, in
         assert status == 200, body
 
 
+@pytest.mark.xdist_group("heavy")  # argon2's production parameters, 24 at once
 async def test_a_sign_in_flood_is_refused_with_retry_after_and_the_process_stays_up(
     isolated_settings, infra
 ):

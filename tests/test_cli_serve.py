@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import free_port
+from tests.live_service import quiet_port
 
 GOOD_SECRET = "s" * 32
 
@@ -49,10 +49,13 @@ def assert_one_line_refusal(done: subprocess.CompletedProcess[str], *words: str)
         assert word in lines[0], lines[0]
 
 
-def healthz(port: int, deadline_s: float = 30.0) -> dict[str, str]:
-    """Wait (generously) until the process answers, then return its answer."""
+def healthz(
+    process: subprocess.Popen, port: int, deadline_s: float = 60.0
+) -> dict[str, str] | None:
+    """Wait (generously) until the process answers, then return its answer; None if it
+    ended first (the port was taken after we chose it)."""
     give_up = time.monotonic() + deadline_s
-    while True:
+    while process.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
                 return {"status": str(r.status), "body": r.read().decode()}
@@ -60,35 +63,42 @@ def healthz(port: int, deadline_s: float = 30.0) -> dict[str, str]:
             if time.monotonic() > give_up:
                 raise
             time.sleep(0.1)
+    return None
 
 
-def run_serving(settings, **extra: str) -> tuple[dict[str, str], str]:
-    """Start `backlynk serve`, read /healthz over loopback, stop it; (answer, its log)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backlynk_cli", "serve"],
-        env=serve_env(settings, **extra),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        answer = healthz(int(extra["PORT"]))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, log = process.communicate(timeout=30)
-    return answer, log
+def run_serving(settings, **extra: str) -> tuple[dict[str, str], str, int]:
+    """Start `backlynk serve` on a free port, read /healthz over loopback, stop it;
+    (answer, its log, the port). Another port is tried if the chosen one was taken before
+    the process bound it."""
+    for _ in range(5):
+        port = quiet_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backlynk_cli", "serve"],
+            env=serve_env(settings, PORT=str(port), **extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            answer = healthz(process, port)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            _, log = process.communicate(timeout=30)
+        if answer is not None:
+            return answer, log, port
+        assert "address already in use" in log.lower(), log
+    raise AssertionError("no free port in five tries")
 
 
 def test_serve_binds_every_interface_and_the_port_of_the_environment(settings):
-    port = free_port()
-    answer, log = run_serving(settings, PORT=str(port))
+    answer, log, port = run_serving(settings)
     assert answer["status"] == "200"
     assert f"http://0.0.0.0:{port}" in log
 
 
 def test_serve_binds_the_host_of_the_environment(settings):
-    port = free_port()
-    answer, log = run_serving(settings, PORT=str(port), HOST="127.0.0.1")
+    answer, log, port = run_serving(settings, HOST="127.0.0.1")
     assert answer["status"] == "200"
     assert f"http://127.0.0.1:{port}" in log
 
@@ -131,6 +141,5 @@ def test_a_missing_jwt_secret_refuses_to_start_outside_dev(settings):
 
 
 def test_dev_mode_accepts_a_short_secret(settings):
-    port = free_port()
-    answer, _ = run_serving(settings, PORT=str(port), JWT_SECRET="short", BACKLYNK_DEV="1")
+    answer, _, _ = run_serving(settings, JWT_SECRET="short", BACKLYNK_DEV="1")
     assert answer["status"] == "200"

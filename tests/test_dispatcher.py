@@ -35,7 +35,7 @@ async def test_events_become_queued_jobs_exactly_once(infra, settings, catalogue
         await pool.delete(settings.queue_name)
         account = uuid.uuid4()
         site = await new_site(infra.repository, account)
-        job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
+        job, _ = await new_job(infra.repository, catalogue, account, site.id, [1, 2])
         repo = infra.repository
         await delivery.begin_submission(repo, job.id, 1)
         await delivery.record_outcome(repo, job.id, 1, Submitted("https://d/1"))

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from adapters.throttle import MAX_FAILURES_PER_EMAIL
 from api.app import create_app
 from tests.accounts import PASSWORD, bearer, paid_account, register, unique_email
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 
 async def boom(request: Request) -> Response:
@@ -26,7 +26,7 @@ async def boom(request: Request) -> Response:
 async def app_server(isolated_settings, infra) -> AsyncIterator[LiveServer]:
     app = create_app(isolated_settings, infra=infra, in_process_projector=True)
     app.router.routes.append(Route("/test/boom", boom))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 

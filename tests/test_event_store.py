@@ -4,10 +4,12 @@ gap-free notification order under concurrent writers, typed round trips, snapsho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from adapters.event_store import PostgresEventStore
 from adapters.repository import EventSourcedRepository
@@ -143,3 +145,83 @@ async def test_snapshots_make_loading_independent_of_history_length(infra):
 async def test_unknown_aggregate_is_not_found(infra):
     with pytest.raises(NotFound):
         await infra.repository.get(uuid.uuid4(), Counter)
+
+
+async def test_a_conflicting_batch_fails_alone_in_a_shared_flush(infra):
+    """Three appends reach one flush (one statement): the batch that would overwrite an
+    existing version fails whole, the others commit and get their ids in order."""
+    store = infra.store
+    taken = uuid.uuid4()
+    await store.append([StoredEvent(taken, 1, "t", b"1")])
+    fresh_a, fresh_b, bystander = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    before = await store.max_notification_id()
+    results = await asyncio.gather(
+        store.append([StoredEvent(fresh_a, 1, "t", b"a1"), StoredEvent(fresh_a, 2, "t", b"a2")]),
+        # version 1 of `taken` exists: this batch, bystander included, writes nothing
+        store.append([StoredEvent(bystander, 1, "t", b"x"), StoredEvent(taken, 1, "t", b"2")]),
+        store.append([StoredEvent(fresh_b, 1, "t", b"b1")]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], ConcurrencyConflict)
+    notes = await store.notifications(before, 10)
+    assert [(n.originator_id, n.originator_version) for n in notes] == [
+        (fresh_a, 1),
+        (fresh_a, 2),
+        (fresh_b, 1),
+    ]
+    assert results[0] == [notes[0].id, notes[1].id] and results[2] == [notes[2].id]
+    assert await store.read(bystander) == []
+    assert [e.state for e in await store.read(taken)] == [b"1"]
+
+
+async def test_closing_the_store_gives_its_writer_connection_back(settings):
+    from adapters.db import connect_pool
+
+    pool = await connect_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        store = PostgresEventStore(pool, hold_connection_for=3600)
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])  # same connection, kept
+        assert pool.get_idle_size() == 0
+        await store.close()
+        assert pool.get_idle_size() == 1
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])  # usable after close
+        await store.close()
+    finally:
+        await pool.close()
+
+
+async def test_a_writer_connection_ended_by_the_server_is_replaced(infra, settings):
+    import asyncpg
+
+    store = PostgresEventStore(infra.pool, hold_connection_for=3600)
+    try:
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        held = store._conn
+        assert held is not None
+        admin = await asyncpg.connect(settings.database_url)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
+        finally:
+            await admin.close()
+        with contextlib.suppress(Exception):  # the first try may meet the dead connection
+            await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        fresh = uuid.uuid4()
+        assert len(await store.append([StoredEvent(fresh, 1, "t", b"")])) == 1
+        assert [e.originator_id for e in await store.read(fresh)] == [fresh]
+    finally:
+        await store.close()
+
+
+async def test_a_cancelled_flush_leaves_no_append_waiting(infra):
+    """The loop closing cancels the flusher, even before it ran: its appends end
+    (cancelled: their outcome is unknown) instead of waiting forever."""
+    store = PostgresEventStore(infra.pool)
+    appending = asyncio.ensure_future(store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")]))
+    await asyncio.sleep(0)  # the append is queued and its flusher created, not yet run
+    assert store._flusher is not None
+    store._flusher.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await appending
+    assert len(await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])) == 1
+    await store.close()

@@ -15,7 +15,7 @@ from api.app import create_app
 from api.bodies import read_json
 from api.errors import ApiError
 from api.idempotency import idempotent
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 
 class Order(msgspec.Struct):
@@ -45,7 +45,7 @@ async def web(settings, infra):
 
     app = create_app(settings, infra=infra, in_process_projector=False)
     app.router.routes.append(Route("/test/orders", create, methods=["POST"]))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         live.ran = ran
         yield live
 
@@ -138,7 +138,7 @@ async def anonymous_web(isolated_settings, infra):
 
     app = create_app(isolated_settings, infra=infra, in_process_projector=False)
     app.router.routes.append(Route("/test/answer", idempotent_endpoint(answer), methods=["POST"]))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         live.ran = ran
         yield live
 
@@ -186,3 +186,19 @@ async def test_an_anonymous_client_opens_a_bounded_number_of_keys(
     assert anonymous_web.ran == [1, 1, 1, 2]
     kept = [k async for k in infra.redis.scan_iter(f"{isolated_settings.redis_namespace}:idem:*")]
     assert len(kept) == 3
+
+
+@pytest.mark.parametrize("key", ["caf\u00e9", "x" * 256])
+async def test_a_key_outside_the_documented_rule_is_422_naming_the_header(web, key):
+    """The route and the OpenAPI document read one rule: 1-255 printable ASCII."""
+    status, body, _ = await post(web, {"item": "book"}, key)
+    assert status == 422 and body["error"]["field"] == "Idempotency-Key"
+    assert web.ran == []
+
+
+def test_the_document_shows_the_rule_the_routes_apply():
+    from api.openapi import IDEMPOTENCY_KEY
+
+    schema = IDEMPOTENCY_KEY["schema"]
+    assert (schema["minLength"], schema["maxLength"]) == (1, 255)
+    assert schema["pattern"] == "^[\\x20-\\x7e]+$"

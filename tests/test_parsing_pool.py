@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = pytest.mark.xdist_group("heavy")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SERVED = """

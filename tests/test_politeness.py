@@ -1,13 +1,13 @@
-"""Politeness limits hold across processes (here: separate clients of one Redis)."""
+"""Politeness limits hold across processes (here: separate clients of one Redis). Each
+test has its own Redis namespace (`settings`); the time bounds are the rules' own lower
+bounds, and upper bounds only far beyond them (a busy machine is slow, never fast)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
-import uuid
 
-import msgspec
 import pytest
 from redis.asyncio import Redis
 
@@ -65,13 +65,15 @@ async def test_a_dead_holder_blocks_only_until_its_lease_ends(settings):
         started = time.monotonic()
         async with gate.slot("crash.example"):
             waited = time.monotonic() - started
-        assert 0.2 <= waited < 2
+        # the lease (0.3 s) ended it; nothing else releases the host (the default lease is
+        # 60 s)
+        assert 0.2 <= waited < 30
     finally:
         await redis.aclose()
 
 
 async def test_a_held_host_gives_host_busy_after_max_wait_and_leaves_nothing_held(settings):
-    own = msgspec.structs.replace(settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}")
+    own = settings  # this test's own Redis namespace
     redis = Redis.from_url(settings.redis_url)
     holder = Politeness(redis, own, host_delay=0)
     impatient = Politeness(redis, own, host_delay=0, max_wait=0.2)
@@ -91,16 +93,17 @@ async def test_a_held_host_gives_host_busy_after_max_wait_and_leaves_nothing_hel
         with pytest.raises(HostBusy) as busy:
             async with impatient.slot("busy.example"):
                 pytest.fail("entered a host that another holds")
-        assert 0.2 <= time.monotonic() - started < 1.5
+        assert 0.2 <= time.monotonic() - started < 30  # gave up, not waiting for the holder
         assert busy.value.retry_in >= 1.0
         # the refused caller gave its global slot back: only the holder's is in flight
         assert await redis.zcard(inflight) == 1
         release.set()
         await holding
         assert await redis.zcard(inflight) == 0 and not await redis.exists(lock)
-        started = time.monotonic()
-        async with impatient.slot("busy.example"):
-            assert time.monotonic() - started < 0.2  # free at once
+        # free at once: without patience, a host that is not free is HostBusy at once
+        at_once = Politeness(redis, own, host_delay=0, max_wait=0)
+        async with at_once.slot("busy.example"):
+            assert await redis.exists(lock)
     finally:
         release.set()
         await holding
@@ -108,7 +111,7 @@ async def test_a_held_host_gives_host_busy_after_max_wait_and_leaves_nothing_hel
 
 
 async def test_host_busy_when_the_global_limit_stays_full(settings):
-    own = msgspec.structs.replace(settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}")
+    own = settings  # this test's own Redis namespace
     redis = Redis.from_url(settings.redis_url)
     gate = Politeness(redis, own, global_limit=1, host_delay=0, max_wait=0.15)
     inflight = own.redis_key("polite", "inflight")

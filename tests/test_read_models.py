@@ -11,7 +11,7 @@ from domain.services import delivery, jobs, monitoring, sites, verification
 from domain.services.delivery import Failed, RetryLater, Submitted
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, rebuild, wait_for
-from tests.support import NOW, Limits, new_site
+from tests.support import Limits, job_ports, new_site, site_ports
 from tests.test_backlink_aggregate import GONE, LINKED
 
 
@@ -25,23 +25,21 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
     site = await new_site(repo, account)
     other = await new_site(repo, account, "https://other.example.com")
     changes = {"name": "Renamed", "keywords": ["a", "b"]}
-    await sites.update_site(repo, account_id=account, site_id=site.id, changes=changes)
-    await sites.archive_site(repo, account_id=account, site_id=other.id)
+    await sites.update_site(site_ports(repo), account_id=account, site_id=site.id, changes=changes)
+    await sites.archive_site(site_ports(repo), account_id=account, site_id=other.id)
 
     async def job(ids):
         created, _ = await jobs.create_job(
-            repo,
-            catalogue,
+            job_ports(repo, catalogue),
             account_id=account,
             plan=Limits(),
             site_id=site.id,
             directory_ids=ids,
-            now=NOW,
         )
         return created
 
     canceled = await job([1, 2, 3])
-    await jobs.cancel_job(repo, account_id=account, job_id=canceled.id)
+    await jobs.cancel_job(job_ports(repo, catalogue), account_id=account, job_id=canceled.id)
     running = await job([1, 2, 4])
     await delivery.start_job(repo, running.id)
     for directory_id in (1, 2, 4):
@@ -57,7 +55,7 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
     # canceled while a task was in flight, whose attempt then failed transiently
     in_flight = await job([2, 3])
     await delivery.begin_submission(repo, in_flight.id, 2)
-    await jobs.cancel_job(repo, account_id=account, job_id=in_flight.id)
+    await jobs.cancel_job(job_ports(repo, catalogue), account_id=account, job_id=in_flight.id)
     await delivery.record_outcome(repo, in_flight.id, 2, RetryLater("timeout", "slow"))
     return running.id
 
@@ -68,7 +66,8 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
     await runner.start()
     try:
         running = await exercise_every_event(infra.repository, catalogue)
-        assert await wait_for(infra.pool, projections, await infra.store.max_notification_id())
+        latest = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, projections, latest, timeout=60)
     finally:
         await runner.stop()
 

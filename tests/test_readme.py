@@ -179,7 +179,7 @@ def test_sh_blocks_are_found_with_their_announced_statuses():
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.xdist_group("processes")
+@pytest.mark.xdist_group("heavy")
 def test_readme_runs_top_to_bottom_twice(tmp_path: Path):
     blocks = sh_blocks(README.read_text())
     assert blocks, "README.md has no sh block"

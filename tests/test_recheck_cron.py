@@ -16,16 +16,14 @@ from domain.services import delivery, jobs, monitoring, verification
 from domain.services.delivery import Submitted
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, wait_for
-from tests.support import NOW, Limits, new_site
+from tests.support import Limits, job_ports, new_site
 from tests.test_backlink_aggregate import LINKED
 from workers import tasks
 
 
 @pytest.fixture
 async def ctx(settings, infra) -> Any:
-    own = msgspec.structs.replace(
-        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", recheck_hours=24.0
-    )
+    own = msgspec.structs.replace(settings, recheck_hours=24.0)
     queue = TaskQueue(own)
     yield {"settings": own, "infra": infra, "queue": queue}
     await queue.close()
@@ -43,13 +41,11 @@ async def three_backlinks(infra, catalogue) -> list[uuid.UUID]:
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
     job, _ = await jobs.create_job(
-        infra.repository,
-        catalogue,
+        job_ports(infra.repository, catalogue),
         account_id=account,
         plan=Limits(),
         site_id=site.id,
         directory_ids=[1, 2, 3],
-        now=NOW,
     )
     found = []
     for directory_id in (1, 2, 3):
@@ -65,7 +61,7 @@ async def three_backlinks(infra, catalogue) -> list[uuid.UUID]:
 
 async def projected(infra) -> None:
     latest = await infra.store.max_notification_id()
-    assert await wait_for(infra.pool, read_models(), latest, timeout=5)
+    assert await wait_for(infra.pool, read_models(), latest, timeout=60)
 
 
 async def checked_hours_ago(infra, backlink_id: uuid.UUID, hours: float) -> None:

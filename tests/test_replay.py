@@ -16,11 +16,10 @@ import uuid
 import asyncpg
 import pytest
 
-from domain.services import sites
 from projections import replay
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, position, wait_for
-from tests.support import Limits, Urls
+from tests.support import Limits, new_site
 from tests.test_read_models import exercise_every_event
 from tests.test_stuck_projections import backlynk, cli_env
 
@@ -41,15 +40,7 @@ async def settle(infra, settings, projections=None) -> None:
 
 
 async def add_site(infra, account: uuid.UUID, i: int) -> uuid.UUID:
-    site, _ = await sites.register_site(
-        infra.repository,
-        Urls(),
-        account_id=account,
-        plan=MANY,
-        url=f"https://s{i}.example.com",
-        details=sites.SiteDetails(name=f"Site {i}"),
-        verify_landing_page=False,
-    )
+    site = await new_site(infra.repository, account, f"https://s{i}.example.com", plan=MANY)
     return site.id
 
 
@@ -357,7 +348,7 @@ async def test_export_round_trips_the_store(history, settings):
 
 
 async def test_export_redacts_credential_hashes(infra, settings):
-    from adapters.auth_ports import auth_ports
+    from adapters.wiring import auth_ports
     from domain.services.accounts import create_account
 
     await create_account(

@@ -42,6 +42,12 @@ def test_variables_are_read_and_parsed():
     assert [str(n) for n in s.allowed_networks()] == ["127.0.0.0/8", "10.1.0.0/16"]
 
 
+def test_the_read_your_writes_wait_is_a_setting():
+    assert load({}).read_your_writes_wait == 2.0
+    assert load({"BACKLYNK_READ_YOUR_WRITES_WAIT": "0"}).read_your_writes_wait == 0
+    assert load({"BACKLYNK_READ_YOUR_WRITES_WAIT": "60"}).read_your_writes_wait == 60
+
+
 def test_no_jwt_secret_outside_dev_refuses_to_start():
     with pytest.raises(SettingsError, match="JWT_SECRET"):
         load({}).signing_secret  # noqa: B018
@@ -74,6 +80,7 @@ def test_host_and_empty_values_mean_the_default():
         ("BACKLYNK_JOB_TIMEOUT", "0"),
         ("BACKLYNK_PASSWORD_CONCURRENCY", "-1"),
         ("BACKLYNK_HOST_DELAY", "inf"),
+        ("BACKLYNK_READ_YOUR_WRITES_WAIT", "-1"),
     ],
 )
 def test_a_value_out_of_range_names_the_variable(name, value):

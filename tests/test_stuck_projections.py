@@ -25,8 +25,12 @@ from domain.site import Site
 from projections import stalls
 from projections.registry import all_projections
 from tests.accounts import bearer, paid_account, register
-from tests.conftest import LiveServer, free_port
-from tests.support import Limits, Urls
+from tests.conftest import LiveServer
+from tests.support import Limits, site_ports
+
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
 
 WAIT = 60.0  # generous: the machine may be busy; a pass takes well under a second
 
@@ -89,7 +93,7 @@ async def web(
     if projector:
         projector.start()
     try:
-        async with LiveServer(app, free_port()) as live:
+        async with LiveServer(app) as live:
             live.projector = projector  # type: ignore[attr-defined]
             yield live
     finally:
@@ -128,8 +132,7 @@ async def register_site(infra: Infrastructure, owner, url: str, name: str) -> in
     """A valid site, through the service as the API registers one; the notification id
     of its `Site.Registered` event."""
     site, _ = await sites.register_site(
-        infra.repository,
-        Urls(),
+        site_ports(infra.repository),
         account_id=owner,
         plan=Limits(),
         url=url,

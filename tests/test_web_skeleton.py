@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from api.app import create_app
 from api.bodies import read_json
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 
 class Echo(msgspec.Struct):
@@ -37,7 +37,7 @@ async def web(settings, infra):
     app.router.routes.extend(
         [Route("/test/boom", boom), Route("/test/echo", echo, methods=["POST"])]
     )
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 
@@ -68,7 +68,7 @@ async def test_readyz_reports_an_unreachable_dependency(settings, infra):
     healthy_redis = infra.redis
     infra.redis = Redis.from_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
     try:
-        async with LiveServer(app, free_port()) as live, live.http.get("/readyz") as r:
+        async with LiveServer(app) as live, live.http.get("/readyz") as r:
             assert r.status == 503
             body = await r.json()
             assert body["checks"]["postgres"] == "ok"

@@ -21,9 +21,10 @@ async def test_stale_reservations_are_released_and_their_tasks_fail(infra, setti
     await runner.start()
     account = uuid.uuid4()
     site = await new_site(infra.repository, account)
-    job, _ = await new_job(infra, catalogue, account, site.id, [1, 2])
+    job, _ = await new_job(infra.repository, catalogue, account, site.id, [1, 2])
     try:
-        assert await wait_for(infra.pool, read_models(), await infra.store.max_notification_id())
+        latest = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, read_models(), latest, timeout=60)
         queue = TaskQueue(settings)
         fresh = {"settings": settings, "infra": infra, "queue": queue}
         assert await tasks.expire_stale_reservations(fresh) == 0  # a week has not passed

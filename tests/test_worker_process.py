@@ -7,8 +7,13 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
+
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = pytest.mark.xdist_group("heavy")
 
 
 async def test_a_real_worker_process_runs_a_queued_job(settings):

@@ -12,11 +12,16 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 from api.app import create_app
+from projections.runner import wait_for
 from tests.accounts import bearer, paid_account
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.workers_support import Sandbox, Workers, eventually
 
 SETTLED = {"verified", "failed", "skipped", "canceled"}
+
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
 
 
 @pytest.fixture
@@ -33,7 +38,7 @@ async def api(settings, infra):
         infra=infra,
         in_process_projector=True,
     )
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 
@@ -71,6 +76,13 @@ async def get(api, tokens, path) -> Any:
     async with api.http.get(path, headers=bearer(tokens)) as r:
         assert r.status == 200, await r.text()
         return await r.json()
+
+
+async def caught_up(api, infra) -> None:
+    """Every read model shows every event stored so far. The job answer says the tasks
+    have settled; the usage and backlinks read models may not have applied them yet."""
+    latest = await infra.store.max_notification_id()
+    assert await wait_for(infra.pool, api.app.state.projections, latest, timeout=60)
 
 
 def by_directory(job: dict) -> dict[int, tuple[str, str | None]]:
@@ -111,6 +123,7 @@ async def test_a_job_over_six_directories_completes_with_the_expected_outcomes(
         "local-listings": 1,
         "flaky-directory": 1,
     }
+    await caught_up(api, infra)
     me = await get(api, tokens, "/api/v1/users/me")
     assert (me["usage"]["used"], me["usage"]["reserved"]) == (4, 0)
 
@@ -156,6 +169,7 @@ async def test_kill_9_mid_submission_then_restart_submits_nothing_twice(
         "saas-hub": 1,
         "local-listings": 1,
     }
+    await caught_up(api, infra)
     me = await get(api, tokens, "/api/v1/users/me")
     assert (me["usage"]["used"], me["usage"]["reserved"]) == (3, 0)
 
@@ -190,6 +204,7 @@ async def test_cancel_mid_job_releases_what_was_not_submitted(api, infra, sandbo
     assert final["progress"]["percent"] == 100 and final["finished_at"]
     submitted = sum(s in ("submitted", "verified") for s in statuses)
     assert submitted == sum(sandbox.state.submissions.values())
+    await caught_up(api, infra)
     me = await get(api, tokens, "/api/v1/users/me")
     assert me["usage"]["used"] == submitted and me["usage"]["reserved"] == 0
 
@@ -242,6 +257,7 @@ async def test_cancel_while_a_submission_is_in_flight_lets_it_finish_then_cancel
         task = next(t for t in final["tasks"] if t["directory_id"] == held)
         assert task["status"] in ("submitted", "verified") and task["attempts"] == 1
         assert sum(sandbox.state.submissions.values()) == 1
+        await caught_up(api, infra)
         me = await get(api, tokens, "/api/v1/users/me")
         assert (me["usage"]["used"], me["usage"]["reserved"]) == (1, 0)
         async with api.http.post(f"{path}/cancel", headers=bearer(tokens)) as r:
@@ -275,6 +291,7 @@ async def test_a_form_directory_redirecting_to_a_thank_you_page_is_verified_at_i
     task = final["tasks"][0]
     assert (task["status"], task["listing_url"]) == ("verified", listing), task
     assert final["status"] == "completed"
+    await caught_up(api, infra)
     backlinks = (await get(api, tokens, "/api/v1/backlinks"))["data"]
     assert [(b["directory_id"], b["source_url"]) for b in backlinks] == [(9, listing)]
     assert backlinks[0]["id"] == task["backlink_id"] and backlinks[0]["status"] == "live"

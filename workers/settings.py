@@ -1,4 +1,5 @@
-"""arq `WorkerSettings` for `backlynk worker`."""
+"""arq `WorkerSettings` for `backlynk worker`, and `worker_options`: what arq is given
+beside it from the settings the command loaded (nothing here reads the environment)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from adapters.queue import KEEP_RESULT_SECONDS
-from adapters.settings import load
+from adapters.settings import Settings
 from workers import tasks
-
-_settings = load()
 
 
 async def echo(ctx: dict[str, Any], payload: Any) -> Any:
@@ -36,11 +35,18 @@ class WorkerSettings:
     ]
     on_startup = tasks.startup
     on_shutdown = tasks.shutdown
-    redis_settings = RedisSettings.from_dsn(_settings.redis_url)
-    queue_name = _settings.queue_name
-    # a killed worker's job is picked up again once its lease (timeout + 10 s) runs out;
-    # a submission's own deadline is two thirds of it, so recovery takes under a minute
-    job_timeout = _settings.job_timeout
     keep_result = KEEP_RESULT_SECONDS
     max_jobs = 20
     health_check_interval = 30
+
+
+def worker_options(settings: Settings) -> dict[str, Any]:
+    """This deployment's queue, and the settings every task reads (`ctx["settings"]`)."""
+    return {
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "queue_name": settings.queue_name,
+        # a killed worker's job is picked up again once its lease (timeout + 10 s) runs
+        # out; a submission's own deadline is two thirds of it: recovery within a minute
+        "job_timeout": settings.job_timeout,
+        "ctx": {"settings": settings},
+    }

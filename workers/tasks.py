@@ -18,12 +18,12 @@ from uuid import UUID
 from arq.worker import Retry
 
 from adapters import queue_ids
-from adapters.directories import PostgresDirectoryCatalogue
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.politeness import HostBusy, Politeness
 from adapters.queue import TaskQueue
-from adapters.settings import Settings, load
+from adapters.settings import Settings
 from adapters.submitters import Submitter
+from adapters.wiring import Ports, wire
 from domain import cron_windows
 from domain.job import IN_FLIGHT, UNFINISHED, TaskStatus
 from domain.services import delivery, monitoring, verification
@@ -47,15 +47,17 @@ _STALE_RESERVATIONS = (
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings: Settings = ctx.get("settings") or load()
+    """Wire the process once: `ctx["settings"]` comes from `backlynk worker`
+    (`workers.settings.worker_options`)."""
+    settings: Settings = ctx["settings"]
     infra = await open_infrastructure(settings, pool_size=5)
-    ctx["settings"], ctx["infra"] = settings, infra
-    ctx["queue"] = TaskQueue(settings)
+    ports = wire(infra, settings)
+    ctx["infra"], ctx["ports"], ctx["queue"] = infra, ports, ports.queue
     ctx["delivery"] = Delivery(
-        repo=infra.repository,
-        catalogue=PostgresDirectoryCatalogue(infra.pool),
+        repo=ports.repository,
+        catalogue=ports.catalogue,
         submitter=Submitter(infra.fetcher.form_session, timeout=settings.job_timeout * 2 / 3),
-        inspector=infra.page_inspector,
+        inspector=ports.page_inspector,
         gate=Politeness(
             infra.redis,
             settings,
@@ -65,12 +67,13 @@ async def startup(ctx: dict[str, Any]) -> None:
             # a dead worker's slot frees itself when its job could no longer be running
             lease=settings.job_timeout,
         ),
-        clock=infra.clock,
+        clock=ports.clock,
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["queue"].close()
+    ports: Ports = ctx["ports"]
+    await ports.close()
     infra: Infrastructure = ctx["infra"]
     await infra.close()
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from domain.backlink import Evidence, evidence_of
 from domain.backlink_evidence import CheckReport, CheckResult, judge, summarise
 from domain.errors import InvalidUrl, TooManyUrls, ValidationFailed
-from domain.ports import Clock, HostNames, PageInspector
+from domain.ports import CheckPorts, Clock, PageInspector
 from domain.target_domain import normalise_domain
 
 MAX_URLS = 25
@@ -59,23 +59,16 @@ def unique_urls(urls: list[str]) -> list[str]:
     return distinct
 
 
-async def check_backlinks(
-    domain: str,
-    urls: list[str],
-    *,
-    inspector: PageInspector,
-    names: HostNames,
-    clock: Clock,
-) -> CheckReport:
+async def check_backlinks(ports: CheckPorts, domain: str, urls: list[str]) -> CheckReport:
     """Validate everything first (a refused request fetches nothing), then inspect every
     URL concurrently and judge each page against the domain as soon as it is read (one
     page at a time: judging all at the end would hold the event loop for all of them)."""
-    target = normalise_domain(domain, names)
+    target = normalise_domain(domain, ports.names)
     distinct = unique_urls(urls)
-    now: datetime = clock.now()
+    now: datetime = ports.clock.now()
 
     async def one(url: str) -> CheckResult:
-        return judge(await inspector.inspect(url), target, now)
+        return judge(await ports.inspector.inspect(url), target, now)
 
     return summarise(target, list(await asyncio.gather(*(one(u) for u in distinct))))
 

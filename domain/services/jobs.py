@@ -4,13 +4,12 @@ cancel (releasing both)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from uuid import UUID
 
 from domain.directory import Directory
 from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.job import Job, Task, TaskStatus, job_not_found, skipped
-from domain.ports import DirectoryCatalogue, PlanLimits, Repository
+from domain.ports import DirectoryCatalogue, JobPorts, PlanLimits, Repository
 from domain.quota import Quota, period_of
 from domain.services.retry import on_conflict
 from domain.services.sites import get_site
@@ -81,21 +80,20 @@ async def _site_named_in_request(repo: Repository, account_id: UUID, site_id: UU
 
 
 async def create_job(
-    repo: Repository,
-    catalogue: DirectoryCatalogue,
+    ports: JobPorts,
     *,
     account_id: UUID,
     plan: PlanLimits,
     site_id: UUID,
     directory_ids: Sequence[int] | None,
-    now: datetime,
 ) -> tuple[Job, int]:
     """Create a job: one pending task per directory the site is not yet claimed for (the
     others are skipped as already_submitted and cost nothing), with the quota reservation
     and the site's claims in the same atomic save."""
+    repo = ports.repository
     await _site_named_in_request(repo, account_id, site_id)  # 404 before anything else
-    directories = await choose_directories(catalogue, plan, directory_ids)
-    period = period_of(now)
+    directories = await choose_directories(ports.catalogue, plan, directory_ids)
+    period = period_of(ports.clock.now())
 
     async def attempt() -> tuple[Job, int]:
         site = await _site_named_in_request(repo, account_id, site_id)
@@ -140,8 +138,9 @@ async def get_job(repo: Repository, account_id: UUID, job_id: UUID) -> Job:
     return job
 
 
-async def cancel_job(repo: Repository, *, account_id: UUID, job_id: UUID) -> tuple[Job, int]:
+async def cancel_job(ports: JobPorts, *, account_id: UUID, job_id: UUID) -> tuple[Job, int]:
     """Cancel pending tasks; release their quota and give their directories back."""
+    repo = ports.repository
 
     async def attempt() -> tuple[Job, int]:
         job = await get_job(repo, account_id, job_id)

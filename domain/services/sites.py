@@ -7,17 +7,16 @@ from uuid import UUID
 import msgspec
 
 from domain.errors import NotFound
-from domain.ports import PlanLimits, Repository, SiteUrlPolicy
+from domain.ports import PlanLimits, Repository, SitePorts
 from domain.services.retry import on_conflict
-from domain.site import InvalidSiteUrl, Site, SiteRegistry, site_not_found
-
-
-class SiteDetails(msgspec.Struct):
-    name: str
-    description: str | None = None
-    category: str | None = None
-    keywords: list[str] = []
-    contact_email: str | None = None
+from domain.site import (
+    InvalidSiteUrl,
+    Site,
+    SiteDetails,
+    SiteRegistry,
+    check_changes,
+    site_not_found,
+)
 
 
 async def _registry(repo: Repository, account_id: UUID) -> SiteRegistry:
@@ -28,8 +27,7 @@ async def _registry(repo: Repository, account_id: UUID) -> SiteRegistry:
 
 
 async def register_site(
-    repo: Repository,
-    urls: SiteUrlPolicy,
+    ports: SitePorts,
     *,
     account_id: UUID,
     plan: PlanLimits,
@@ -38,6 +36,7 @@ async def register_site(
     verify_landing_page: bool,
 ) -> tuple[Site, int]:
     """Returns the new site and the notification id of its events."""
+    repo, urls = ports.repository, ports.urls
     normalised, host = urls.normalise(url)
     registry = await _registry(repo, account_id)
     # fail fast on a duplicate or the limit before fetching anything
@@ -53,11 +52,7 @@ async def register_site(
             account_id=account_id,
             url=normalised,
             domain=host,
-            name=details.name,
-            description=details.description,
-            category=details.category,
-            keywords=details.keywords,
-            contact_email=details.contact_email,
+            **msgspec.structs.asdict(details),
         )
         reg.admit(normalised, site.id, plan.max_sites)
         return site, await repo.save(site, reg)
@@ -75,8 +70,13 @@ async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
 
 
 async def update_site(
-    repo: Repository, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
+    ports: SitePorts, *, account_id: UUID, site_id: UUID, changes: dict[str, object]
 ) -> tuple[Site, int]:
+    """`changes`: the fields to change, by name; a URL or an unknown field is refused
+    before the site is read."""
+    check_changes(changes)
+    repo = ports.repository
+
     async def attempt() -> tuple[Site, int]:
         site = await get_site(repo, account_id, site_id)
         site.update(changes)
@@ -85,8 +85,9 @@ async def update_site(
     return await on_conflict(attempt)
 
 
-async def archive_site(repo: Repository, *, account_id: UUID, site_id: UUID) -> tuple[Site, int]:
+async def archive_site(ports: SitePorts, *, account_id: UUID, site_id: UUID) -> tuple[Site, int]:
     """Archive the site and free its URL in the account (it can be registered again)."""
+    repo = ports.repository
 
     async def attempt() -> tuple[Site, int]:
         site = await get_site(repo, account_id, site_id)

@@ -18,7 +18,11 @@ from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
 from tests.checker.apps import checker_app
 from tests.checker.sites import FixtureSite
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
+
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = pytest.mark.xdist_group("heavy")
 
 CHECK_ENDPOINT = "/api/v1/public/check-backlinks"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `make test` installs it when missing
@@ -80,7 +84,7 @@ async def strict_server(
     checker_settings: Settings, infra: Infrastructure, fetcher: Fetcher
 ) -> AsyncIterator[LiveServer]:
     app = StrictCsp(checker_app(checker_settings, infra, fetcher))
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 

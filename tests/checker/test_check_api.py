@@ -17,7 +17,7 @@ from adapters.settings import Settings
 from tests.accounts import bearer, paid_account, register
 from tests.checker.conftest import Checker
 from tests.checker.sites import FixtureSite
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 LINK = '<html><body><a href="https://example.com/">Example</a></body></html>'
 
@@ -214,15 +214,11 @@ async def test_public_checks_are_rate_limited_per_client_ip(
 ) -> None:
     from api.app import create_app
 
-    limited = msgspec.structs.replace(
-        settings, redis_namespace=f"test-{uuid.uuid4().hex[:12]}", public_check_rate=3
-    )
+    limited = msgspec.structs.replace(settings, public_check_rate=3)
     infra.fetcher = fetcher
     url = site.page("/rl", LINK)
     body = {"domain": "example.com", "urls": [url]}
-    async with LiveServer(
-        create_app(limited, infra=infra, in_process_projector=False), free_port()
-    ) as live:
+    async with LiveServer(create_app(limited, infra=infra, in_process_projector=False)) as live:
         assert live.http
         for _ in range(3):
             async with live.http.post("/api/v1/public/check-backlinks", json=body) as r:

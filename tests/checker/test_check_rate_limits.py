@@ -17,7 +17,7 @@ from adapters.settings import Settings
 from domain.plans import PRO
 from tests.accounts import bearer, paid_account
 from tests.checker.sites import FixtureSite
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 
 LINK = '<a href="https://example.com/">example</a>'
 PUBLIC = "/api/v1/public/check-backlinks"
@@ -33,7 +33,7 @@ async def limited(
 
     infra.fetcher = fetcher
     settings = msgspec.structs.replace(checker_settings, public_check_urls=4)
-    async with LiveServer(create_app(settings, infra=infra), free_port()) as live:
+    async with LiveServer(create_app(settings, infra=infra)) as live:
         yield live
 
 
@@ -100,7 +100,7 @@ async def test_public_checks_are_counted_per_64_too(
     infra.fetcher = fetcher
     settings = msgspec.structs.replace(checker_settings, public_check_rate=2)
     url = site.page("/r6", LINK)
-    async with LiveServer(create_app(settings, infra=infra), free_port()) as live:
+    async with LiveServer(create_app(settings, infra=infra)) as live:
         for host in ("2001:db8:9:1::a", "2001:db8:9:1::b"):
             status, _, _ = await post(live, PUBLIC, [url], from_ip(host))
             assert status == 200

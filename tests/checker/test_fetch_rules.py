@@ -3,16 +3,19 @@ failures, encodings, TLS and the SSRF guard (API.md, "Backlink check")."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import zlib
 
 import brotli
+import pytest
 from aiohttp import web
 
 from adapters.fetcher import MAX_BODY
-from tests.checker.conftest import Checker
+from tests.checker.conftest import Checker, one_server_per_module
 from tests.checker.sites import FixtureSite
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+site, check, fresh_site = one_server_per_module()
 
 LINK = '<html><body><a href="https://example.com/">Example</a></body></html>'
 
@@ -133,45 +136,6 @@ async def test_404_and_500_are_answers_not_errors(site: FixtureSite, check: Chec
     assert body["summary"] == {
         "alive": 0, "dead": 2, "withLink": 0, "dofollow": 0, "indexable": 0, "redirected": 0,
     }  # fmt: skip
-
-
-async def test_timeout_before_headers(site: FixtureSite, check: Checker) -> None:
-    async def never(request: web.BaseRequest) -> web.StreamResponse:
-        await asyncio.sleep(5)
-        return web.Response(text="late")
-
-    url = site.handle("/never", never)
-    result = await check.one(url)
-    assert (result["finalUrl"], result["httpStatus"]) == (url, None)
-    assert result["error"]["code"] == "timeout"
-
-
-async def test_a_body_that_times_out_is_dead_even_with_status_200(
-    site: FixtureSite, check: Checker
-) -> None:
-    async def trickle(request: web.BaseRequest) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/html"})
-        await response.prepare(request)
-        await response.write(LINK.encode())
-        await asyncio.sleep(5)
-        return response
-
-    result = await check.one(site.handle("/trickle", trickle))
-    assert (result["httpStatus"], result["error"]["code"]) == (200, "timeout")
-    assert (result["hasLink"], result["indexable"]) == (False, False)
-
-
-async def test_the_time_limit_covers_every_hop(site: FixtureSite, check: Checker) -> None:
-    async def slow_redirect(request: web.BaseRequest) -> web.StreamResponse:
-        await asyncio.sleep(0.6)
-        n = int(request.path.rsplit("/", 1)[1])
-        return web.Response(status=302, headers={"Location": f"/slow-hop/{n + 1}"})
-
-    for i in range(5):
-        site.handle(f"/slow-hop/{i}", slow_redirect)
-    result = await check.one(site.url("/slow-hop/0"))
-    assert result["error"]["code"] == "timeout"
-    assert len(result["redirectChain"]) == 2  # 1.5 s: two answered, the third cut short
 
 
 async def test_body_of_exactly_five_million_bytes_is_read(

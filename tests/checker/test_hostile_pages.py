@@ -6,30 +6,26 @@ string of the answer is clean and capped (adapters.untrusted)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from adapters import untrusted
-from adapters.fetcher import Fetcher
-from tests.checker.conftest import Checker, make_fetcher
-from tests.checker.sites import FixtureSite, StaticResolver, Tls
+from tests.checker.conftest import Checker, one_server_per_module
+from tests.checker.sites import FixtureSite
 
 MB = 1 << 20
 #: the client reads header lines up to 32 KB (Fetcher); stay just under
 HEADER = 30_000
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def fetcher(tls: Tls, resolver: StaticResolver) -> AsyncIterator[Fetcher]:
-    """The shared fixture's 1.5 s limit is for the timeout tests; megabyte pages on a busy
-    test machine get the production limit."""
-    f = make_fetcher(tls, resolver, timeout=15.0)
-    yield f
-    await f.close()
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [
+    pytest.mark.timeout(60),
+    pytest.mark.xdist_group("heavy"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+site, check, fresh_site = one_server_per_module()
 
 
 def html(body: str, head: str = "") -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checker.conftest import Checker
+from tests.checker.conftest import Checker, one_server_per_module
 from tests.checker.sites import FixtureSite
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+site, check, fresh_site = one_server_per_module()
 
 
 def html(body: str, head: str = "") -> str:

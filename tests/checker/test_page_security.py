@@ -9,6 +9,7 @@ import base64
 import hashlib
 import re
 
+import pytest
 from playwright.async_api import Browser, Page
 
 from tests.checker import test_backlink_checker_page as checker_page
@@ -18,6 +19,10 @@ from tests.conftest import LiveServer
 # the same headless Chromium as the checker page's own test
 chromium_path = checker_page.chromium_path
 browser = checker_page.browser
+
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = pytest.mark.xdist_group("heavy")
 
 INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 

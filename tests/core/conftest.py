@@ -19,7 +19,7 @@ from adapters.settings import Settings
 from tests.accounts import paid_account
 from tests.checker.conftest import make_fetcher
 from tests.checker.sites import FixtureSite, StaticResolver, Tls, make_tls
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer
 from tests.core.client import Client
 
 #: public host names the landing-page fixture site answers for (all loopback)
@@ -58,7 +58,7 @@ async def verifying_api(
     infra.fetcher = landing_fetcher  # the app's one fetcher, as production wires it
     settings = msgspec.structs.replace(isolated_settings, verify_sites=True)
     app = create_app(settings, infra=infra, in_process_projector=True)
-    async with LiveServer(app, free_port()) as live:
+    async with LiveServer(app) as live:
         yield live
 
 

@@ -78,7 +78,7 @@ async def lose(api, infra, backlink_id: str, source_url: str) -> None:
 async def settled(api, infra) -> None:
     """The workers' writes are in the read models (as a worker's would be, a moment later)."""
     latest = await infra.store.max_notification_id()
-    assert await wait_for(infra.pool, api.app.state.projections, latest, timeout=5)
+    assert await wait_for(infra.pool, api.app.state.projections, latest, timeout=60)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from domain import ids
 from domain.directory import parse_catalogue
 from domain.quota import Quota, period_of
 from domain.services.jobs import load_quota
+from projections.runner import wait_for
 from tests.core.client import Client, assert_error
 from tests.support import catalogue_json
 
@@ -27,13 +28,10 @@ async def use_up_quota(infra: Any, client: Client, *, leave: int, limit: int = 1
     quota.reserve(earlier_job, limit - leave, limit)
     quota.consume(earlier_job, limit - leave)
     await infra.repository.save(quota)
-    for _ in range(200):
-        usage = await client.usage()
-        if usage["used"] == limit - leave:
-            assert usage["remaining"] == leave
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"usage never showed the consumed units: {usage}")
+    latest = await infra.store.max_notification_id()
+    assert await wait_for(infra.pool, client.server.app.state.projections, latest, timeout=60)
+    usage = await client.usage()
+    assert (usage["used"], usage["remaining"]) == (limit - leave, leave), usage
 
 
 async def test_twenty_concurrent_jobs_against_ten_remaining_units(pro: Client, infra):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 from pathlib import Path
 
 from tests.accounts import PASSWORD, create_key
@@ -87,6 +88,8 @@ async def test_quick_start_runs_as_written(api, infra, settings, agency: Client)
 
 
 async def test_javascript_example_runs_as_written(api, infra, agency: Client, catalogue, tmp_path):
+    # `make test` installs it (.ci/tools); never skipped when it is missing
+    assert shutil.which("node"), "node is missing: run `make tools` (Debian's nodejs)"
     site = await agency.add_site()
     key = await create_key(api, agency.tokens)
     script = tmp_path / "example.mjs"

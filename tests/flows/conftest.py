@@ -35,7 +35,7 @@ class CaughtUpClient(Client):
         if method == "GET":
             latest = await self.infra.store.max_notification_id()
             projections = self.server.app.state.projections
-            assert await wait_for(self.infra.pool, projections, latest, timeout=10)
+            assert await wait_for(self.infra.pool, projections, latest, timeout=60)
         return await super().call(method, path, **kw)
 
 

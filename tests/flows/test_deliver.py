@@ -8,7 +8,6 @@ import asyncio
 
 from domain.services.delivery import begin_submission, deliver, run_job
 from domain.task_schedule import MAX_ATTEMPTS
-from tests.conftest import free_port
 from tests.flows.support import (
     add_directories,
     delivery,
@@ -27,9 +26,9 @@ async def retries_scheduled(client, job: dict) -> int:
 
 
 async def test_a_directory_that_keeps_failing_is_retried_then_failed_and_everything_released(
-    api, infra, isolated_settings, agency
+    api, infra, isolated_settings, agency, closed_port
 ):
-    closed = f"http://127.0.0.1:{free_port()}/api/listings"  # nothing listens there
+    closed = f"http://127.0.0.1:{closed_port}/api/listings"  # nothing listens there
     await add_directories(infra, json_directory(20, closed))
     job, job_id, _ = await new_job(agency, [20])
     d = delivery(infra, isolated_settings)
@@ -64,7 +63,7 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
     # the directory records the submission but answers after the submitter gave up
     # (its patience is long enough to fetch the form on a busy machine)
     sandbox.state.hold()
-    impatient = delivery(infra, isolated_settings, timeout=2.0)
+    impatient = delivery(infra, isolated_settings, timeout=4.0)
     assert await deliver(impatient, job_id, 1) == "RetryLater"
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("pending", "timeout")
@@ -73,7 +72,7 @@ async def test_a_timed_out_attempt_that_landed_is_not_submitted_again(
     async def landed():
         return (await submissions_seen(sandbox, agency)).get("startup-index") == 1
 
-    await eventually(landed, timeout=5, every=0.05)
+    await eventually(landed, timeout=60, every=0.05)
     outcome = await deliver(delivery(infra, isolated_settings), job_id, 1)
     assert outcome == "an earlier attempt had landed"
     task = await task_of(infra, job_id, 1)
@@ -162,7 +161,8 @@ async def test_an_attempt_timing_out_after_a_cancel_is_settled_by_what_landed(
     task is submitted (its unit consumed, its directory kept) and the job canceled."""
     job, job_id, domain = await new_job(agency, [1])
     sandbox.state.hold()  # recorded, never answered in time
-    impatient = delivery(infra, isolated_settings, timeout=2.0)
+    # patient enough for the cancel below to land first on a busy machine
+    impatient = delivery(infra, isolated_settings, timeout=8.0)
     attempt = asyncio.create_task(deliver(impatient, job_id, 1))
 
     async def submitting():

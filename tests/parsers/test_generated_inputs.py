@@ -19,7 +19,9 @@ from domain import robots
 PAGE = "https://page.test/a/"
 SPECIAL = " \t\n\r\f\x00\x01\x7f\x85\ud800;,='\"<>\\/.:-_uUrRlL0123456789"
 
-pytestmark = pytest.mark.timeout(60)
+# starts processes, Chromium or floods the CPU: the "heavy" tests share one xdist worker
+# (`--dist loadgroup`), so no two of them pile onto the same core
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("heavy")]
 quick = settings(
     max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

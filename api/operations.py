@@ -1,0 +1,327 @@
+"""Every operation of the HTTP API, declared once: method, path, handler, what it takes
+(body struct, query struct) and answers (status, answer struct), who may call it (its
+access, and so the error answers it may give) and whether it takes `Idempotency-Key`.
+
+The Starlette routes (`api.app.routes`) and the OpenAPI document (`api.openapi`) are both
+made from `OPERATIONS`, so neither can list a route the other lacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from api import (
+    api_keys,
+    backlinks,
+    checker,
+    coverage,
+    directories,
+    health,
+    jobs,
+    openapi,
+    sessions,
+    sites,
+    tools,
+    users,
+)
+from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.backlinks import BacklinkOut
+from api.checker import CheckBacklinksBody
+from api.coverage import Coverage
+from api.directories import DirectoryOut
+from api.idempotency import Endpoint
+from api.jobs import CreateJobIn, EventOut, JobOut
+from api.pagination import Page
+from api.queries import BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
+from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
+from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
+from api.users import UserOut
+from domain.backlink_evidence import CheckReport
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call an operation, and so the error answers it may give besides its own."""
+
+    name: str
+    credentials: bool  # a bearer token or an API key
+    errors: tuple[tuple[str, str], ...]
+
+
+#: anyone: plain reads that take no input
+OPEN = Access("open", False, ())
+#: anyone, rate-limited
+PUBLIC = Access("public", False, (("422", "Invalid input"), ("429", "Rate limited")))
+#: any signed-in account
+ACCOUNT = Access("account", True, (("401", "Not authenticated"), ("422", "Invalid input")))
+#: an account whose plan has API access
+PAID = Access(
+    "paid",
+    True,
+    (
+        ("401", "Not authenticated"),
+        ("403", "The plan does not include this"),
+        ("404", "Unknown id, or another account's"),
+        ("422", "Invalid input"),
+    ),
+)
+
+CONFLICT = "409"
+CREDENTIALS = (("401", "Unknown, spent or expired refresh token"),)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Endpoint
+    summary: str
+    status: int = 200
+    body: Any = None  # request struct
+    answer: Any = None  # response type; None = no JSON body
+    access: Access = PAID
+    query: type[msgspec.Struct] | None = None  # decoded by `api.queries.query_of`
+    media_type: str = "application/json"
+    #: error answers of this operation besides those of its access and its body
+    errors: tuple[tuple[str, str], ...] = ()
+    csv: bool = False  # also answers text/csv (Accept: text/csv or ?format=csv)
+    #: takes `Idempotency-Key` (API.md: every POST does)
+    idempotent: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "idempotent", self.method == "POST")
+
+
+GET, POST, PATCH, DELETE = "GET", "POST", "PATCH", "DELETE"
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(GET, "/healthz", health.healthz, "Liveness", answer=dict[str, Any], access=OPEN),
+    Operation(GET, "/readyz", health.readyz, "Readiness", answer=dict[str, Any], access=OPEN),
+    Operation(
+        GET,
+        "/api/v1/openapi.json",
+        openapi.openapi_json,
+        "This document",
+        answer=dict[str, Any],
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/docs",
+        openapi.docs,
+        "This document as a web page",
+        access=OPEN,
+        media_type="text/html",
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/coverage",
+        coverage.coverage,
+        "Catalogue coverage by category and DR tier",
+        answer=Coverage,
+        access=OPEN,
+    ),
+    Operation(
+        POST,
+        "/api/v1/auth/register",
+        sessions.register,
+        "Create an account (Free plan)",
+        201,
+        RegisterIn,
+        TokensOut,
+        PUBLIC,
+        errors=((CONFLICT, "The email is taken"),),
+    ),
+    Operation(
+        POST,
+        "/api/v1/auth/login",
+        sessions.login,
+        "Sign in for a token pair",
+        200,
+        LoginIn,
+        TokensOut,
+        PUBLIC,
+        errors=(("401", "Wrong email or password"),),
+    ),
+    Operation(
+        POST,
+        "/api/v1/auth/refresh",
+        sessions.refresh,
+        "Trade a refresh token for a new pair",
+        200,
+        RefreshIn,
+        TokensOut,
+        PUBLIC,
+        errors=CREDENTIALS,
+    ),
+    Operation(
+        POST,
+        "/api/v1/auth/logout",
+        sessions.logout,
+        "End the session",
+        204,
+        RefreshIn,
+        None,
+        PUBLIC,
+        errors=CREDENTIALS,
+    ),
+    Operation(
+        GET,
+        "/api/v1/users/me",
+        users.me,
+        "The signed-in user, plan and usage",
+        answer=UserOut,
+        access=ACCOUNT,
+    ),
+    Operation(
+        POST,
+        "/api/v1/api-keys",
+        api_keys.create,
+        "Create an API key (shown once)",
+        201,
+        CreateApiKeyIn,
+        CreatedApiKeyOut,
+    ),
+    Operation(
+        GET,
+        "/api/v1/api-keys",
+        api_keys.index,
+        "List API keys",
+        answer=Page[ApiKeyOut],
+        query=Paged,
+    ),
+    Operation(DELETE, "/api/v1/api-keys/{key_id}", api_keys.revoke, "Revoke an API key", 204),
+    Operation(
+        POST,
+        "/api/v1/sites",
+        sites.create,
+        "Register a site",
+        201,
+        CreateSiteIn,
+        SiteOut,
+        errors=((CONFLICT, "The account has this site already"),),
+    ),
+    Operation(
+        GET,
+        "/api/v1/sites",
+        sites.index,
+        "List sites, newest first",
+        answer=Page[SiteOut],
+        query=SitesQuery,
+    ),
+    Operation(GET, "/api/v1/sites/{site_id}", sites.show, "Read a site", answer=SiteOut),
+    Operation(
+        PATCH,
+        "/api/v1/sites/{site_id}",
+        sites.update,
+        "Update a site (absent: unchanged, null: cleared)",
+        200,
+        UpdateSiteIn,
+        SiteOut,
+    ),
+    Operation(DELETE, "/api/v1/sites/{site_id}", sites.archive, "Archive a site", answer=SiteOut),
+    Operation(
+        GET,
+        "/api/v1/directories",
+        directories.index,
+        "Directories within the plan's DR cap (by id unless sorted)",
+        answer=Page[DirectoryOut],
+        query=DirectoriesQuery,
+    ),
+    Operation(
+        GET,
+        "/api/v1/directories/{directory_id:int}",
+        directories.show,
+        "Read a directory (404 above the plan's DR cap, like an unknown id)",
+        answer=DirectoryOut,
+    ),
+    Operation(
+        GET,
+        "/api/v1/backlinks",
+        backlinks.index,
+        "Backlinks with their latest evidence (a JSON page, or every matching row as CSV "
+        "with Accept: text/csv)",
+        answer=Page[BacklinkOut],
+        query=BacklinksQuery,
+        csv=True,
+    ),
+    Operation(
+        POST, "/api/v1/jobs", jobs.create, "Create a submission job", 202, CreateJobIn, JobOut
+    ),
+    Operation(
+        GET,
+        "/api/v1/jobs",
+        jobs.index,
+        "List jobs, newest first",
+        answer=Page[JobOut],
+        query=JobsQuery,
+    ),
+    Operation(GET, "/api/v1/jobs/{job_id}", jobs.show, "Read a job and its tasks", answer=JobOut),
+    Operation(
+        POST,
+        "/api/v1/jobs/{job_id}/cancel",
+        jobs.cancel,
+        "Cancel a job: pending tasks at once; the job is canceled when the attempts in "
+        "flight end (it stays running until then, and asking again is a no-op 202)",
+        202,
+        None,
+        JobOut,
+        errors=((CONFLICT, "The job has finished"),),
+    ),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}/events",
+        jobs.events,
+        "A job's history from the event store",
+        answer=Page[EventOut],
+        query=Paged,
+    ),
+    Operation(
+        POST,
+        "/api/v1/public/check-backlinks",
+        checker.public_check_backlinks,
+        "Check known linking pages (no account)",
+        200,
+        CheckBacklinksBody,
+        CheckReport,
+        PUBLIC,
+        csv=True,
+    ),
+    Operation(
+        POST,
+        "/api/v1/directories/check-backlinks",
+        checker.account_check_backlinks,
+        "Check known linking pages",
+        200,
+        CheckBacklinksBody,
+        CheckReport,
+        csv=True,
+        errors=(("429", "Rate limited: the plan's checks or URLs per minute"),),
+    ),
+    Operation(
+        GET,
+        "/tools/backlink-checker",
+        tools.backlink_checker,
+        "The backlink checker web page",
+        access=OPEN,
+        media_type="text/html",
+    ),
+    Operation(
+        GET,
+        "/tools/backlink-checker.js",
+        tools.backlink_checker_js,
+        "The backlink checker page's script",
+        access=OPEN,
+        media_type="text/javascript",
+    ),
+    Operation(
+        GET,
+        "/tools/backlink-checker.css",
+        tools.backlink_checker_css,
+        "The backlink checker page's style sheet",
+        access=OPEN,
+        media_type="text/css",
+    ),
+)

@@ -1,0 +1,162 @@
+"""Query parameters: each list declares what it reads as one msgspec struct, and
+`query_of` decodes a request's query string into it — the one way every route reads its
+query, and (through `parameters`) what the OpenAPI document says of it.
+
+The query string arrives cleaned by `api.middleware.QueryText`: an empty parameter is
+absent, and NUL is refused. A repeated parameter counts with its last value. A value the
+struct does not allow is 422 `validation_failed` naming the parameter.
+
+Field types say everything a value may be: `int` with `Meta(ge, le)` (ASCII digits only:
+`str.isdigit` also accepts "²" and "١٢"), `str` (with `max_length`), or a `Literal` of
+strings; `| None` marks a parameter that may be absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+
+import msgspec
+from starlette.requests import Request
+
+from adapters.directories import SORTS
+from api.errors import ApiError
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Seq, decode_cursor
+from domain.backlink import LIVE, LOST
+from domain.job import JOB_STATUSES
+from domain.link_types import LINK_TYPES
+
+Q = TypeVar("Q", bound=msgspec.Struct)
+
+Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str, msgspec.Meta(description="next_cursor of the previous page")]
+Rating = Annotated[int, msgspec.Meta(ge=0, le=100)]
+SiteId = Annotated[str, msgspec.Meta(description="A site of the account (404 otherwise)")]
+
+
+class Paged(msgspec.Struct, frozen=True, kw_only=True):
+    """`?limit=1..200&cursor=…`: every list."""
+
+    limit: Limit = DEFAULT_LIMIT
+    cursor: Cursor | None = None
+
+
+class SitesQuery(Paged, frozen=True, kw_only=True):
+    status: Literal["active", "archived"] | None = None
+
+
+class JobsQuery(Paged, frozen=True, kw_only=True):
+    status: Literal[JOB_STATUSES] | None = None  # type: ignore[valid-type]
+    site_id: SiteId | None = None
+
+
+class BacklinksQuery(Paged, frozen=True, kw_only=True):
+    site_id: SiteId | None = None
+    status: Literal[LIVE, LOST] | None = None  # type: ignore[valid-type]
+    link_type: Literal[LINK_TYPES] | None = None  # type: ignore[valid-type]
+    # read by `api.csv_export.wants_csv`, like `Accept: text/csv`; declared for the document
+    format: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="csv: as Accept: text/csv — every matching row, streamed "
+                "(limit and cursor page the JSON list only)"
+            ),
+        ]
+        | None
+    ) = None
+
+
+class DirectoriesQuery(Paged, frozen=True, kw_only=True):
+    category: str | None = None
+    min_dr: Rating | None = None
+    max_dr: Rating | None = None
+    q: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    sort: (
+        Annotated[
+            Literal[tuple(SORTS)],  # type: ignore[valid-type]
+            msgspec.Meta(description="-dr: highest first; by id when absent"),
+        ]
+        | None
+    ) = None
+
+
+class _Field(msgspec.Struct, frozen=True):
+    """One parameter: its name, its type without `None`, and what bounds that type."""
+
+    name: str
+    type: Any
+    base: Any  # int, str or a Literal
+    meta: msgspec.Meta | None
+
+
+@functools.cache
+def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
+    hints = typing.get_type_hints(shape, include_extras=True)
+    out = []
+    for name in shape.__struct_fields__:
+        hint = hints[name]
+        if get_origin(hint) in (Union, types.UnionType):
+            hint = next(a for a in get_args(hint) if a is not type(None))
+        base, meta = hint, None
+        if get_origin(hint) is Annotated:
+            base, *extras = get_args(hint)
+            meta = next((m for m in extras if isinstance(m, msgspec.Meta)), None)
+        out.append(_Field(name, hint, base, meta))
+    return tuple(out)
+
+
+def _refuse(name: str, text: str) -> ApiError:
+    return ApiError(422, "validation_failed", text, field=name)
+
+
+def _value(field: _Field, raw: str) -> Any:
+    name, meta = field.name, field.meta
+    if get_origin(field.base) is Literal:
+        allowed = get_args(field.base)
+        if raw not in allowed:
+            raise _refuse(name, f"{name} is one of {', '.join(allowed)}.")
+        return raw
+    if field.base is int:
+        low, high = (meta.ge, meta.le) if meta else (None, None)
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+            raise _refuse(name, f"{name} must be an integer from {low} to {high}.")
+        return int(raw)
+    if meta is not None and meta.max_length is not None and len(raw) > meta.max_length:
+        raise _refuse(name, f"{name} is at most {meta.max_length} characters.")
+    return raw
+
+
+def query_of(request: Request, shape: type[Q]) -> Q:
+    """The query of `request` as `shape`; 422 naming the first parameter refused."""
+    params = request.query_params
+    given = {f.name: _value(f, params[f.name]) for f in _fields(shape) if f.name in params}
+    return shape(**given)
+
+
+def page_of(query: Paged, key_type: Any = Seq) -> PageRequest:
+    """The page a list query asks for; its cursor decodes to the list's sort key."""
+    after = decode_cursor(query.cursor, key_type) if query.cursor else None
+    return PageRequest(query.limit, after)
+
+
+def page_request(request: Request, key_type: Any = Seq) -> PageRequest:
+    """`?limit&cursor` of a list that reads nothing else."""
+    return page_of(query_of(request, Paged), key_type)
+
+
+def parameters(shape: type[msgspec.Struct]) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters of `shape`, each typed as `query_of` reads it."""
+    out = []
+    # the list's own parameters first, then the paging ones every list shares
+    for field in sorted(_fields(shape), key=lambda f: f.name in Paged.__struct_fields__):
+        if get_origin(field.base) is Literal:  # the values in their declared order
+            schema = {"type": "string", "enum": list(get_args(field.base))}
+            if field.meta is not None and field.meta.description:
+                schema["description"] = field.meta.description
+        else:
+            schema = msgspec.json.schema(field.type)
+        out.append({"name": field.name, "in": "query", "schema": schema})
+    return out
