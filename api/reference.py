@@ -51,7 +51,8 @@ AUTHENTICATION = (
     "checker only; the rest answers 403 <code>plan_required</code>. Every POST takes an "
     "<code>Idempotency-Key</code> header: the same key and request within 24 h returns the "
     "first answer and does nothing else; the same key with another request is 409 "
-    "<code>idempotency_key_reused</code>. Use a new key for each new request.</p>"
+    "<code>idempotency_key_reused</code>. The examples use <code>…-1</code>: count up "
+    "for each new request (running one again replays its first answer).</p>"
     '<p>JSON in and out. A list answers <code>{"data": […], "pagination": {"limit",'
     ' "has_more", "next_cursor"}}</code>, newest first: pass <code>next_cursor</code> '
     "as <code>?cursor=</code> for the next page. An empty query parameter means the "
@@ -236,6 +237,11 @@ def _sample_string(name: str, schema: dict[str, Any]) -> str:
     return value + "x" * max(0, schema.get("minLength", 0) - len(value))
 
 
+def anchor_of(op: dict[str, Any]) -> str:
+    """The operation's anchor on the page: its operationId without braces."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", op["operationId"])
+
+
 def _shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
@@ -248,7 +254,7 @@ def curl_example(schemas: Schemas, path: str, method: str, op: dict[str, Any]) -
     if op.get("security"):
         lines.append(f'-H "{KEY_HEADER}"')
     if any(p["name"] == "Idempotency-Key" for p in op.get("parameters", ())):
-        lines.append('-H "Idempotency-Key: $(uuidgen)"')
+        lines.append(f'-H "Idempotency-Key: {anchor_of(op)}-1"')
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
     if body:
         lines.append('-H "Content-Type: application/json"')
@@ -287,7 +293,7 @@ def _field_rows(rows: list[tuple[str, str, bool, list[str], str]]) -> list[tuple
 
 
 def _operation(schemas: Schemas, path: str, method: str, op: dict[str, Any]) -> str:
-    anchor = escape(op["operationId"])
+    anchor = anchor_of(op)
     parts = [
         f"<section class='op' id='{anchor}' aria-labelledby='{anchor}-h'>",
         f"<h3 id='{anchor}-h'><span class='method'>{escape(method.upper())}</span> "
@@ -361,8 +367,7 @@ def reference_page(document: dict[str, Any]) -> str:
             continue
         tag_id = "tag-" + escape(tag)
         links = "".join(
-            f"<li><a href='#{escape(op['operationId'])}'><code>{escape(m.upper())} "
-            f"{escape(p)}</code></a></li>"
+            f"<li><a href='#{anchor_of(op)}'><code>{escape(m.upper())} {escape(p)}</code></a></li>"
             for p, m, op in ops
         )
         toc.append(f"<li><a href='#{tag_id}'>{escape(tag)}</a><ul>{links}</ul></li>")
