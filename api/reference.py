@@ -24,6 +24,7 @@ padding:1rem}
 a{color:#0b57d0}
 code,pre{font:13px/1.45 ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6}
 code{padding:0 .2em;border-radius:3px;overflow-wrap:anywhere}
+td:first-child code{overflow-wrap:normal;white-space:nowrap}
 pre{padding:.6rem;overflow-x:auto;border-radius:4px;white-space:pre}
 table{border-collapse:collapse;width:100%;margin:.4rem 0 1rem;display:block;overflow-x:auto}
 th,td{border:1px solid #d0d7de;padding:.25rem .45rem;text-align:left;vertical-align:top}
@@ -272,6 +273,10 @@ def curl_example(schemas: Schemas, path: str, method: str, op: dict[str, Any]) -
 def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], caption: str) -> str:
     if not rows:
         return ""
+    # a column no row fills (no field has a description) is left out
+    keep = [i for i in range(len(head)) if any(row[i] for row in rows)]
+    head = tuple(head[i] for i in keep)
+    rows = [tuple(row[i] for i in keep) for row in rows]
     cells = "".join(f"<th scope='col'>{h}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><caption class='note'>{caption}</caption><thead><tr>{cells}</tr></thead>" + (
