@@ -76,7 +76,9 @@ def test_every_error_answer_of_the_api_names_its_envelope_codes() -> None:
     assert create_job["403"]["x-error-codes"] == ["plan_required", "directory_not_in_plan"]
 
 
-@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.body is not None], ids=str)
+@pytest.mark.parametrize(
+    "op", [op for op in OPERATIONS if op.body is not None], ids=lambda op: f"{op.method} {op.path}"
+)
 def test_example_bodies_are_accepted_by_the_operations_structs(op) -> None:
     spec = documented(op)
     command = curl_example(Schemas(DOCUMENT), document_path(op.path), op.method, spec)
