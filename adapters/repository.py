@@ -3,11 +3,13 @@ asyncpg event store, with snapshots so that loading stays O(1) in history length
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
@@ -55,6 +57,17 @@ class EventSourcedRepository:
             raise NotFound(f"No {cls.__name__} with id {aggregate_id}.")
         return aggregate
 
+    async def history(
+        self, aggregate_id: UUID, cls: type[A], *, until: datetime
+    ) -> tuple[A, list[Any]]:
+        """`cls` as it stood at the instant `until`, and the events that made it so.
+
+        No snapshot: what the caller wants from the past (a read model's row) holds the
+        instant of each change (when each task of a job last moved), which a snapshot
+        does not keep, so every event up to `until` is decoded anyway; and the snapshots
+        are keyed by version, not by time."""
+        return fold_until(self.mapper, await self.store.read(aggregate_id), cls, until)
+
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` in one transaction."""
         pending = [(a, a.collect_events()) for a in aggregates]
@@ -76,3 +89,22 @@ class EventSourcedRepository:
                     snap = Snapshot.take(aggregate)
                     await self.store.put_snapshot(self.mapper.to_stored_event(snap))
         return max(ids)
+
+
+def fold_until(
+    mapper: Mapper, stored: Iterable[StoredEvent], cls: type[A], until: datetime
+) -> tuple[A, list[Any]]:
+    """Fold an aggregate's stored events (in version order) up to the last one recorded
+    at or before `until`; the first later one ends the history, so a writer whose clock
+    lagged cannot leave a gap in it. NotFound when it had no event by then."""
+    aggregate: Aggregate | None = None
+    events = []
+    for s in stored:
+        event = mapper.to_domain_event(s)
+        if event.timestamp > until:
+            break
+        aggregate = event.mutate(aggregate)
+        events.append(event)
+    if aggregate is None or not isinstance(aggregate, cls):
+        raise NotFound(f"No {cls.__name__} with this id at {until.isoformat()}.")
+    return aggregate, events
