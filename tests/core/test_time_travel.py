@@ -15,12 +15,16 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from domain import ids
 from domain.backlink import Evidence
+from domain.errors import Conflict
 from domain.services import delivery, verification
 from domain.services.delivery import Failed, RetryLater, Submitted
 from projections.runner import wait_for
+from tests.accounts import paid_account
 from tests.core.client import Client, assert_error
 from tests.core.conftest import account
 
@@ -261,6 +265,98 @@ async def test_a_job_canceled_at_once_as_of_each_event(api, infra, pro: Client):
     assert [await shown_at(pro, path, moment) for moment in at] == [job, started, final]
     assert final["finished_at"] == final["updated_at"] == at[2]
     assert {t["updated_at"] for t in final["tasks"]} == {at[2]}
+
+
+#: what may happen to a site and its job, in any order (a refused step changes nothing)
+DIRECTORY = st.sampled_from([1, 2, 3])
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("rename"), st.sampled_from(["A", "B"])),
+        st.tuples(st.just("archive")),
+        st.tuples(st.just("start")),
+        st.tuples(st.just("cancel")),
+        st.tuples(st.sampled_from(["begin", "submitted", "failed", "retry", "verify"]), DIRECTORY),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+async def take(client: Client, infra, site: dict[str, Any], job: dict[str, Any], step) -> None:
+    repo, job_id = infra.repository, ids.decode("job", job["id"])
+    match step:
+        case ("rename", name):
+            await client.patch(f"/api/v1/sites/{site['id']}", {"name": name})  # 422 archived
+        case ("archive",):
+            await client.delete(f"/api/v1/sites/{site['id']}")
+        case ("cancel",):
+            await client.post(f"/api/v1/jobs/{job['id']}/cancel")  # 409 once finished
+        case ("start",):
+            await delivery.start_job(repo, job_id)
+        case (worker_step, directory):
+            listing = f"https://dir{directory}.example/site/{site['domain']}"
+            found = Evidence(listing, has_link=True, http_status=200, indexable=True)
+            change = {
+                "begin": lambda: delivery.begin_submission(repo, job_id, directory),
+                "submitted": lambda: delivery.record_outcome(
+                    repo, job_id, directory, Submitted(listing)
+                ),
+                "failed": lambda: delivery.record_outcome(
+                    repo, job_id, directory, Failed("rejected", "No.")
+                ),
+                "retry": lambda: delivery.record_outcome(
+                    repo, job_id, directory, RetryLater("timeout", "No answer.")
+                ),
+                "verify": lambda: verification.record_listing_found(repo, job_id, directory, found),
+            }[worker_step]
+            try:
+                await change()
+            except Conflict:  # not a step the task's state allows: nothing recorded
+                pass
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=STEPS)
+async def test_any_history_as_of_each_event_is_what_get_answered_after_it(api, infra, steps):
+    """Random steps on a site and its job; then, at the instant of every event of either,
+    `as_of` answers what GET answered after the step that made it. An event that a save
+    wrote before another (a task settling, then the job finishing) was never shown by a
+    GET: there the job is the one after the save, unfinished, and updated at that event."""
+    client = Client(api, await paid_account(api, infra))
+    site = await client.add_site()
+    job = await client.job(site["id"], [1, 2, 3])
+    paths = {"site": f"/api/v1/sites/{site['id']}", "job": f"/api/v1/jobs/{job['id']}"}
+    seen: dict[str, list[tuple[datetime, dict[str, Any]]]] = {"site": [], "job": []}
+
+    async def look() -> None:
+        await settled(api, infra)
+        for name, path in paths.items():
+            answer = (await client.get(path)).body
+            seen[name].append((instant(answer["updated_at"]), answer))
+
+    await look()
+    for step in steps:
+        await take(client, infra, site, job, step)
+        await look()
+
+    for moment in await event_instants(infra, ids.decode("site", site["id"])):
+        assert await shown_at(client, paths["site"], moment) == seen_by(moment, seen["site"])
+    shown_instants = {at for at, _ in seen["job"]}
+    history = (await client.get(f"{paths['job']}/events", limit=200)).body["data"]
+    for event, following in zip(history, [*history[1:], None], strict=True):
+        moment = instant(event["at"])
+        shown = await shown_at(client, paths["job"], moment)
+        if moment in shown_instants:
+            assert shown == seen_by(moment, seen["job"]), event
+        else:  # written before the job's Finished, in the same save
+            assert following is not None and following["type"] == "Job.Finished", event
+            after = seen_by(instant(following["at"]), seen["job"])
+            unfinished = {"status": "running", "finished_at": None, "updated_at": event["at"]}
+            assert shown == {**after, **unfinished}, event
 
 
 async def test_another_accounts_job_is_404_at_any_instant(api, infra, pro: Client):
