@@ -25,8 +25,7 @@ from domain.services import delivery, verification
 from domain.services.delivery import Failed, RetryLater, Submitted
 from projections.runner import wait_for
 from tests.accounts import paid_account
-from tests.core.client import Client, assert_error
-from tests.core.conftest import account
+from tests.core.client import Client, account, assert_error
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
