@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from adapters.repository import fold_until
+from adapters.repository import events_until, fold
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.errors import ConcurrencyConflict, NotFound
 
@@ -53,7 +53,8 @@ class InMemoryRepository:
     async def history(
         self, aggregate_id: UUID, cls: type[A], *, until: datetime
     ) -> tuple[A, list[Any]]:
-        return fold_until(self.mapper, self._events.get(aggregate_id, ()), cls, until)
+        events = events_until(self.mapper, self._events.get(aggregate_id, ()), until)
+        return fold(events, cls), events
 
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` at once."""
