@@ -15,13 +15,14 @@ from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.pagination import paginate
-from api.queries import JobsQuery, page_of, page_request, query_of
+from api.queries import AsOf, JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
 from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
+from projections.as_of import job_row_at
 from projections.jobs import JobRow, TaskRow, get_job, job_row, list_jobs
 from projections.views import by_name
 
@@ -165,8 +166,16 @@ async def index(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
+    """The read model's row; with `as_of`, the row it held then, rebuilt from events."""
     principal = await require_api_access(request)
-    return json_response(await _read(request, principal.account_id, job_id_of(request)))
+    job_id = job_id_of(request)
+    as_of = query_of(request, AsOf).as_of
+    if as_of is None:
+        return json_response(await _read(request, principal.account_id, job_id))
+    job, history = await jobs.job_as_of(
+        request.app.state.ports.repository, principal.account_id, job_id, as_of
+    )
+    return json_response(render(job_row_at(job, history)))
 
 
 async def cancel(request: Request) -> Response:

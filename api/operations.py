@@ -34,7 +34,7 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
-from api.queries import BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
+from api.queries import AsOf, BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
@@ -211,7 +211,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[SiteOut],
         query=SitesQuery,
     ),
-    Operation(GET, "/api/v1/sites/{site_id}", sites.show, "Read a site", answer=SiteOut),
+    Operation(
+        GET,
+        "/api/v1/sites/{site_id}",
+        sites.show,
+        "Read a site (as_of: as it was at that instant)",
+        answer=SiteOut,
+        query=AsOf,
+    ),
     Operation(
         PATCH,
         "/api/v1/sites/{site_id}",
@@ -258,7 +265,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[JobOut],
         query=JobsQuery,
     ),
-    Operation(GET, "/api/v1/jobs/{job_id}", jobs.show, "Read a job and its tasks", answer=JobOut),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}",
+        jobs.show,
+        "Read a job and its tasks (as_of: as they were at that instant)",
+        answer=JobOut,
+        query=AsOf,
+    ),
     Operation(
         POST,
         "/api/v1/jobs/{job_id}/cancel",
