@@ -1,6 +1,6 @@
-"""Catch-up rate of one projection: today's per-event apply (a statement per event, 500
-events and the position per transaction) beside the set-based batch apply (the same
-batches, one statement per table: `projections.batch`), in the same run, on the same
+"""Catch-up rate of one projection: the per-event apply (a statement per event) beside the
+set-based batch apply (one statement per table per batch: `projections.batch`), with the
+same batches (the runner's size unless `--batch-size`), in the same run, on the same
 database and events. Each is run `--runs` times; the median and the spread are printed.
 
     python bench/projection.py [--events N] [--runs R] [--batch-size B]
@@ -26,7 +26,7 @@ from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from bench.common import drop_database, fresh_database
 from projections.base import Projection, tracking_ddl
-from projections.runner import apply_batch, reset
+from projections.runner import BATCH_SIZE, apply_batch, reset
 from tests.counter import Counter
 from tests.counter_projection import BatchedCounterProjection, CounterProjection
 
@@ -84,7 +84,7 @@ async def main() -> None:
         "--per-event-events", type=int, default=20_000, help="events of each per-event run"
     )
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
     projection = CounterProjection()
     url = await fresh_database(DB, [*projection.ddl, *tracking_ddl(projection)])

@@ -4,8 +4,8 @@ The log is one account's story — registration, a plan change, an API key used 
 two sites (one updated, one archived), a month's quota, jobs whose tasks go through
 submission, retry, failure and verification, backlinks checked, lost and recovered —
 copied with fresh ids until it holds `--events` events, written with COPY. Each read model
-is then rebuilt from position 0 by the runner (`projections.runner.rebuild`: batches of
-500, set-based apply); the bench prints each one's time and the events/s of the whole
+is then rebuilt from position 0 by the runner (`projections.runner.rebuild`: the runner's
+batches, set-based apply); the bench prints each one's time and the events/s of the whole
 replay (log events over the sum of the rebuilds). `--per-event` replays with the per-event
 apply instead, for comparison (use a smaller `--events`).
 
