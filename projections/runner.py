@@ -89,7 +89,7 @@ class StalePosition(Exception):
 
 class CannotApply(Exception):
     """`projection` cannot apply the notification `note`; every event before it was kept,
-    so the projection's position is `after` (the event just before `note`)."""
+    so the projection's position is `after` (the id just before `note`'s)."""
 
     def __init__(self, projection: str, note: Notification, index: int, after: int):
         self.projection, self.note, self.index, self.after = projection, note, index, after
@@ -108,19 +108,24 @@ def _connection_lost(conn: Any, error: Exception) -> bool:
 
 
 async def _read(
-    conn: Any, store: PostgresEventStore, projection: Projection, start: int, limit: int
-) -> tuple[list[Notification], int]:
-    """The next `limit` events of the projection's topics after `start` (others are not
-    read, let alone decoded), and the position the batch moves to: its last event, or,
-    when fewer came, the end of the log as it was before they were read. Ids become
+    conn: Any, store: PostgresEventStore, projection: Projection, limit: int
+) -> tuple[int, list[Notification], int]:
+    """The projection's position, the next `limit` events of its topics after it (others
+    are not read, let alone decoded), and the position the batch moves to: its last event,
+    or, when fewer came, the end of the log as it was before they were read. Ids become
     visible in commit order (see the event store), so every event up to that end was
     there to be read; the position passes the other topics' events too, which
     read-your-writes (`wait_for`) counts on."""
-    end = await conn.fetchval(f"SELECT max(notification_id) FROM public.{EVENTS_TABLE}") or 0
+    start, end = await conn.fetchrow(
+        f"SELECT (SELECT notification_id FROM public.{tracking_table(projection)} "
+        f"WHERE application_name = $1), (SELECT max(notification_id) FROM public.{EVENTS_TABLE})",
+        APPLICATION_NAME,
+    )
+    start, end = start or 0, end or 0
     if end <= start:
-        return [], start
+        return start, [], start
     notes = await store.notifications(start, limit, topics=projection.topics, upto=end, conn=conn)
-    return notes, notes[-1].id if len(notes) == limit else end
+    return start, notes, notes[-1].id if len(notes) == limit else end
 
 
 async def _advance(conn: Any, projection: Projection, start: int, end: int) -> None:
@@ -147,8 +152,7 @@ async def apply_batch(
     An event the projection cannot apply raises `CannotApply` after the events before it
     are kept (in their own, smaller batch), so the projection stops exactly at the bad
     event: its position is the id just before it."""
-    start = await position(conn, projection)
-    notes, end = await _read(conn, store, projection, start, batch_size)
+    start, notes, end = await _read(conn, store, projection, batch_size)
     if end == start:
         return 0
     try:
