@@ -7,8 +7,9 @@ absent, and NUL is refused. A repeated parameter counts with its last value. A v
 struct does not allow is 422 `validation_failed` naming the parameter.
 
 Field types say everything a value may be: `int` with `Meta(ge, le)` (ASCII digits only:
-`str.isdigit` also accepts "²" and "١٢"), `str` (with `max_length`), or a `Literal` of
-strings; `| None` marks a parameter that may be absent.
+`str.isdigit` also accepts "²" and "١٢"), `str` (with `max_length`), a `Literal` of
+strings, or an RFC 3339 `datetime` with its offset (`Instant`); `| None` marks a parameter
+that may be absent. A field renamed (`msgspec.field(name="from")`) is read by that name.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
@@ -34,6 +36,7 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str, msgspec.Meta(description="next_cursor of the previous page")]
 Rating = Annotated[int, msgspec.Meta(ge=0, le=100)]
 SiteId = Annotated[str, msgspec.Meta(description="A site of the account (404 otherwise)")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339, with its offset")]
 
 
 class Paged(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,10 +86,38 @@ class DirectoriesQuery(Paged, frozen=True, kw_only=True):
     ) = None
 
 
+class AuditQuery(Paged, frozen=True, kw_only=True):
+    type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=2000,
+                description="event types, comma-separated (Job.TaskSubmitted,Account.PlanChanged)",
+            ),
+        ]
+        | None
+    ) = None
+    since: Instant | None = msgspec.field(default=None, name="from")
+    until: Instant | None = msgspec.field(default=None, name="to")
+    # read by `api.csv_export.wants_csv`, like `Accept: text/csv`; declared for the document
+    format: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="csv: as Accept: text/csv — every matching entry, streamed "
+                "(limit and cursor page the JSON list only)"
+            ),
+        ]
+        | None
+    ) = None
+
+
 class _Field(msgspec.Struct, frozen=True):
-    """One parameter: its name, its type without `None`, and what bounds that type."""
+    """One parameter: its field's name, its name in the query string, its type without
+    `None`, and what bounds that type."""
 
     name: str
+    param: str
     type: Any
     base: Any  # int, str or a Literal
     meta: msgspec.Meta | None
@@ -96,7 +127,7 @@ class _Field(msgspec.Struct, frozen=True):
 def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
     hints = typing.get_type_hints(shape, include_extras=True)
     out = []
-    for name in shape.__struct_fields__:
+    for name, param in zip(shape.__struct_fields__, shape.__struct_encode_fields__, strict=True):
         hint = hints[name]
         if get_origin(hint) in (Union, types.UnionType):
             hint = next(a for a in get_args(hint) if a is not type(None))
@@ -104,7 +135,7 @@ def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
         if get_origin(hint) is Annotated:
             base, *extras = get_args(hint)
             meta = next((m for m in extras if isinstance(m, msgspec.Meta)), None)
-        out.append(_Field(name, hint, base, meta))
+        out.append(_Field(name, param, hint, base, meta))
     return tuple(out)
 
 
@@ -113,7 +144,7 @@ def _refuse(name: str, text: str) -> ApiError:
 
 
 def _value(field: _Field, raw: str) -> Any:
-    name, meta = field.name, field.meta
+    name, meta = field.param, field.meta
     if get_origin(field.base) is Literal:
         allowed = get_args(field.base)
         if raw not in allowed:
@@ -124,6 +155,11 @@ def _value(field: _Field, raw: str) -> Any:
         if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             raise _refuse(name, f"{name} must be an integer from {low} to {high}.")
         return int(raw)
+    if field.base is datetime:
+        try:
+            return msgspec.convert(raw, field.type)
+        except msgspec.ValidationError:
+            raise _refuse(name, f"{name} must be an RFC 3339 date-time with its offset.") from None
     if meta is not None and meta.max_length is not None and len(raw) > meta.max_length:
         raise _refuse(name, f"{name} is at most {meta.max_length} characters.")
     return raw
@@ -132,7 +168,7 @@ def _value(field: _Field, raw: str) -> Any:
 def query_of(request: Request, shape: type[Q]) -> Q:
     """The query of `request` as `shape`; 422 naming the first parameter refused."""
     params = request.query_params
-    given = {f.name: _value(f, params[f.name]) for f in _fields(shape) if f.name in params}
+    given = {f.name: _value(f, params[f.param]) for f in _fields(shape) if f.param in params}
     return shape(**given)
 
 
@@ -158,5 +194,5 @@ def parameters(shape: type[msgspec.Struct]) -> list[dict[str, Any]]:
                 schema["description"] = field.meta.description
         else:
             schema = msgspec.json.schema(field.type)
-        out.append({"name": field.name, "in": "query", "schema": schema})
+        out.append({"name": field.param, "in": "query", "schema": schema})
     return out
