@@ -88,6 +88,17 @@ class AuditRow(msgspec.Struct, frozen=True):
     summary: dict[str, Any]
 
 
+def _without_nul(value: Any) -> Any:
+    """jsonb cannot hold U+0000, which an event written past the API's guards may."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def summary(event: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in vars(event).items():
@@ -95,7 +106,7 @@ def summary(event: Any) -> dict[str, Any]:
             continue
         encoded = msgspec.json.encode(value, enc_hook=str)
         if len(encoded) <= SUMMARY_VALUE_MAX:
-            out[name] = msgspec.json.decode(encoded)
+            out[name] = _without_nul(msgspec.json.decode(encoded))
     return out
 
 

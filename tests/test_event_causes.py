@@ -18,7 +18,8 @@ from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
 from domain.cause import Cause, CauseKind, Credential
-from projections.audit import EVENT_TYPES
+from domain.site import Site
+from projections.audit import EVENT_TYPES, summary
 
 MAPPER = TypedMapper(MsgspecTranscoder())
 BY_KEY = Cause(
@@ -107,3 +108,20 @@ def test_the_audit_types_name_every_event_an_account_causes():
     assert not {t for t in EVENT_TYPES if t.endswith((".Event",))}
     assert "Account.Created" not in EVENT_TYPES
     assert not any(t.startswith(("UniqueKey.", "SiteRegistry.")) for t in EVENT_TYPES)
+
+
+def test_an_audit_summary_holds_what_jsonb_can_store():
+    site = Site(
+        account_id=uuid.uuid4(),
+        url="https://example.com/",
+        domain="example.com",
+        name="a\x00b",
+        description=None,
+        category=None,
+        keywords=["x\x00"],
+        contact_email=None,
+    )
+    [registered] = site.collect_events()
+    shown = summary(registered)
+    assert shown["name"] == "ab" and shown["keywords"] == ["x"]
+    assert "\\u0000" not in msgspec.json.encode(shown).decode()
