@@ -71,6 +71,7 @@ bench: install services
 	$(BIN)/python bench/checker.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/api.py --processes 1,2
 
 bench-checker: install
 	$(BIN)/python bench/checker.py

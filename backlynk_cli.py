@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from adapters import parsing_pool
+from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
 from projections.base import all_ddl
@@ -29,10 +29,15 @@ def _configure_logging() -> None:
 
 
 def migrate_ddl() -> list[str]:
-    from adapters import directories
+    from adapters import credential_feed, directories
     from projections import stalls
 
-    return [*directories.DDL, *all_ddl(all_projections()), *stalls.DDL]
+    return [
+        *directories.DDL,
+        *all_ddl(all_projections()),
+        *stalls.DDL,
+        *credential_feed.DDL,
+    ]
 
 
 async def _migrate() -> None:
@@ -58,23 +63,28 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api.app import create_app
 
     # --host/--port stand in for HOST/PORT, so that they are checked the same way
-    env = {**os.environ, **{k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}}
+    given = {k: v for k, v in (("HOST", args.host), ("PORT", args.port)) if v}
+    env = {**os.environ, **given}
     s = settings_module.load(env, **({"dev": True} if args.dev else {}))
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
+    metrics.prepare_directory()  # once, before any web process writes there
+    options: dict[str, Any] = dict(
+        host=s.host, port=s.port, access_log=False, log_level="info", proxy_headers=True
+    )
+    if s.web_concurrency > 1:
+        if s.dev:
+            raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
+        # each web process builds its app (api.serving) and warms its own parsing pool
+        os.environ.update(given)
+        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
     # (not the default handler's instant death) it lets the parsing processes stop too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parsing_pool.warm()
     try:
-        uvicorn.run(
-            app,
-            host=s.host,
-            port=s.port,
-            access_log=False,
-            log_level="info",
-            proxy_headers=True,
-        )
+        uvicorn.run(app, **options)
     finally:
         parsing_pool.shutdown()  # its processes would outlive the server
 
@@ -85,6 +95,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers.settings import WorkerSettings, worker_options
 
     s = settings_module.load()
+    metrics.prepare_directory()
     parsing_pool.warm()
     try:
         run_worker(WorkerSettings, **worker_options(s))  # type: ignore[arg-type]
@@ -98,6 +109,7 @@ async def _projector() -> None:
     from projections.runner import ProjectorRunner
 
     s = settings_module.load()
+    metrics.prepare_directory()
     infra = await open_infrastructure(s, pool_size=4)
     queue = TaskQueue(s)
     try:
@@ -118,29 +130,99 @@ def _projections_named(name: str | None, queue: Any = None) -> list[Any]:
     return chosen
 
 
+def _read_models_named(name: str | None) -> list[Any]:
+    """The projections that keep tables (the dispatcher's effect is enqueuing: it has no
+    read model to rebuild or compare)."""
+    chosen = [p for p in _projections_named(name) if p.tables]
+    if name and not chosen:
+        raise CommandError(f"projection {name!r} keeps no tables: there is nothing to rebuild")
+    return chosen
+
+
 async def _rebuild(name: str | None) -> None:
-    import asyncpg
-
     from adapters.infrastructure import open_infrastructure
-    from adapters.queue import TaskQueue
-    from projections.runner import CannotApply, rebuild
+    from projections import replay
 
+    chosen = _read_models_named(name)
     s = settings_module.load()
-    queue = TaskQueue(s)
-    chosen = _projections_named(name, queue)
     infra = await open_infrastructure(s, pool_size=2)
-    conn = await asyncpg.connect(s.database_url)
     try:
         for projection in chosen:
             try:
-                n = await rebuild(conn, infra.store, projection)
-            except CannotApply as stuck:
-                raise CommandError(f"{stuck}: {stuck.__cause__}") from None
-            print(f"rebuilt {projection.name}: {n} events replayed", file=sys.stderr)
+                done = await replay.rebuild(s.database_url, infra.store, projection)
+            except replay.ReplayFailed as stuck:
+                raise CommandError(f"{stuck}: {stuck.__cause__}; nothing was swapped") from None
+            print(
+                f"rebuilt {done.projection}: {done.events} events replayed, swapped in "
+                f"at position {done.position}",
+                file=sys.stderr,
+            )
+    finally:
+        await infra.close()
+
+
+async def _verify(name: str | None, limit: int) -> int:
+    from adapters.infrastructure import open_infrastructure
+    from projections import replay
+
+    chosen = _read_models_named(name)
+    s = settings_module.load()
+    infra = await open_infrastructure(s, pool_size=2)
+    try:
+        verdict = await replay.verify(s.database_url, infra.store, chosen, limit=limit)
+    except (replay.ReplayFailed, replay.PositionMovedBack) as exc:
+        raise CommandError(f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)) from None
+    finally:
+        await infra.close()
+    at = ", ".join(f"{n} at {p}" for n, p in verdict.positions.items())
+    if verdict.equal:
+        print(f"replay equals the live read models ({at})", file=sys.stderr)
+        return 0
+    for line in verdict.report():
+        print(line)
+    print(
+        f"replay differs from the live read models: {verdict.total} differences ({at})",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if not args.verify:
+        raise CommandError(
+            "replay needs --verify (to replace a live read model: projections rebuild NAME)"
+        )
+    if args.limit < 1:
+        raise CommandError(f"--limit must be a positive integer, not {args.limit}")
+    return asyncio.run(_verify(args.name, args.limit))
+
+
+async def _export(aggregate: str | None, since: str | None) -> None:
+    import asyncpg
+
+    from adapters.event_export import export_lines
+
+    aggregate_id = None
+    if aggregate is not None:
+        import uuid
+
+        try:
+            aggregate_id = uuid.UUID(aggregate)
+        except ValueError:
+            raise CommandError(f"--aggregate must be a UUID, not {aggregate!r}") from None
+    if since is not None and not (since.isascii() and since.isdigit()):
+        raise CommandError(f"--since must be a position (an integer >= 0), not {since!r}")
+    conn = await asyncpg.connect(settings_module.load().database_url)
+    out = sys.stdout.buffer
+    try:
+        async for line in export_lines(conn, aggregate=aggregate_id, since=int(since or 0)):
+            out.write(line)
+        out.flush()
+    except BrokenPipeError:
+        # the reader stopped (`| head`): not an error; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         await conn.close()
-        await queue.close()
-        await infra.close()
 
 
 def _operator() -> str:
@@ -332,7 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     proj = sub.add_parser("projections", help="read-model maintenance")
     proj_sub = proj.add_subparsers(dest="action", required=True)
-    rb = proj_sub.add_parser("rebuild", help="replay a read model (or all) from position 0")
+    rb = proj_sub.add_parser(
+        "rebuild",
+        help="replay a read model (or all) from position 0 beside the live one, then swap it in",
+    )
     rb.add_argument("name", nargs="?")
     rb.set_defaults(func=lambda a: asyncio.run(_rebuild(a.name)))
     sk = proj_sub.add_parser(
@@ -345,6 +430,22 @@ def build_parser() -> argparse.ArgumentParser:
     proj_sub.add_parser(
         "status", help="each projection's position, stuck ones, recent skips"
     ).set_defaults(func=_run(_status))
+
+    rp = sub.add_parser(
+        "replay", help="replay read models into a scratch schema and compare with the live ones"
+    )
+    rp.add_argument("--verify", action="store_true", help="compare; exit 1 on any difference")
+    rp.add_argument("name", nargs="?", help="one read model (default: all)")
+    rp.add_argument("--limit", type=int, default=50, help="differences shown (default: 50)")
+    rp.set_defaults(func=cmd_replay)
+
+    events = sub.add_parser("events", help="the event store")
+    events_sub = events.add_subparsers(dest="action", required=True)
+    ex = events_sub.add_parser("export", help="every event as a JSON line on stdout")
+    which = ex.add_mutually_exclusive_group()
+    which.add_argument("--aggregate", metavar="ID", help="only this aggregate's events")
+    which.add_argument("--since", metavar="POSITION", help="only events after this position")
+    ex.set_defaults(func=lambda a: asyncio.run(_export(a.aggregate, a.since)))
 
     users = sub.add_parser("users", help="account administration")
     users_sub = users.add_subparsers(dest="action", required=True)
@@ -376,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)  # None, or an exit status (replay --verify: 1 on a diff)
     except (CommandError, settings_module.SettingsError) as exc:
         print(f"backlynk: {exc}", file=sys.stderr)
         return 2
@@ -385,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # Postgres or Redis unreachable: say so in one line
         print(f"backlynk: cannot reach a service: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

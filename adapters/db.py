@@ -9,8 +9,15 @@ import asyncpg
 from adapters.event_store import create_schema
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A released connection needs no `RESET ALL; UNLISTEN *; ...` (asyncpg's default, one
+    more round trip per acquire): no code leaves session state on a pooled connection —
+    whatever LISTENs or holds a session lock (projector, credential listener) has its
+    own. An open transaction is still rolled back by the pool."""
+
+
 async def connect_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+    return await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
 
 
 async def migrate(conn: asyncpg.Connection, ddl: Iterable[str]) -> None:

@@ -27,7 +27,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from adapters import charset, page_analysis, parsing_pool
+from adapters import charset, metrics, page_analysis, parsing_pool
 from adapters.ssrf import AddressPolicy, BlockedAddress, GuardedResolver
 
 USER_AGENT = "Mozilla/5.0 (compatible; BacklynkBot/1.0; +https://backlynk.io/bot)"
@@ -236,6 +236,7 @@ class Fetcher:
             result.error_details = "No complete answer within the time limit."
         except FetchFailed as failed:
             result.error, result.error_details = failed.code, failed.details
+        metrics.CHECKER_FETCHES.labels(result.error or ("ok" if result.ok else "http_error")).inc()
         return result
 
     def _target(self, url: str) -> URL:

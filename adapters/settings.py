@@ -33,6 +33,8 @@ class Settings(msgspec.Struct, frozen=True):
     #: web bind address: every interface, as a Procfile platform expects (`make run`: loopback)
     host: str = "0.0.0.0"
     port: int = 8000
+    #: web processes of `backlynk serve` (uvicorn workers sharing the listening socket)
+    web_concurrency: int = 1
     fetch_allow_cidrs: tuple[str, ...] = ()
     verify_sites: bool = True
     public_check_rate: int = 30
@@ -60,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True):
     #: how long a command waits for the read models to show its write before answering
     #: anyway (read-your-writes, seconds; 0: not at all)
     read_your_writes_wait: float = 2.0
+    #: the Bearer token `/metrics` asks for; empty: no `/metrics` (404)
+    metrics_token: str = ""
 
     @property
     def read_url(self) -> str:
@@ -140,6 +144,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         jwt_secret=e.get("JWT_SECRET") or d.jwt_secret,
         host=(e.get("HOST") or "").strip() or d.host,
         port=_int(e, "PORT", d.port, 1, 65535),
+        web_concurrency=_int(e, "WEB_CONCURRENCY", d.web_concurrency, 1, 256),
         fetch_allow_cidrs=cidrs or d.fetch_allow_cidrs,
         verify_sites=_flag(e.get("BACKLYNK_VERIFY_SITES"), d.verify_sites),
         public_check_rate=_int(e, "BACKLYNK_PUBLIC_CHECK_RATE", d.public_check_rate, 1),
@@ -163,6 +168,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         read_your_writes_wait=_float(
             e, "BACKLYNK_READ_YOUR_WRITES_WAIT", d.read_your_writes_wait, 0
         ),
+        metrics_token=(e.get("BACKLYNK_METRICS_TOKEN") or "").strip(),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

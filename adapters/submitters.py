@@ -20,7 +20,7 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from adapters import charset, forms, untrusted
+from adapters import charset, forms, metrics, untrusted
 from adapters.parsing_pool import OFF_LOOP_BYTES
 from adapters.ssrf import BlockedAddress
 from domain.directory import Directory, SubmissionAnswer
@@ -208,6 +208,9 @@ class CrossOriginRedirect(aiohttp.ClientError):
     pass
 
 
+_OUTCOME_LABELS = {Submitted: "submitted", Failed: "failed", RetryLater: "retry_later"}
+
+
 class Submitter:
     """Submits through sessions from `open_session` (one per submission, so cookies stay
     with it); production passes sessions on the SSRF-guarded connector."""
@@ -217,6 +220,12 @@ class Submitter:
         self.timeout = timeout
 
     async def submit(self, directory: Directory, site: SiteFacts) -> Outcome:
+        outcome = await self._attempt(directory, site)
+        code = "" if isinstance(outcome, Submitted) else outcome.code
+        metrics.SUBMISSIONS.labels(_OUTCOME_LABELS[type(outcome)], code).inc()
+        return outcome
+
+    async def _attempt(self, directory: Directory, site: SiteFacts) -> Outcome:
         try:
             async with asyncio.timeout(self.timeout), self.open_session() as session:
                 if directory.method == "json":

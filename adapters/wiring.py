@@ -24,7 +24,8 @@ from adapters.settings import Settings
 from adapters.site_urls import SiteUrlRules
 from adapters.throttle import RedisLoginThrottle
 from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
-from domain.ports import AuthPorts, CheckPorts, JobPorts, SitePorts
+from domain.ports import AuthPorts, CheckPorts, Credentials, JobPorts, SitePorts
+from domain.services.authentication import StoreCredentials
 
 
 @dataclass(frozen=True)
@@ -47,20 +48,29 @@ class Ports:
     sites: SitePorts
     jobs: JobPorts
     checks: CheckPorts
+    #: the web process's credential cache (`adapters.credential_cache`); None: the
+    #: services read credentials from the event store
+    credentials: Credentials | None = None
 
     @functools.cached_property
     def auth(self) -> AuthPorts:
         """Built on first use (the web app's start): a worker signs no tokens, so it
         runs without a JWT secret."""
-        return auth_ports(self.infra, self.settings)
+        return auth_ports(self.infra, self.settings, credentials=self.credentials)
 
     async def close(self) -> None:
         await self.queue.close()
 
 
-def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthPorts:
+def auth_ports(
+    infra: Infrastructure,
+    settings: Settings | None = None,
+    *,
+    credentials: Credentials | None = None,
+) -> AuthPorts:
     """The account, session and API-key services' ports. `settings`: the process's, when
-    they differ from the infrastructure's (tests share one infrastructure)."""
+    they differ from the infrastructure's (tests share one infrastructure).
+    `credentials`: by default read from the event store."""
     settings = settings or infra.settings
     return AuthPorts(
         repository=infra.repository,
@@ -75,10 +85,16 @@ def auth_ports(infra: Infrastructure, settings: Settings | None = None) -> AuthP
         clock=infra.clock,
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),
         gate=RedisOncePerWindow(infra.redis, settings.redis_key),
+        credentials=credentials or StoreCredentials(infra.repository),
     )
 
 
-def wire(infra: Infrastructure, settings: Settings | None = None) -> Ports:
+def wire(
+    infra: Infrastructure,
+    settings: Settings | None = None,
+    *,
+    credentials: Credentials | None = None,
+) -> Ports:
     settings = settings or infra.settings
     clock = infra.clock
     catalogue = PostgresDirectoryCatalogue(infra.pool)
@@ -99,4 +115,5 @@ def wire(infra: Infrastructure, settings: Settings | None = None) -> Ports:
         sites=SitePorts(infra.repository, site_urls),
         jobs=JobPorts(infra.repository, catalogue, clock),
         checks=CheckPorts(inspector, infra.host_names, clock),
+        credentials=credentials,
     )

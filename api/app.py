@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from adapters.credential_cache import CachedCredentials
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
 from adapters.wiring import wire
-from api import openapi
+from api import metrics, openapi
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
@@ -79,8 +80,9 @@ def _one_route_per_path(operations: Sequence[Operation]) -> list[Route]:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route, from the operation table (`api.operations`)."""
-    return list(_one_route_per_path(OPERATIONS))
+    """Every route, from the operation table (`api.operations`), and `/metrics` (kept out of
+    the API's table and document: it is the operator's)."""
+    return [*_one_route_per_path(OPERATIONS), *metrics.routes()]
 
 
 def create_app(
@@ -99,7 +101,8 @@ def create_app(
         own = infra is None
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
-        ports = app.state.ports = wire(app.state.infra, settings)
+        credentials = await CachedCredentials.start_for(app.state.infra)
+        ports = app.state.ports = wire(app.state.infra, settings, credentials=credentials)
         # the handlers' short names for what they use most
         app.state.auth, app.state.clock = ports.auth, ports.clock
         app.state.site_urls = ports.site_urls
@@ -117,6 +120,7 @@ def create_app(
             if runner:
                 await runner.stop()
             await ports.close()
+            await credentials.stop()
             if own:
                 await app.state.infra.close()
 
@@ -129,6 +133,7 @@ def create_app(
             Middleware(RequestContext),
             Middleware(OptionalTrailingSlash),
             Middleware(QueryText),
+            Middleware(metrics.RequestMetrics),  # innermost: sees the matched route
         ],
         exception_handlers={
             HTTPException: _http_exception,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from starlette.requests import Request
@@ -16,6 +17,9 @@ from domain.quota import period_bounds, period_of, units_remaining
 from projections.accounts import AccountRow, fetch_account
 from projections.usage import usage_in
 from projections.views import by_name
+
+if TYPE_CHECKING:
+    import asyncpg
 
 
 class PlanOut(msgspec.Struct):
@@ -45,11 +49,17 @@ class UserOut(msgspec.Struct):
     updated_at: datetime
 
 
-async def user_out(request: Request, facts: AccountRow, plan: Plan) -> UserOut:
-    """`plan` is the one the request was authorised with (the row's may trail it)."""
+async def user_out(
+    request: Request, facts: AccountRow, plan: Plan, conn: asyncpg.Connection | None = None
+) -> UserOut:
+    """`plan` is the one the request was authorised with (the row's may trail it);
+    `conn`: a read-model connection the caller holds already."""
     period = period_of(auth_ports(request).clock.now())
     start, end = period_bounds(period)
-    async with request.app.state.infra.read_pool.acquire() as conn:
+    if conn is None:
+        async with request.app.state.infra.read_pool.acquire() as conn:
+            used, reserved = await usage_in(conn, facts.id, period)
+    else:
         used, reserved = await usage_in(conn, facts.id, period)
     usage = UsageOut(
         period_start=start,
@@ -71,7 +81,9 @@ async def me(request: Request) -> Response:
     principal = await require_account(request)
     async with request.app.state.infra.read_pool.acquire() as conn:
         row = await fetch_account(conn, principal.account_id)
-    # the plan is the one authorisation used (current to this request); the read model
-    # may trail by a moment, and the principal (read from the event store) never does
-    facts = row or by_name(AccountRow, principal, id=principal.account_id, plan=principal.plan.code)
-    return json_response(await user_out(request, facts, principal.plan))
+        # the plan is the one authorisation used (current to this request); the read
+        # model may trail by a moment, and the principal (current to it) never does
+        facts = row or by_name(
+            AccountRow, principal, id=principal.account_id, plan=principal.plan.code
+        )
+        return json_response(await user_out(request, facts, principal.plan, conn))

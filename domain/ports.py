@@ -14,6 +14,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.backlink_evidence import Inspection
+from domain.credentials import CredentialRecord
 from domain.directory import Directory
 from domain.site import SiteFacts
 
@@ -151,6 +152,16 @@ class Gate(Protocol):
         ...
 
 
+class Credentials(Protocol):
+    """Credentials as the event store has them, for authenticating requests. Whatever
+    answers must be current to the request: a revocation or a plan change committed
+    before the request arrived is in the answer (a cache must prove it)."""
+
+    async def by_session(self, session_id: UUID) -> CredentialRecord | None: ...
+
+    async def by_api_key_hash(self, key_hash: str) -> CredentialRecord | None: ...
+
+
 @dataclass(frozen=True)
 class AuthPorts:
     """Everything the account, session and API-key services need, wired once."""
@@ -163,6 +174,7 @@ class AuthPorts:
     clock: Clock
     throttle: LoginThrottle
     gate: Gate
+    credentials: Credentials
 
 
 @dataclass(frozen=True)

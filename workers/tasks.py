@@ -18,7 +18,7 @@ from uuid import UUID
 
 from arq.worker import Retry
 
-from adapters import queue_ids
+from adapters import metrics, queue_ids
 from adapters.causes import task_cause
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.politeness import HostBusy, Politeness
@@ -113,9 +113,11 @@ async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> s
 @task_cause(CauseKind.WORKER)
 async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, attempt: int) -> str:
     job_id = UUID(hex=job_hex)
-    delay = await verification.verify(_delivery(ctx), job_id, directory_id, attempt)
-    if delay is None:
-        return "settled"
+    look = await verification.verify(_delivery(ctx), job_id, directory_id, attempt)
+    metrics.VERIFICATIONS.labels(look.outcome).inc()
+    if look.again_in is None:
+        return look.outcome
+    delay = look.again_in
     await ctx["queue"].enqueue(
         "verify_listing",
         job_hex,

@@ -5,6 +5,7 @@ last look without one fails the task with `listing_not_found`."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 from uuid import UUID
 
 from domain.backlink import Backlink, Evidence
@@ -44,24 +45,33 @@ async def record_listing_not_found(
     )
 
 
-async def verify(d: Delivery, job_id: UUID, directory_id: int, attempt: int) -> timedelta | None:
-    """Look for the listing once; return when to look again, or None when settled."""
+class Look(NamedTuple):
+    """What one look settled (`outcome`: verified, not_yet, listing_not_found or
+    nothing_to_do) and, when not settled, when to look again."""
+
+    outcome: str
+    again_in: timedelta | None = None
+
+
+async def verify(d: Delivery, job_id: UUID, directory_id: int, attempt: int) -> Look:
+    """Look for the listing once; `again_in` is None when the task is settled."""
     job = await d.repo.get(job_id, Job)
     task = job.task(directory_id)
     if task.status != TaskStatus.SUBMITTED:
-        return None
+        return Look("nothing_to_do")
     directory, site, domain = await task_context(d, job, directory_id)
     url = task.listing_url or (directory.listing_url(site) if directory else None)
     if url is None:
         await record_listing_not_found(
             d.repo, job_id, directory_id, "The directory gave no listing URL to check."
         )
-        return None
+        return Look("listing_not_found")
     evidence = await look_for_listing(d, url, domain)
     if evidence.has_link:
         await record_listing_found(d.repo, job_id, directory_id, evidence)
-        return None
+        return Look("verified")
     delay = next_look(directory.turnaround_days if directory else 0, attempt)
     if delay is None:
         await record_listing_not_found(d.repo, job_id, directory_id, gave_up(domain, url))
-    return delay
+        return Look("listing_not_found")
+    return Look("not_yet", delay)

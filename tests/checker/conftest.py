@@ -4,7 +4,6 @@ wired to that fetcher."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,14 +15,10 @@ import pytest_asyncio
 from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.settings import Settings
-from adapters.ssrf import AddressPolicy
 from tests.checker.apps import checker_app
+from tests.checker.fetchers import make_fetcher
 from tests.checker.sites import FixtureSite, StaticResolver, Tls, make_tls
 from tests.conftest import LiveServer
-
-#: the production limit: a busy machine may be slow to answer. The timeout tests set a short
-#: one (test_fetch_timeouts.py)
-TEST_TIMEOUT = 15.0
 
 RESOLVER_TABLE = {
     "site.test": ["127.0.0.1"],
@@ -57,18 +52,6 @@ async def site(tls: Tls) -> AsyncIterator[FixtureSite]:
 @pytest.fixture
 def resolver() -> StaticResolver:
     return StaticResolver(RESOLVER_TABLE)
-
-
-def make_fetcher(
-    tls: Tls, resolver: StaticResolver, *, allow: tuple[str, ...] = ("127.0.0.0/8",), **kw: Any
-) -> Fetcher:
-    return Fetcher(
-        AddressPolicy(ipaddress.ip_network(c) for c in allow),
-        timeout=kw.pop("timeout", TEST_TIMEOUT),
-        resolver=resolver,
-        ssl_context=tls.client_context(),
-        **kw,
-    )
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 from aiohttp import web
 
 from adapters.fetcher import Fetcher
-from tests.checker.conftest import Checker, make_fetcher
+from tests.checker.conftest import Checker
+from tests.checker.fetchers import make_fetcher
 from tests.checker.sites import FixtureSite, StaticResolver, Tls
 
 LINK = '<html><body><a href="https://example.com/">Example</a></body></html>'

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.fetcher import Fetcher
 from adapters.ssrf import AddressPolicy
-from tests.checker.conftest import make_fetcher
+from tests.checker.fetchers import make_fetcher
 from tests.checker.sites import FixtureSite, StaticResolver, Tls
 
 

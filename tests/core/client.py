@@ -9,7 +9,7 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from tests.accounts import bearer
+from tests.accounts import bearer, paid_account
 
 _names = itertools.count(1)
 
@@ -107,3 +107,8 @@ def assert_error(answer: Answer, status: int, code: str, field: str | None = Non
 async def event_count(infra: Any) -> int:
     """Every state change is an event: an unchanged count proves a refusal wrote nothing."""
     return await infra.pool.fetchval("SELECT count(*) FROM backlynk_events")
+
+
+async def account(server: Any, infra: Any, plan: str) -> Client:
+    """A signed-up account moved to `plan`, as a client."""
+    return Client(server, await paid_account(server, infra, plan))

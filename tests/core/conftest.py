@@ -16,11 +16,10 @@ import pytest
 from adapters.fetcher import Fetcher
 from adapters.infrastructure import Infrastructure
 from adapters.settings import Settings
-from tests.accounts import paid_account
-from tests.checker.conftest import make_fetcher
+from tests.checker.fetchers import make_fetcher
 from tests.checker.sites import FixtureSite, StaticResolver, Tls, make_tls
 from tests.conftest import LiveServer
-from tests.core.client import Client
+from tests.core.client import Client, account
 
 #: public host names the landing-page fixture site answers for (all loopback)
 LANDING_HOSTS = {
@@ -60,10 +59,6 @@ async def verifying_api(
     app = create_app(settings, infra=infra, in_process_projector=True)
     async with LiveServer(app) as live:
         yield live
-
-
-async def account(server: LiveServer, infra: Infrastructure, plan: str) -> Client:
-    return Client(server, await paid_account(server, infra, plan))
 
 
 @pytest.fixture

@@ -130,7 +130,7 @@ async def test_the_csv_export_holds_every_row_that_matches_the_filters(
 async def test_another_accounts_export_holds_none_of_these_rows(
     api, infra, agency: Client, many
 ) -> None:
-    from tests.core.conftest import account
+    from tests.core.client import account
 
     other = await account(api, infra, "agency")
     answer = await other.get("/api/v1/backlinks", format="csv")

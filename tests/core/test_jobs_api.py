@@ -12,8 +12,7 @@ import asyncio
 import pytest
 
 from tests.accounts import register
-from tests.core.client import Client, assert_error, event_count
-from tests.core.conftest import account
+from tests.core.client import Client, account, assert_error, event_count
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 

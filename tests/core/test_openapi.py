@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from api import metrics
 from api.app import routes
 from api.openapi import document_path
 
 
 def every_route() -> set[tuple[str, str]]:
+    """Every route but the operator's `/metrics`, which the document leaves out."""
+    operator = {route.path for route in metrics.routes() if isinstance(route, Route)}
     return {
         (method, document_path(route.path))
         for route in routes()
-        if isinstance(route, Route)
+        if isinstance(route, Route) and route.path not in operator
         for method in route.methods or ()
         if method != "HEAD"
     }

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.client import Client, assert_error, event_count
-from tests.core.conftest import account
+from tests.core.client import Client, account, assert_error, event_count
 
 SITE_KEYS = {
     "id",

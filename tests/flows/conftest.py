@@ -11,8 +11,7 @@ import pytest
 from adapters.infrastructure import Infrastructure
 from projections.runner import wait_for
 from tests.conftest import LiveServer
-from tests.core.client import Client
-from tests.core.conftest import account
+from tests.core.client import Client, account
 from tests.workers_support import Sandbox
 
 

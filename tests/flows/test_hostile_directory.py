@@ -149,7 +149,7 @@ async def test_a_poisoned_listing_url_and_listing_page_become_clean_events_and_r
     task = (await shown_job(agency, job))["tasks"][0]
     assert (task["status"], task["listing_url"]) == ("submitted", expected)
 
-    assert await verification.verify(d, job_id, 31, 0) is None
+    assert await verification.verify(d, job_id, 31, 0) == ("verified", None)
     assert (await task_of(infra, job_id, 31)).status == "verified"
     await shown_job(agency, job)
     answer = await agency.get("/api/v1/backlinks", site_id=job["site_id"])

@@ -27,8 +27,8 @@ async def test_an_absent_listing_is_looked_for_again_an_hour_later(
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
     d = delivery(infra, isolated_settings)
-    assert await verification.verify(d, job_id, 1, 0) == timedelta(hours=1)
-    assert await verification.verify(d, job_id, 1, 1) == timedelta(hours=6)
+    assert await verification.verify(d, job_id, 1, 0) == ("not_yet", timedelta(hours=1))
+    assert await verification.verify(d, job_id, 1, 1) == ("not_yet", timedelta(hours=6))
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error, task.listing_url) == ("submitted", None, listing)
 
@@ -40,7 +40,8 @@ async def test_the_last_look_without_a_listing_fails_the_task(
     listing = f"{sandbox.base}/startup-index/site/{domain}"
     await submitted_without_listing(infra, job_id, 1, listing)
     last = len(looks(0)) - 1
-    assert await verification.verify(delivery(infra, isolated_settings), job_id, 1, last) is None
+    look = await verification.verify(delivery(infra, isolated_settings), job_id, 1, last)
+    assert look == ("listing_not_found", None)
     task = await task_of(infra, job_id, 1)
     assert (task.status, task.error.code) == ("failed", "listing_not_found")
     assert domain in task.error.details and listing in task.error.details
@@ -57,12 +58,12 @@ async def test_a_published_listing_verifies_the_task_and_discovers_the_backlink(
     _job, job_id, _domain = await new_job(agency, [3])
     d = delivery(infra, isolated_settings)
     assert await deliver(d, job_id, 3) == "Submitted"
-    assert await verification.verify(d, job_id, 3, 0) is None
+    assert await verification.verify(d, job_id, 3, 0) == ("verified", None)
     task = await task_of(infra, job_id, 3)
     assert task.status == "verified" and task.backlink_id is not None
     # a repeated message finds the task settled and changes nothing
     before = await event_count(infra)
-    assert await verification.verify(d, job_id, 3, 0) is None
+    assert await verification.verify(d, job_id, 3, 0) == ("nothing_to_do", None)
     assert await event_count(infra) == before
 
 
@@ -79,7 +80,7 @@ async def test_no_listing_url_to_check_fails_at_once(
     assert await deliver(d, job_id, 21) == "Submitted"
     task = await task_of(infra, job_id, 21)
     assert (task.status, task.listing_url) == ("submitted", None)
-    assert await verification.verify(d, job_id, 21, 0) is None
+    assert await verification.verify(d, job_id, 21, 0) == ("listing_not_found", None)
     task = await task_of(infra, job_id, 21)
     assert (task.status, task.error.code) == ("failed", "listing_not_found")
 
@@ -92,7 +93,8 @@ async def test_a_task_that_is_not_submitted_is_left_alone(
     for expected in ("pending", "canceled"):
         before = await event_count(infra)
         for directory_id in (1, 2):
-            assert await verification.verify(d, job_id, directory_id, 0) is None
+            look = await verification.verify(d, job_id, directory_id, 0)
+            assert look == ("nothing_to_do", None)
             assert (await task_of(infra, job_id, directory_id)).status == expected
         assert await event_count(infra) == before
         await agency.post(f"/api/v1/jobs/{job['id']}/cancel")

@@ -1,0 +1,237 @@
+"""Credential events as they commit: a trigger on the event store, a shared position,
+and each web process's listener.
+
+Every event that can make a cached credential wrong (a session revoked, a key revoked,
+any change to an account: its plan, its name, its keys) fires a trigger *in the
+transaction that appends it*. The trigger raises `backlynk_credential_position` to the
+event's notification id and NOTIFYs `backlynk_credentials` with the id and the aggregate;
+both take effect at commit, or not at all. Appends hold the event table's exclusive lock
+until commit (`adapters.event_store`), so these commits — and so the NOTIFYs, which
+Postgres delivers in commit order — come in notification-id order: a listener that has
+processed id N has seen every credential event up to N.
+
+`CredentialFeed` is that listener: one connection per process, LISTENing. Its
+`position` is the last credential event it has processed, or None while it is not
+connected (then nothing it fed may be trusted). `committed()` reads the shared position
+from the primary; concurrent callers share one read, but always one that *started after
+they asked*, so it includes every credential event committed before their request
+arrived. Events that create a credential (sign-in, a new key, registration), refresh a
+session or only record a key's use change nothing cached and fire nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+import asyncpg
+from eventsourcing.utils import get_topic
+
+from adapters.event_store import EVENTS_TABLE
+from domain.account import Account
+from domain.api_key import ApiKey
+from domain.auth_session import AuthSession
+
+log = logging.getLogger("backlynk.credentials")
+
+CHANNEL = "backlynk_credentials"
+POSITION_TABLE = "backlynk_credential_position"
+_POSITION = f"SELECT coalesce((SELECT notification_id FROM public.{POSITION_TABLE}), 0)"
+
+_WATCHED = [f"{get_topic(cls)}." for cls in (Account, AuthSession, ApiKey)]
+_IGNORED = [
+    get_topic(cls)
+    for cls in (
+        Account.Registered,
+        AuthSession.Started,
+        AuthSession.Refreshed,
+        ApiKey.Created,
+        ApiKey.Used,
+    )
+]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+_WHEN = "(NOT NEW.topic = ANY(ARRAY[{}]::text[]) AND ({}))".format(
+    ", ".join(_sql_text(t) for t in _IGNORED),
+    " OR ".join(f"starts_with(NEW.topic, {_sql_text(p)})" for p in _WATCHED),
+)
+
+DDL = [
+    f"""CREATE TABLE IF NOT EXISTS public.{POSITION_TABLE} (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        notification_id bigint NOT NULL)""",
+    f"INSERT INTO public.{POSITION_TABLE} (notification_id) VALUES (0) ON CONFLICT DO NOTHING",
+    f"""CREATE OR REPLACE FUNCTION public.backlynk_credential_changed() RETURNS trigger
+        LANGUAGE plpgsql AS $body$
+        BEGIN
+            INSERT INTO public.{POSITION_TABLE} AS p (notification_id)
+                 VALUES (NEW.notification_id) ON CONFLICT (singleton) DO UPDATE
+                 SET notification_id = GREATEST(p.notification_id, NEW.notification_id);
+            PERFORM pg_notify('{CHANNEL}', NEW.notification_id::text || ' ' || NEW.originator_id);
+            RETURN NULL;
+        END $body$""",
+    # the topics watched are computed here, so a renamed event class changes the trigger
+    # at the next `backlynk migrate`
+    f"""CREATE OR REPLACE TRIGGER backlynk_credential_changed
+        AFTER INSERT ON public.{EVENTS_TABLE} FOR EACH ROW WHEN {_WHEN}
+        EXECUTE FUNCTION public.backlynk_credential_changed()""",
+]
+
+#: passed to `on_change` when anything may have changed
+EVERYTHING = UUID(int=0)
+#: how long the listener's connection may stay silent before it is checked
+KEEPALIVE_S = 5.0
+RECONNECT_S = 0.5
+
+
+class CredentialFeed:
+    def __init__(self, dsn: str, pool: asyncpg.Pool, on_change: Callable[[UUID], None]):
+        self._dsn = dsn
+        self._pool = pool
+        self._on_change = on_change
+        #: the last credential event processed; None: not listening, trust nothing
+        self.position: int | None = None
+        #: bumped whenever anything the cache holds may have changed (or was dropped)
+        self.epoch = 0
+        self._advanced = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._waiting: list[asyncio.Future[int]] = []
+        self._reading = False
+        self._reader: asyncio.Task[None] | None = None
+        #: the highest id notified on this connection before its position was read
+        self._early = 0
+
+    # -- the listener ------------------------------------------------------------------
+
+    async def start(self, *, timeout: float = 10.0) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._listen_forever())
+        with contextlib.suppress(TimeoutError):  # still starting: requests use the store
+            async with asyncio.timeout(timeout):
+                while self.position is None:
+                    await self._next_advance()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._lost()
+
+    async def _listen_forever(self) -> None:
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                self._early = 0
+                gone = asyncio.Event()
+                conn.add_termination_listener(lambda _, gone=gone: gone.set())
+                await conn.add_listener(CHANNEL, self._notified)
+                # LISTEN first, then the position: an event committed in between is both
+                # under the position and delivered, which is harmless
+                position = await conn.fetchval(_POSITION)
+                self._conn = conn
+                self._found(position)
+                while not gone.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(KEEPALIVE_S):
+                            await gone.wait()
+                    if not gone.is_set():
+                        async with asyncio.timeout(KEEPALIVE_S):
+                            await conn.fetchval("SELECT 1")
+                log.warning("credential listener lost its connection; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("credential listener failed (%r); reconnecting", exc)
+            finally:
+                self._lost()
+                if conn is not None:
+                    conn.terminate()
+            await asyncio.sleep(RECONNECT_S)
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        nid, _, originator = payload.partition(" ")
+        self._on_change(UUID(originator))
+        self.epoch += 1
+        if self.position is not None:
+            self.position = max(self.position, int(nid))
+        else:
+            self._early = max(self._early, int(nid))
+        self._wake()
+
+    def _found(self, position: int) -> None:
+        self._on_change(EVERYTHING)
+        self.epoch += 1
+        # events notified before the read and after it were all delivered in order
+        self.position = max(position, self._early)
+        self._wake()
+
+    def _lost(self) -> None:
+        """Whatever was fed so far may miss an event from now on: drop it all."""
+        self.position = None
+        self._conn = None
+        self._on_change(EVERYTHING)
+        self.epoch += 1
+        self._wake()
+
+    def _wake(self) -> None:
+        self._advanced.set()
+        self._advanced = asyncio.Event()
+
+    async def _next_advance(self) -> None:
+        await self._advanced.wait()
+
+    def suspect(self) -> None:
+        """The listener is behind for too long: reconnect it (and trust nothing until
+        then)."""
+        conn = self._conn
+        self._lost()
+        if conn is not None:
+            conn.terminate()
+
+    async def caught_up(self, committed: int, timeout: float) -> bool:
+        """Wait until the listener has processed every credential event up to
+        `committed`; False if it has not within `timeout` seconds, or is not listening."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.position is not None and self.position < committed:
+                    await self._next_advance()
+        return self.position is not None and self.position >= committed
+
+    # -- the shared position -----------------------------------------------------------
+
+    async def committed(self) -> int:
+        """The position of the latest credential event committed, read by a query that
+        starts after this call (callers meanwhile share it)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[int] = loop.create_future()
+        self._waiting.append(answer)  # answered by the next read to start, never the current
+        if not self._reading:
+            self._reading = True
+            self._reader = loop.create_task(self._read_rounds())
+        return await answer
+
+    async def _read_rounds(self) -> None:
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                try:
+                    position = await self._pool.fetchval(_POSITION)
+                except Exception as exc:
+                    for answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for answer in waiting:
+                    if not answer.done():  # its caller may have gone away
+                        answer.set_result(position)
+        finally:
+            self._reading = False

@@ -1,0 +1,365 @@
+"""Authenticated reads against a bare Starlette hello-world, side by side in one run.
+
+Starts a hello-world Starlette app and `backlynk serve` with the same uvicorn settings
+(and the same number of web processes), plus the sandbox, a projector and a worker;
+seeds the demo account with a site, a job over the sandbox directories (and so
+backlinks, once the worker has verified them), then drives each route with one load
+generator — wrk if installed, else an aiohttp client — with a Bearer token and with an
+API key. Each route is measured right after a hello-world run, and its ratio is to that
+run. Prints req/s, p99 and the ratio per route and round, then the median and spread
+(min-max) of the ratios over the rounds, and req/s per number of web processes.
+
+    python bench/api.py [--processes 1,2] [--rounds 3] [--duration 5] [--connections 32]
+
+On a shared or small machine the figures are noisy: compare ratios of one run, never
+figures of different runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from adapters.demo import DEMO_EMAIL, DEMO_PASSWORD
+from adapters.demo.sandbox import catalogue
+from bench.common import drop_database, fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DB = "backlynk_bench_api"
+HELLO = """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def hello(request):
+    return JSONResponse({"hello": "world"})
+
+app = Starlette(routes=[Route("/", hello)])
+"""
+#: what `backlynk serve` passes to uvicorn, given to the hello-world too
+UVICORN = ["--no-access-log", "--log-level", "warning", "--proxy-headers"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body: object = None, **headers: str) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    for name, value in headers.items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            raw = answer.read()
+    except urllib.error.HTTPError as refused:
+        raise SystemExit(f"{method} {path}: {refused.code} {refused.read().decode()}") from None
+    return json.loads(raw) if raw else {}
+
+
+def wait_for(url: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class Processes:
+    def __init__(self, env: dict[str, str], logdir: Path):
+        self.env = env
+        self.logdir = logdir
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def backlynk(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "backlynk_cli", *args], env=self.env, cwd=ROOT, check=True
+        )
+
+    def start(self, name: str, argv: list[str], **env: str) -> None:
+        with (self.logdir / f"{name}.log").open("wb") as out:
+            self.running[name] = subprocess.Popen(
+                argv, env={**self.env, **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def stop(self, name: str) -> None:
+        proc = self.running.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+# -- load generators ------------------------------------------------------------------
+
+_UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tuple[float, float]:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"{url} answered errors under load:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    return rate, float(p99.group(1)) * _UNIT[p99.group(2)]  # type: ignore[union-attr]
+
+
+def aiohttp_load(
+    url: str, headers: dict[str, str], seconds: int, connections: int
+) -> tuple[float, float]:
+    import aiohttp
+
+    async def run() -> tuple[float, float]:
+        latencies: list[float] = []
+        stop_at = time.perf_counter() + seconds
+        limits = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=limits, headers=headers) as http:
+
+            async def one_connection() -> None:
+                while time.perf_counter() < stop_at:
+                    started = time.perf_counter()
+                    async with http.get(url) as r:
+                        await r.read()
+                        if r.status >= 400:
+                            raise SystemExit(f"{url} answered {r.status} under load")
+                    latencies.append(time.perf_counter() - started)
+
+            await asyncio.gather(*(one_connection() for _ in range(connections)))
+        latencies.sort()
+        return len(latencies) / seconds, latencies[int(len(latencies) * 0.99)]
+
+    return asyncio.run(run())
+
+
+LOAD = wrk if shutil.which("wrk") else aiohttp_load
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+def seed(base: str) -> dict[str, str]:
+    """Routes to drive, with the demo account's credentials."""
+    signed_in = call(
+        base, "POST", "/api/v1/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    )
+    bearer = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    key = call(base, "POST", "/api/v1/api-keys", {"name": "bench"}, **bearer)["key"]
+    sites = call(base, "GET", "/api/v1/sites", **bearer)["data"]
+    site_id = sites[0]["id"] if sites else None
+    if site_id is None:
+        site_id = call(
+            base,
+            "POST",
+            "/api/v1/sites",
+            {"url": f"https://bench-{secrets.token_hex(4)}.com", "name": "Bench site"},
+            **bearer,
+        )["id"]
+    jobs = call(base, "GET", "/api/v1/jobs", **bearer)["data"]
+    job_id = (
+        jobs[0]["id"]
+        if jobs
+        else call(
+            base,
+            "POST",
+            "/api/v1/jobs",
+            {"site_id": site_id, "directory_ids": [1, 2, 3, 5]},
+            **bearer,
+        )["id"]
+    )
+    deadline = time.monotonic() + 90
+    while not call(base, "GET", "/api/v1/backlinks", **bearer)["data"]:
+        if time.monotonic() > deadline:
+            print("(no backlink verified within 90 s: /backlinks is measured empty)")
+            break
+        time.sleep(1)
+    return {"key": key, "job_id": job_id}
+
+
+ROUTES = [
+    "/api/v1/users/me",
+    "/api/v1/sites",
+    "/api/v1/jobs/{job_id}",
+    "/api/v1/directories",
+    "/api/v1/backlinks",
+]
+
+
+def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
+    hello_port, web_port = free_port(), free_port()
+    hello = Path(procs.logdir / "hello_app.py")
+    hello.write_text(HELLO)
+    procs.start(
+        "hello",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "hello_app:app",
+            "--port",
+            str(hello_port),
+            "--workers",
+            str(n),
+            *UVICORN,
+        ],
+        PYTHONPATH=str(procs.logdir),
+    )
+    procs.start(
+        "web",
+        [sys.executable, "-m", "backlynk_cli", "serve", "--port", str(web_port)],
+        WEB_CONCURRENCY=str(n),
+    )
+    hello_url, base = f"http://127.0.0.1:{hello_port}", f"http://127.0.0.1:{web_port}"
+    wait_for(hello_url + "/")
+    wait_for(base + "/readyz")
+    seeded = seed(base)
+    results: dict[str, list[tuple[float, float, float]]] = {}
+    try:
+        for round_no in range(1, args.rounds + 1):
+            access = call(
+                base,
+                "POST",
+                "/api/v1/auth/login",
+                {"email": DEMO_EMAIL, "password": DEMO_PASSWORD},
+            )["access_token"]
+            credentials = {
+                "bearer": {"Authorization": f"Bearer {access}"},
+                "api_key": {"X-Api-Key": seeded["key"]},
+            }
+            print(f"[{n} web process(es), round {round_no}]")
+            for route in ROUTES:
+                path = route.format(job_id=seeded["job_id"])
+                for via, headers in credentials.items():
+                    # the hello-world just before each route: on a machine whose load
+                    # drifts, a ratio of two measurements made minutes apart means little
+                    hello_rate, hello_p99 = LOAD(
+                        hello_url + "/", {}, args.duration, args.connections
+                    )
+                    rate, p99 = LOAD(base + path, headers, args.duration, args.connections)
+                    ratio = rate / hello_rate
+                    results.setdefault(f"{route} {via}", []).append((rate, p99, ratio))
+                    results.setdefault("hello-world", []).append((hello_rate, hello_p99, 1.0))
+                    print(
+                        f"  {route:24} {via:8} {rate:7.0f} req/s  p99 {p99 * 1000:6.1f} ms  "
+                        f"(hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms)"
+                        f"  {ratio:.2f}x"
+                    )
+    finally:
+        procs.stop("web")
+        procs.stop("hello")
+    return results
+
+
+def summary(n: int, results: dict) -> None:
+    rounds = len(results[f"{ROUTES[0]} bearer"])
+    print(f"\n{n} web process(es): median of {rounds} rounds (min-max)")
+    for name, runs in results.items():
+        rates = [r for r, _, _ in runs]
+        ratios = [x for _, _, x in runs]
+        p99 = statistics.median(p for _, p, _ in runs) * 1000
+        print(
+            f"  {name:34} {statistics.median(rates):8.0f} req/s "
+            f"({min(rates):.0f}-{max(rates):.0f})  p99 {p99:6.1f} ms  "
+            f"ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--processes", default="1", help="web process counts, e.g. 1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per route")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
+    url = asyncio.run(fresh_database(DB))
+    sandbox_port = free_port()
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    logdir = Path(tempfile.mkdtemp(prefix="bench_api_"))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BACKLYNK_")},
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": url,
+        "BACKLYNK_REDIS_NAMESPACE": f"bench-api-{secrets.token_hex(4)}",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "HOST": "127.0.0.1",
+        "BACKLYNK_FETCH_ALLOW_CIDRS": "127.0.0.0/8",
+        "BACKLYNK_VERIFY_SITES": "0",
+        "BACKLYNK_HOST_DELAY": "0",
+    }
+    procs = Processes(env, logdir)
+    print(
+        f"load generator: {'wrk -t1' if LOAD is wrk else 'aiohttp'}, "
+        f"{args.connections} connections, {args.duration} s per route; logs in {logdir}"
+    )
+    try:
+        procs.backlynk("demo", "load")
+        (logdir / "directories.json").write_text(json.dumps(catalogue(sandbox)))
+        procs.backlynk("directories", "import", str(logdir / "directories.json"))
+        procs.start(
+            "sandbox",
+            [
+                sys.executable,
+                "-m",
+                "backlynk_cli",
+                "sandbox",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(sandbox_port),
+            ],
+        )
+        procs.start("projector", [sys.executable, "-m", "backlynk_cli", "projector"])
+        procs.start("worker", [sys.executable, "-m", "backlynk_cli", "worker"])
+        totals = {n: measure(args, procs, n) for n in counts}
+        for n, results in totals.items():
+            summary(n, results)
+        if len(counts) > 1:
+            print("\nthroughput by web processes (median req/s; hello-world alike):")
+            for name in totals[counts[0]]:
+                cells = "  ".join(
+                    f"{n}: {statistics.median(r for r, _, _ in totals[n][name]):7.0f}"
+                    for n in counts
+                )
+                print(f"  {name:34} {cells}")
+    finally:
+        procs.stop_all()
+        asyncio.run(drop_database(DB))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""More than one web process: what one process is told, every other applies to the very
+next request (each process caches credentials; `adapters.credential_cache`), and rate
+limits and idempotency keys are shared through Redis. Real `backlynk serve` processes on
+two addresses, one database, one Redis; `WEB_CONCURRENCY` runs several behind one."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.live_service import LiveService, quiet_port
+
+pytestmark = pytest.mark.xdist_group("processes")
+
+
+def call(
+    base: str, method: str, path: str, body: object = None, **headers: str
+) -> tuple[int, dict, dict[str, str]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    request.add_header("content-type", "application/json")
+    for name, value in headers.items():
+        request.add_header(name.replace("_", "-"), value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            raw, status, got = answer.read(), answer.status, dict(answer.headers)
+    except urllib.error.HTTPError as refused:
+        raw, status, got = refused.read(), refused.code, dict(refused.headers)
+    return status, (json.loads(raw) if raw else {}), {k.lower(): v for k, v in got.items()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def wait_healthy(svc: LiveService, base: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        svc._check_alive()
+        try:
+            if call(base, "GET", "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{base} not ready\n{svc.tails()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def two_webs(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("two_webs")
+    with LiveService(workdir, name="webs", BACKLYNK_REGISTER_RATE="4") as svc:
+        svc.migrate()
+        other_port = quiet_port()
+        svc.start("web_a", "serve", "--port", str(svc.port))
+        svc.start("web_b", "serve", "--port", str(other_port))
+        svc.start("projector", "projector")
+        a, b = svc.url, f"http://127.0.0.1:{other_port}"
+        wait_healthy(svc, a)
+        wait_healthy(svc, b)
+        yield svc, a, b
+
+
+def register(base: str, email: str) -> dict:
+    status, body, _ = call(
+        base, "POST", "/api/v1/auth/register", {"email": email, "password": "correct horse 1"}
+    )
+    assert status == 201, body
+    return body
+
+
+def login(base: str, email: str) -> dict:
+    status, body, _ = call(
+        base, "POST", "/api/v1/auth/login", {"email": email, "password": "correct horse 1"}
+    )
+    assert status == 200, body
+    return body
+
+
+def new_key(base: str, access: str, **headers: str) -> tuple[dict, dict[str, str]]:
+    status, body, got = call(
+        base, "POST", "/api/v1/api-keys", {"name": "bench"}, **bearer(access), **headers
+    )
+    assert status == 201, body
+    return body, got
+
+
+def test_what_one_process_is_told_the_other_applies_on_the_next_request(two_webs) -> None:
+    svc, a, b = two_webs
+    email = f"two-{uuid.uuid4().hex[:8]}@example.com"
+    first = register(a, email)
+    svc.backlynk("users", "set-plan", email, "pro")
+    key, _ = new_key(a, first["access_token"])
+    api_key = {"x_api_key": key["key"]}
+
+    # both processes have the credentials in their cache
+    for base in (a, b, a, b):
+        assert call(base, "GET", "/api/v1/sites", **api_key)[0] == 200
+        assert call(base, "GET", "/api/v1/users/me", **bearer(first["access_token"]))[0] == 200
+
+    # revoking a key through A: B refuses it on the very next request
+    status, _, _ = call(
+        a, "DELETE", f"/api/v1/api-keys/{key['id']}", **bearer(first["access_token"])
+    )
+    assert status == 204
+    status, body, _ = call(b, "GET", "/api/v1/sites", **api_key)
+    assert status == 401 and body["error"]["code"] == "invalid_api_key", body
+
+    # logging out through A ends the session's access tokens on B
+    status, _, _ = call(a, "POST", "/api/v1/auth/logout", {"refresh_token": first["refresh_token"]})
+    assert status == 204
+    status, body, _ = call(b, "GET", "/api/v1/users/me", **bearer(first["access_token"]))
+    assert status == 401, body
+
+    # a refresh token used twice through A revokes the session on B at once
+    second = login(a, email)
+    status, third, _ = call(
+        a, "POST", "/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]}
+    )
+    assert status == 200, third
+    assert call(b, "GET", "/api/v1/users/me", **bearer(third["access_token"]))[0] == 200
+    status, body, _ = call(
+        a, "POST", "/api/v1/auth/refresh", {"refresh_token": second["refresh_token"]}
+    )
+    assert status == 401 and body["error"]["code"] == "refresh_token_reused", body
+    status, body, _ = call(b, "GET", "/api/v1/users/me", **bearer(third["access_token"]))
+    assert status == 401, body
+
+    # a plan change (the operator's command) applies to both at once
+    fourth = login(a, email)
+    key, _ = new_key(a, fourth["access_token"])
+    for base in (a, b):
+        assert call(base, "GET", "/api/v1/sites", x_api_key=key["key"])[0] == 200
+        assert call(base, "GET", "/api/v1/sites", **bearer(fourth["access_token"]))[0] == 200
+    svc.backlynk("users", "set-plan", email, "free")
+    for base in (b, a):
+        status, body, _ = call(base, "GET", "/api/v1/sites", x_api_key=key["key"])
+        assert status == 403 and body["error"]["code"] == "plan_required", body
+        status, body, _ = call(base, "GET", "/api/v1/sites", **bearer(fourth["access_token"]))
+        assert status == 403 and body["error"]["code"] == "plan_required", body
+        status, body, _ = call(base, "GET", "/api/v1/users/me", **bearer(fourth["access_token"]))
+        assert status == 200 and body["plan"]["code"] == "free", body
+
+
+def test_rate_limits_and_idempotency_keys_are_shared(two_webs) -> None:
+    svc, a, b = two_webs
+    # BACKLYNK_REGISTER_RATE=4 per client per hour, counted across both processes (the
+    # other test may have used one of them)
+    answers = []
+    for base in (a, b, a, b, a):
+        answers.append(
+            call(
+                base,
+                "POST",
+                "/api/v1/auth/register",
+                {"email": f"rl-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse 1"},
+            )
+        )
+    assert [status for status, _, _ in answers].count(429) >= 1
+    assert answers[-1][0] == 429 and answers[-1][1]["error"]["code"] == "rate_limited"
+
+    # a POST replayed through the other process gives the first answer, not a second key
+    email = f"idem-{uuid.uuid4().hex[:8]}@example.com"
+    svc.backlynk(
+        "users", "create", "--email", email, "--password", "correct horse 1", "--plan", "pro"
+    )
+    access = login(a, email)["access_token"]
+    idempotency = {"idempotency_key": uuid.uuid4().hex}
+    made, first_headers = new_key(a, access, **idempotency)
+    again, replayed = new_key(b, access, **idempotency)
+    assert again == made and "idempotent-replayed" not in first_headers
+    assert replayed.get("idempotent-replayed") == "true"
+    status, listed, _ = call(b, "GET", "/api/v1/api-keys", **bearer(access))
+    assert status == 200 and [k["id"] for k in listed["data"]] == [made["id"]]
+
+
+def test_web_concurrency_runs_that_many_processes_behind_one_address(tmp_path: Path) -> None:
+    with LiveService(tmp_path, name="concurrency", WEB_CONCURRENCY="2") as svc:
+        svc.migrate()
+        svc.start_web()
+        wait_healthy(svc, svc.url)
+        log = svc.logs["web"]
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Application startup complete") < 2:
+            assert time.monotonic() < deadline, svc.tails()
+            time.sleep(0.2)
+        for _ in range(20):
+            assert call(svc.url, "GET", "/healthz")[0] == 200
+        web = svc.procs["web"]
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        assert log.read_text().count("Application shutdown complete") == 2, svc.tails()
