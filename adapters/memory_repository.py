@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from adapters.causes import stamp
 from adapters.repository import events_until, fold
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.errors import ConcurrencyConflict, NotFound
@@ -59,6 +60,8 @@ class InMemoryRepository:
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` at once."""
         pending = [(a, a.collect_events()) for a in aggregates]
+        for _, events in pending:
+            stamp(events)
         stored = [self.mapper.to_stored_event(e) for _, events in pending for e in events]
         if not stored:
             return 0

@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from adapters.causes import stamp
 from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.errors import NotFound
@@ -79,6 +80,8 @@ class EventSourcedRepository:
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` in one transaction."""
         pending = [(a, a.collect_events()) for a in aggregates]
+        for _, events in pending:
+            stamp(events)
         stored = [self.mapper.to_stored_event(e) for _, events in pending for e in events]
         if not stored:
             return 0

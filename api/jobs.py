@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from api.auth import require_api_access
 from api.bodies import read_json
+from api.causes import CauseOut, render_cause
 from api.consistency import settle
 from api.pagination import paginate
 from api.queries import AsOf, JobsQuery, page_of, page_request, query_of
@@ -192,6 +193,8 @@ class EventOut(msgspec.Struct):
     type: str
     at: datetime
     data: dict[str, Any]
+    #: who or what caused it; null for events stored before causes were recorded
+    cause: CauseOut | None
 
 
 PUBLIC_IDS = {"account_id": "usr", "site_id": "site", "job_id": "job", "backlink_id": "bl"}
@@ -225,11 +228,12 @@ async def events(request: Request) -> Response:
         state = dict(vars(event))
         for k in ("originator_id", "originator_version", "timestamp", "originator_topic"):
             state.pop(k, None)
+        cause = render_cause(state.pop("cause", None))
         name = resolve_topic(s.topic).__qualname__  # "Job.TaskSubmitted"
         out.append(
             (
                 s.originator_version,
-                EventOut(s.originator_version, name, event.timestamp, _public(state)),
+                EventOut(s.originator_version, name, event.timestamp, _public(state), cause),
             )
         )
     return json_response(paginate(out, page, key=lambda r: r[0], render=lambda r: r[1]))

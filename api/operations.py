@@ -14,6 +14,7 @@ import msgspec
 
 from api import (
     api_keys,
+    audit,
     backlinks,
     checker,
     coverage,
@@ -27,6 +28,7 @@ from api import (
     users,
 )
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.audit import AuditEntryOut
 from api.backlinks import BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
@@ -34,7 +36,15 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
-from api.queries import AsOf, BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
+from api.queries import (
+    AsOf,
+    AuditQuery,
+    BacklinksQuery,
+    DirectoriesQuery,
+    JobsQuery,
+    Paged,
+    SitesQuery,
+)
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
@@ -291,6 +301,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "A job's history from the event store",
         answer=Page[EventOut],
         query=Paged,
+    ),
+    Operation(
+        GET,
+        "/api/v1/audit",
+        audit.index,
+        "Every event of the account, in commit order, with its cause (a JSON page, or "
+        "every matching entry as CSV with Accept: text/csv)",
+        answer=Page[AuditEntryOut],
+        query=AuditQuery,
+        csv=True,
     ),
     Operation(
         POST,

@@ -9,7 +9,8 @@ struct does not allow is 422 `validation_failed` naming the parameter.
 Field types say everything a value may be: `int` with `Meta(ge, le)` (ASCII digits only:
 `str.isdigit` also accepts "²" and "١٢"), `str` (with `max_length`), a `Literal` of
 strings, or a `datetime` with `Meta(tz=True)` (RFC 3339 with `Z` or an offset; a naive
-time says no instant); `| None` marks a parameter that may be absent.
+time says no instant); `| None` marks a parameter that may be absent. A field renamed
+(`msgspec.field(name="from")`) is read by that name.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str, msgspec.Meta(description="next_cursor of the previous page")]
 Rating = Annotated[int, msgspec.Meta(ge=0, le=100)]
 SiteId = Annotated[str, msgspec.Meta(description="A site of the account (404 otherwise)")]
+Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339, with its offset")]
 
 
 class Paged(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,10 +105,38 @@ class AsOf(msgspec.Struct, frozen=True, kw_only=True):
     ) = None
 
 
+class AuditQuery(Paged, frozen=True, kw_only=True):
+    type: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=2000,
+                description="event types, comma-separated (Job.TaskSubmitted,Account.PlanChanged)",
+            ),
+        ]
+        | None
+    ) = None
+    since: Instant | None = msgspec.field(default=None, name="from")
+    until: Instant | None = msgspec.field(default=None, name="to")
+    # read by `api.csv_export.wants_csv`, like `Accept: text/csv`; declared for the document
+    format: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="csv: as Accept: text/csv — every matching entry, streamed "
+                "(limit and cursor page the JSON list only)"
+            ),
+        ]
+        | None
+    ) = None
+
+
 class _Field(msgspec.Struct, frozen=True):
-    """One parameter: its name, its type without `None`, and what bounds that type."""
+    """One parameter: its field's name, its name in the query string, its type without
+    `None`, and what bounds that type."""
 
     name: str
+    param: str
     type: Any
     base: Any  # int, str or a Literal
     meta: msgspec.Meta | None
@@ -116,7 +146,7 @@ class _Field(msgspec.Struct, frozen=True):
 def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
     hints = typing.get_type_hints(shape, include_extras=True)
     out = []
-    for name in shape.__struct_fields__:
+    for name, param in zip(shape.__struct_fields__, shape.__struct_encode_fields__, strict=True):
         hint = hints[name]
         if get_origin(hint) in (Union, types.UnionType):
             hint = next(a for a in get_args(hint) if a is not type(None))
@@ -124,7 +154,7 @@ def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
         if get_origin(hint) is Annotated:
             base, *extras = get_args(hint)
             meta = next((m for m in extras if isinstance(m, msgspec.Meta)), None)
-        out.append(_Field(name, hint, base, meta))
+        out.append(_Field(name, param, hint, base, meta))
     return tuple(out)
 
 
@@ -145,14 +175,14 @@ def _instant(field: _Field, raw: str) -> datetime:
         return msgspec.convert(text, field.type)
     except msgspec.ValidationError:
         raise _refuse(
-            field.name,
-            f"{field.name} is an RFC 3339 date-time with Z or an offset, "
+            field.param,
+            f"{field.param} is an RFC 3339 date-time with Z or an offset, "
             "e.g. 2026-11-27T14:30:00Z.",
         ) from None
 
 
 def _value(field: _Field, raw: str) -> Any:
-    name, meta = field.name, field.meta
+    name, meta = field.param, field.meta
     if get_origin(field.base) is Literal:
         allowed = get_args(field.base)
         if raw not in allowed:
@@ -173,7 +203,7 @@ def _value(field: _Field, raw: str) -> Any:
 def query_of(request: Request, shape: type[Q]) -> Q:
     """The query of `request` as `shape`; 422 naming the first parameter refused."""
     params = request.query_params
-    given = {f.name: _value(f, params[f.name]) for f in _fields(shape) if f.name in params}
+    given = {f.name: _value(f, params[f.param]) for f in _fields(shape) if f.param in params}
     return shape(**given)
 
 
@@ -199,5 +229,5 @@ def parameters(shape: type[msgspec.Struct]) -> list[dict[str, Any]]:
                 schema["description"] = field.meta.description
         else:
             schema = msgspec.json.schema(field.type)
-        out.append({"name": field.name, "in": "query", "schema": schema})
+        out.append({"name": field.param, "in": "query", "schema": schema})
     return out
