@@ -14,6 +14,7 @@ import msgspec
 
 from api import (
     api_keys,
+    audit,
     backlinks,
     checker,
     coverage,
@@ -27,6 +28,7 @@ from api import (
     users,
 )
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.audit import AuditEntryOut
 from api.backlinks import BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
@@ -34,7 +36,15 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
-from api.queries import BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
+from api.queries import (
+    AsOf,
+    AuditQuery,
+    BacklinksQuery,
+    DirectoriesQuery,
+    JobsQuery,
+    Paged,
+    SitesQuery,
+)
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
@@ -230,7 +240,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[SiteOut],
         query=SitesQuery,
     ),
-    Operation(GET, "/api/v1/sites/{site_id}", sites.show, "Read a site", answer=SiteOut),
+    Operation(
+        GET,
+        "/api/v1/sites/{site_id}",
+        sites.show,
+        "Read a site (as_of: as it was at that instant)",
+        answer=SiteOut,
+        query=AsOf,
+    ),
     Operation(
         PATCH,
         "/api/v1/sites/{site_id}",
@@ -289,7 +306,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[JobOut],
         query=JobsQuery,
     ),
-    Operation(GET, "/api/v1/jobs/{job_id}", jobs.show, "Read a job and its tasks", answer=JobOut),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}",
+        jobs.show,
+        "Read a job and its tasks (as_of: as they were at that instant)",
+        answer=JobOut,
+        query=AsOf,
+    ),
     Operation(
         POST,
         "/api/v1/jobs/{job_id}/cancel",
@@ -309,6 +333,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "A job's history from the event store",
         answer=Page[EventOut],
         query=Paged,
+    ),
+    Operation(
+        GET,
+        "/api/v1/audit",
+        audit.index,
+        "Every event of the account, in commit order, with its cause (a JSON page, or "
+        "every matching entry as CSV with Accept: text/csv)",
+        answer=Page[AuditEntryOut],
+        query=AuditQuery,
+        csv=True,
     ),
     Operation(
         POST,

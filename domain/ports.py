@@ -26,6 +26,14 @@ class Repository(Protocol):
         """Load an aggregate; raise `domain.errors.NotFound` if it has no events."""
         ...
 
+    async def history(
+        self, aggregate_id: UUID, cls: type[A], *, until: datetime
+    ) -> tuple[A, list[Any]]:
+        """The aggregate as it stood at the instant `until`, and its events up to then in
+        version order: those up to the last one recorded at or before `until`. Raise
+        `domain.errors.NotFound` if it had no event by then."""
+        ...
+
     async def save(self, *aggregates: Aggregate) -> int:
         """Append the pending events of all aggregates atomically; return the highest
         notification id written (0 if nothing). Raise `ConcurrencyConflict` on a clash."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from adapters.queue import TaskQueue
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
+from projections.audit import AuditProjection
 from projections.backlinks import BacklinksProjection
 from projections.base import Projection
 from projections.dispatcher import Dispatcher
@@ -21,6 +22,7 @@ def read_models() -> list[Projection]:
         JobsProjection(),
         UsageProjection(),
         BacklinksProjection(),
+        AuditProjection(),
     ]
 
 
