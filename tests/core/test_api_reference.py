@@ -59,6 +59,13 @@ def test_every_operation_shows_its_parameters_fields_errors_and_example(op) -> N
     assert "curl -sS -X " + op.method in html.unescape(text)
 
 
+def test_every_operation_belongs_to_a_declared_resource() -> None:
+    declared = {tag["name"] for tag in DOCUMENT["tags"]}
+    for path, methods in DOCUMENT["paths"].items():
+        for op in methods.values():
+            assert set(op["tags"]) <= declared, path
+
+
 def test_every_error_answer_of_the_api_names_its_envelope_codes() -> None:
     for op in OPERATIONS:
         for status, answer in documented(op)["responses"].items():
