@@ -80,6 +80,12 @@ PAID = Access(
 
 CONFLICT = "409"
 CREDENTIALS = (("401", "Unknown, spent or expired refresh token"),)
+REFRESH_CODES = (
+    ("401", "invalid_token"),
+    ("401", "token_expired"),
+    ("401", "refresh_token_reused"),
+)
+CHECK_CODES = (("422", "invalid_domain"), ("422", "invalid_url"), ("422", "too_many_urls"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ class Operation:
     media_type: str = "application/json"
     #: error answers of this operation besides those of its access and its body
     errors: tuple[tuple[str, str], ...] = ()
+    #: envelope `code`s this operation's own rules give, as (status, code); the codes every
+    #: operation of its kind may give (`validation_failed`, ...) are added by `api.openapi`
+    codes: tuple[tuple[str, str], ...] = ()
     csv: bool = False  # also answers text/csv (Accept: text/csv or ?format=csv)
     #: takes `Idempotency-Key` (API.md: every POST does)
     idempotent: bool = field(default=False, init=False)
@@ -143,6 +152,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=((CONFLICT, "The email is taken"),),
+        codes=((CONFLICT, "email_taken"),),
     ),
     Operation(
         POST,
@@ -154,6 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=(("401", "Wrong email or password"),),
+        codes=(("401", "invalid_credentials"),),
     ),
     Operation(
         POST,
@@ -165,6 +176,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=CREDENTIALS,
+        codes=REFRESH_CODES,
     ),
     Operation(
         POST,
@@ -176,6 +188,7 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         PUBLIC,
         errors=CREDENTIALS,
+        codes=REFRESH_CODES,
     ),
     Operation(
         GET,
@@ -193,6 +206,7 @@ OPERATIONS: tuple[Operation, ...] = (
         201,
         CreateApiKeyIn,
         CreatedApiKeyOut,
+        codes=(("422", "api_key_limit_reached"),),
     ),
     Operation(
         GET,
@@ -212,6 +226,11 @@ OPERATIONS: tuple[Operation, ...] = (
         CreateSiteIn,
         SiteOut,
         errors=((CONFLICT, "The account has this site already"),),
+        codes=(
+            (CONFLICT, "site_exists"),
+            ("422", "invalid_site_url"),
+            ("422", "site_limit_reached"),
+        ),
     ),
     Operation(
         GET,
@@ -265,7 +284,19 @@ OPERATIONS: tuple[Operation, ...] = (
         csv=True,
     ),
     Operation(
-        POST, "/api/v1/jobs", jobs.create, "Create a submission job", 202, CreateJobIn, JobOut
+        POST,
+        "/api/v1/jobs",
+        jobs.create,
+        "Create a submission job",
+        202,
+        CreateJobIn,
+        JobOut,
+        codes=(
+            ("403", "directory_not_in_plan"),
+            ("422", "unknown_directory"),
+            ("422", "quota_exceeded"),
+            ("422", "no_eligible_directories"),
+        ),
     ),
     Operation(
         GET,
@@ -293,6 +324,7 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         JobOut,
         errors=((CONFLICT, "The job has finished"),),
+        codes=((CONFLICT, "job_not_cancelable"),),
     ),
     Operation(
         GET,
@@ -322,6 +354,7 @@ OPERATIONS: tuple[Operation, ...] = (
         CheckReport,
         PUBLIC,
         csv=True,
+        codes=CHECK_CODES,
     ),
     Operation(
         POST,
@@ -333,6 +366,7 @@ OPERATIONS: tuple[Operation, ...] = (
         CheckReport,
         csv=True,
         errors=(("429", "Rate limited: the plan's checks or URLs per minute"),),
+        codes=(*CHECK_CODES, ("429", "rate_limited")),
     ),
     Operation(
         GET,
