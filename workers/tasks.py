@@ -26,7 +26,7 @@ from adapters.submitters import Submitter
 from adapters.wiring import Ports, wire
 from domain import cron_windows
 from domain.job import IN_FLIGHT, UNFINISHED, TaskStatus
-from domain.services import delivery, monitoring, verification
+from domain.services import delivery, monitoring, verification, webhook_delivery
 from domain.services.delivery import Delivery
 
 log = logging.getLogger("backlynk.worker")
@@ -126,6 +126,13 @@ async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, a
 async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
     backlink = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
     return backlink.status
+
+
+async def send_webhooks(ctx: dict[str, Any]) -> int:
+    """Cron, every few seconds: send every webhook delivery that is due (claimed in the
+    outbox, so workers running it at once never post the same delivery twice)."""
+    ports: Ports = ctx["ports"]
+    return await webhook_delivery.send_due(ports.deliveries)
 
 
 async def recheck_backlinks(ctx: dict[str, Any]) -> int:
