@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import msgspec
 
+from adapters import metrics
 from domain.ports import ClaimedDelivery, SendResult
 
 _CLAIM = """
@@ -61,4 +62,7 @@ class PostgresWebhookOutbox:
             result.error,
             at,
         )
-        return status.endswith(" 1")
+        recorded = status.endswith(" 1")
+        if recorded:
+            metrics.WEBHOOK_DELIVERIES.labels("retry" if state == "pending" else state).inc()
+        return recorded

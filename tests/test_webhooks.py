@@ -14,8 +14,9 @@ import hmac
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -172,11 +173,24 @@ async def deliveries(server, tokens, webhook: dict[str, Any]) -> list[dict[str, 
         return body["data"]
 
 
+def readme_verifier() -> Callable[..., bool]:
+    """`verify_signature` as the README's Webhooks section gives it, run as pasted."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text[text.index("## Webhooks") :]
+    code = section[section.index("```python\n") + 10 :]
+    namespace: dict[str, Any] = {}
+    exec(code[: code.index("```")], namespace)  # our own README
+    return namespace["verify_signature"]
+
+
 def verify(secret: str, header: str, body: bytes) -> bool:
-    """The README's check, written out: HMAC-SHA256 of "<t>.<body>" under the secret."""
+    """The documented algorithm written out (HMAC-SHA256 of "<t>.<body>"), and the README's
+    snippet: both must agree."""
     parts = dict(item.split("=", 1) for item in header.split(","))
     expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest(expected.hexdigest(), parts["v1"])
+    ours = hmac.compare_digest(expected.hexdigest(), parts["v1"])
+    assert readme_verifier()(secret, header, body) is ours
+    return ours
 
 
 async def test_a_delivery_is_signed_with_the_secret_shown_once(
@@ -201,9 +215,12 @@ async def test_a_delivery_is_signed_with_the_secret_shown_once(
     assert await send_due(worker) == 1
 
     [(headers, body)] = hook.received
+    sent_at = int(headers["Backlynk-Signature"].split(",")[0].removeprefix("t="))
     assert verify(secret, headers["Backlynk-Signature"], body)
     assert not verify(secret, headers["Backlynk-Signature"], body + b" ")
-    sent_at = int(headers["Backlynk-Signature"].split(",")[0].removeprefix("t="))
+    assert not verify("whsec_other", headers["Backlynk-Signature"], body)
+    stale = f"t={sent_at - 3600},v1=" + headers["Backlynk-Signature"].split("v1=")[1]
+    assert not readme_verifier()(secret, stale, body)
     assert abs(sent_at - datetime.now(UTC).timestamp()) < 600
     payload = json.loads(body)
     assert payload["id"] == headers["Backlynk-Event-Id"] and payload["id"].startswith("evt_")
@@ -298,7 +315,7 @@ async def test_a_slow_receiver_times_out_and_is_tried_again(server, infra, worke
 
 async def test_a_500_is_retried_and_a_later_200_delivers(server, infra, worker, receivers, tls):
     tokens = await paid_account(server, infra)
-    hook = await receiver(receivers, tls, 500, 503)
+    hook = await receiver(receivers, tls, 500, 302)  # a redirect is not followed
     webhook = await create_webhook(server, tokens, hook.url)
     await lose_backlinks(server, infra, tokens)
 
@@ -311,6 +328,31 @@ async def test_a_500_is_retried_and_a_later_200_delivers(server, infra, worker, 
     [row] = await deliveries(server, tokens, webhook)
     assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, 200)
     assert len(hook.received) == 3 and len(set(hook.event_ids)) == 1
+
+
+async def test_the_worker_cron_sends_with_the_wired_ports(
+    server, infra, settings, receivers, tls, monkeypatch
+):
+    """The arq task as `backlynk worker` runs it, with the process's own wiring (the test
+    CA trusted the way a deployment would trust its own: SSL_CERT_FILE)."""
+    from adapters.wiring import wire
+    from workers import tasks
+    from workers.settings import WorkerSettings
+
+    assert tasks.send_webhooks in [job.coroutine for job in WorkerSettings.cron_jobs]
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.ca_file))
+    tokens = await paid_account(server, infra)
+    hook = await receiver(receivers, tls)
+    created = await create_webhook(server, tokens, hook.url)
+    await lose_backlinks(server, infra, tokens, 2)
+    ports = wire(infra, settings)
+    try:
+        assert await tasks.send_webhooks({"ports": ports}) == 2
+    finally:
+        await ports.close()
+    assert len(set(hook.event_ids)) == 2
+    for headers, body in hook.received:
+        assert verify(created["secret"], headers["Backlynk-Signature"], body)
 
 
 async def test_after_24_hours_of_failures_a_delivery_is_failed(
