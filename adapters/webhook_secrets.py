@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from uuid import UUID
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -27,4 +28,7 @@ class SealedSecrets:
         return nonce + self._aead.encrypt(nonce, secret.encode(), owner.bytes)
 
     def open(self, sealed: bytes, owner: UUID) -> str:
-        return self._aead.decrypt(sealed[:12], sealed[12:], owner.bytes).decode()
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], owner.bytes).decode()
+        except InvalidTag:
+            raise ValueError("sealed under another server secret (JWT_SECRET changed?)") from None

@@ -241,7 +241,9 @@ class SecretSealer(Protocol):
 
     def seal(self, secret: str, owner: UUID) -> bytes: ...
 
-    def open(self, sealed: bytes, owner: UUID) -> str: ...
+    def open(self, sealed: bytes, owner: UUID) -> str:
+        """The secret; `ValueError` if it was not sealed under this key for `owner`."""
+        ...
 
 
 class UrlGuard(Protocol):

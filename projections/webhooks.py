@@ -17,7 +17,8 @@ Jobs' and backlinks' later events do not carry the account, so `webhook_owners` 
 which account each job and backlink belongs to (from `Job.Created`, `Backlink.Discovered`).
 
 Like the dispatcher, this projection is not a rebuildable read model: its effect is what
-was sent. It is listed beside the dispatcher, not in `read_models()`.
+was sent. It is listed beside the dispatcher, not in `read_models()`, and declares no
+tables to empty, so a rebuild never truncates the outbox and sends history again.
 """
 
 from __future__ import annotations
@@ -117,7 +118,10 @@ _JOB_EVENTS = {JobStatus.COMPLETED: "job.completed", JobStatus.FAILED: "job.fail
 class WebhooksProjection:
     name = "webhooks"
     ddl = DDL
-    tables = ("webhooks", "webhook_owners", "webhook_deliveries")
+    #: none to empty: like the dispatcher's, its effect (what was sent, and the outbox's
+    #: delivery states) cannot be rebuilt, so `projections rebuild` and `replay --verify`
+    #: leave it alone (its DDL above still creates the tables)
+    tables: tuple[str, ...] = ()
     topics = tuple(
         get_topic(c)
         for c in (

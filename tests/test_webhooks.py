@@ -9,6 +9,7 @@ moves that clock forward by the back-off instead of sleeping."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -502,3 +503,19 @@ async def test_private_addresses_are_refused_at_creation(unlisted, infra, url, r
         assert r.status == 422, answer
         assert_error(answer, "blocked_address", "url")
         assert rule in answer["error"]["details"].lower(), answer
+
+
+async def test_a_secret_that_cannot_be_opened_fails_the_delivery_unsent(
+    server, infra, worker, receivers, tls
+):
+    """After JWT_SECRET changes, a sealed secret cannot be opened: nothing can sign the
+    delivery, so it is failed at once (not retried for a day) and nothing is posted."""
+    tokens = await paid_account(server, infra)
+    hook = await receiver(receivers, tls)
+    webhook = await create_webhook(server, tokens, hook.url)
+    await lose_backlinks(server, infra, tokens)
+    rotated = dataclasses.replace(worker, sealer=SealedSecrets("another-server-secret-" * 3))
+    await send_due(rotated)
+    [row] = await deliveries(server, tokens, webhook)
+    assert row["state"] == "failed" and "cannot sign" in row["last_error"]
+    assert hook.received == []

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 from datetime import timedelta
 
-from domain.ports import ClaimedDelivery, DeliveryPorts
+from domain.ports import ClaimedDelivery, DeliveryPorts, SendResult
 from domain.webhook import EVENT_ID_HEADER, SIGNATURE_HEADER, next_attempt, signature
 
 #: a claim outlives the longest post (the sender's timeout) by far
@@ -61,7 +61,13 @@ async def send_one(ports: DeliveryPorts, delivery: ClaimedDelivery) -> str:
     """Post one claimed delivery and record the outcome; return its new state."""
     if ports.clock.now() + LEASE_MARGIN > delivery.claimed_until:
         return "sending"  # tried again once the claim lapses
-    secret = ports.sealer.open(delivery.sealed_secret, delivery.account_id)
+    try:
+        secret = ports.sealer.open(delivery.sealed_secret, delivery.account_id)
+    except ValueError as exc:  # nothing can sign it: trying again would not help
+        result = SendResult(None, f"cannot sign: {exc}")
+        now = ports.clock.now()
+        await ports.outbox.record(delivery, result, state=FAILED, at=now, next_attempt=None)
+        return FAILED
     timestamp = int(ports.clock.now().timestamp())
     headers = {
         SIGNATURE_HEADER: signature(secret, timestamp, delivery.body),
