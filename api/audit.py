@@ -36,9 +36,10 @@ AGGREGATE_PREFIXES = {
     "Job": "job",
     "Quota": "quota",
     "Backlink": "bl",
+    "Webhook": "whk",
 }
 #: ids an event's summary may hold, in their public form
-SUMMARY_IDS = {**PUBLIC_IDS, "key_id": "key"}
+SUMMARY_IDS = {**PUBLIC_IDS, "key_id": "key", "delivery_id": "dlv"}
 
 
 class AuditEntryOut(msgspec.Struct):

@@ -53,6 +53,7 @@ TAGS = (
     ("jobs", "Submission jobs and their tasks"),
     ("backlinks", "Backlinks found and re-checked"),
     ("backlink-check", "Check known linking pages for a link to your domain"),
+    ("webhooks", "Signed notifications of job and backlink events, and their deliveries"),
     ("audit", "What happened in the account, and what caused it"),
     ("public", "Aggregate data, no account"),
     ("service", "Health, this document and the web pages"),

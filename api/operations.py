@@ -26,6 +26,7 @@ from api import (
     sites,
     tools,
     users,
+    webhooks,
 )
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
 from api.audit import AuditEntryOut
@@ -48,6 +49,7 @@ from api.queries import (
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
+from api.webhooks import CreatedWebhookOut, CreateWebhookIn, DeliveryOut, WebhookOut
 from domain.backlink_evidence import CheckReport
 
 
@@ -217,6 +219,40 @@ OPERATIONS: tuple[Operation, ...] = (
         query=Paged,
     ),
     Operation(DELETE, "/api/v1/api-keys/{key_id}", api_keys.revoke, "Revoke an API key", 204),
+    Operation(
+        POST,
+        "/api/v1/webhooks",
+        webhooks.create,
+        "Create a webhook (its signing secret is shown once)",
+        201,
+        CreateWebhookIn,
+        CreatedWebhookOut,
+    ),
+    Operation(
+        GET,
+        "/api/v1/webhooks",
+        webhooks.index,
+        "List webhooks",
+        answer=Page[WebhookOut],
+        query=Paged,
+    ),
+    Operation(DELETE, "/api/v1/webhooks/{webhook_id}", webhooks.remove, "Delete a webhook", 204),
+    Operation(
+        GET,
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        webhooks.deliveries,
+        "A webhook's deliveries, newest first",
+        answer=Page[DeliveryOut],
+        query=Paged,
+    ),
+    Operation(
+        POST,
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        webhooks.redeliver,
+        "Send a delivery again (due at once, retried for 24 h)",
+        202,
+        answer=DeliveryOut,
+    ),
     Operation(
         POST,
         "/api/v1/sites",

@@ -29,8 +29,9 @@ from domain.cause import Cause
 from domain.job import Job
 from domain.quota import Quota
 from domain.site import Site
+from domain.webhook import Webhook
 
-AUDITED = (Account, AuthSession, ApiKey, Site, Job, Quota, Backlink)
+AUDITED = (Account, AuthSession, ApiKey, Site, Job, Quota, Backlink, Webhook)
 
 #: what an event's attributes hold apart from what it says (or shown on their own)
 _NOT_SUMMARISED = {"originator_id", "originator_version", "timestamp", "originator_topic", "cause"}
@@ -84,7 +85,7 @@ class AuditRow(msgspec.Struct, frozen=True):
     aggregate_version: int
     occurred_at: datetime
     cause: Cause | None
-    #: the event's own small values (ids as hex); never a secret's hash
+    #: the event's own small values (ids as hex); never a secret, sealed or hashed
     summary: dict[str, Any]
 
 
@@ -102,7 +103,7 @@ def _without_nul(value: Any) -> Any:
 def summary(event: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in vars(event).items():
-        if name in _NOT_SUMMARISED or "hash" in name:
+        if name in _NOT_SUMMARISED or "hash" in name or "secret" in name:
             continue
         encoded = msgspec.json.encode(value, enc_hook=str)
         if len(encoded) <= SUMMARY_VALUE_MAX:

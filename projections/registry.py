@@ -12,6 +12,7 @@ from projections.dispatcher import Dispatcher
 from projections.jobs import JobsProjection
 from projections.sites import SitesProjection
 from projections.usage import UsageProjection
+from projections.webhooks import WebhooksProjection
 
 
 def read_models() -> list[Projection]:
@@ -29,5 +30,6 @@ def read_models() -> list[Projection]:
 def all_projections(queue: TaskQueue | None = None) -> list[Projection]:
     """The read models and the dispatcher, which enqueues into `queue`. Without a queue
     the list is for reading names, tables and DDL only (status, skip, migrations): the
-    dispatcher in it cannot apply an event, and no Redis client is made."""
-    return [*read_models(), Dispatcher(queue)]
+    dispatcher in it cannot apply an event, and no Redis client is made. The webhook
+    outbox, like the dispatcher, is an effect (what was sent), not a rebuildable read model."""
+    return [*read_models(), WebhooksProjection(), Dispatcher(queue)]

@@ -29,7 +29,7 @@ from adapters.wiring import Ports, wire
 from domain import cron_windows
 from domain.cause import CauseKind
 from domain.job import IN_FLIGHT, UNFINISHED, TaskStatus
-from domain.services import delivery, monitoring, verification
+from domain.services import delivery, monitoring, verification, webhook_delivery
 from domain.services.delivery import Delivery
 
 log = logging.getLogger("backlynk.worker")
@@ -133,6 +133,14 @@ async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, a
 async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
     backlink = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
     return backlink.status
+
+
+@task_cause(CauseKind.CRON)
+async def send_webhooks(ctx: dict[str, Any]) -> int:
+    """Cron, every few seconds: send every webhook delivery that is due (claimed in the
+    outbox, so workers running it at once never post the same delivery twice)."""
+    ports: Ports = ctx["ports"]
+    return await webhook_delivery.send_due(ports.deliveries)
 
 
 @task_cause(CauseKind.CRON)
