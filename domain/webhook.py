@@ -21,7 +21,6 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from domain.aggregate import Aggregate
-
 from domain.errors import NotFound, ValidationFailed
 
 EVENT_TYPES = (
