@@ -17,8 +17,8 @@ from api.csv_export import cell, csv_stream, every_row, wants_csv
 from api.pagination import paginate
 from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
+from api.sites import site_filter
 from domain import ids
-from domain.errors import NotFound
 from projections.backlinks import BacklinkView, list_backlinks
 from projections.views import by_name
 
@@ -57,17 +57,7 @@ class BacklinkFilters(msgspec.Struct, frozen=True):
 
 
 async def _filters(request: Request, account_id: UUID, query: BacklinksQuery) -> BacklinkFilters:
-    site_id = None
-    if query.site_id is not None:
-        site_id = ids.decode("site", query.site_id)
-        async with request.app.state.infra.read_pool.acquire() as conn:
-            owned = site_id is not None and await conn.fetchval(
-                "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
-                site_id,
-                account_id,
-            )
-        if not owned:
-            raise NotFound("No site with this id.", field="site_id")
+    site_id = await site_filter(request, account_id, query.site_id)
     return BacklinkFilters(account_id, site_id, query.status, query.link_type)
 
 
