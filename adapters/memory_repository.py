@@ -13,16 +13,16 @@ and a save returns the highest it wrote (0 for nothing)."""
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import takewhile
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
-from adapters.causes import stamp
-from adapters.repository import events_until, fold
+from adapters.repository import collect, events_until, fold, give_back, replay
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from domain.errors import ConcurrencyConflict, NotFound
+from domain.errors import ConcurrencyConflict
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -42,14 +42,10 @@ class InMemoryRepository:
         return len(self.log)
 
     async def get(self, aggregate_id: UUID, cls: type[A], *, version: int | None = None) -> A:
-        aggregate: Aggregate | None = None
-        for stored in self._events.get(aggregate_id, ()):
-            if version is not None and stored.originator_version > version:
-                break
-            aggregate = self.mapper.to_domain_event(stored).mutate(aggregate)
-        if aggregate is None or not isinstance(aggregate, cls):
-            raise NotFound(f"No {cls.__name__} with id {aggregate_id}.")
-        return aggregate
+        stored = self._events.get(aggregate_id, ())
+        if version is not None:
+            stored = list(takewhile(lambda s: s.originator_version <= version, stored))
+        return replay(self.mapper, stored, cls, aggregate_id)
 
     async def history(
         self, aggregate_id: UUID, cls: type[A], *, until: datetime
@@ -59,10 +55,7 @@ class InMemoryRepository:
 
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` at once."""
-        pending = [(a, a.collect_events()) for a in aggregates]
-        for _, events in pending:
-            stamp(events)
-        stored = [self.mapper.to_stored_event(e) for _, events in pending for e in events]
+        pending, stored = collect(self.mapper, aggregates)
         if not stored:
             return 0
         keys = [(s.originator_id, s.originator_version) for s in stored]
@@ -70,9 +63,7 @@ class InMemoryRepository:
             version <= self._last_version(aggregate_id) for aggregate_id, version in keys
         )
         if clash:
-            # nothing was written: give the events back so a retry sees the same state
-            for aggregate, events in pending:
-                aggregate._pending_events[:0] = events
+            give_back(pending)
             raise ConcurrencyConflict("Another save appended to one of these aggregates first.")
         for s in stored:
             self._events.setdefault(s.originator_id, []).append(s)

@@ -52,11 +52,8 @@ class EventSourcedRepository:
             if stored is not None:
                 aggregate = self.mapper.to_domain_event(stored).mutate(None)
                 gt = aggregate.version
-        for stored in await self.store.read(aggregate_id, gt=gt, lte=version):
-            aggregate = self.mapper.to_domain_event(stored).mutate(aggregate)
-        if aggregate is None or not isinstance(aggregate, cls):
-            raise NotFound(f"No {cls.__name__} with id {aggregate_id}.")
-        return aggregate
+        stored_events = await self.store.read(aggregate_id, gt=gt, lte=version)
+        return replay(self.mapper, stored_events, cls, aggregate_id, aggregate)
 
     async def history(
         self, aggregate_id: UUID, cls: type[A], *, until: datetime
@@ -79,18 +76,13 @@ class EventSourcedRepository:
 
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` in one transaction."""
-        pending = [(a, a.collect_events()) for a in aggregates]
-        for _, events in pending:
-            stamp(events)
-        stored = [self.mapper.to_stored_event(e) for _, events in pending for e in events]
+        pending, stored = collect(self.mapper, aggregates)
         if not stored:
             return 0
         try:
             ids = await self.store.append(stored)
         except Exception:
-            # nothing was written: give the events back so a retry sees the same state
-            for aggregate, events in pending:
-                aggregate._pending_events[:0] = events
+            give_back(pending)
             raise
         for aggregate, events in pending:
             interval = self.interval_for(type(aggregate))
@@ -100,6 +92,40 @@ class EventSourcedRepository:
                     snap = Snapshot.take(aggregate)
                     await self.store.put_snapshot(self.mapper.to_stored_event(snap))
         return max(ids)
+
+
+def replay(
+    mapper: Mapper,
+    stored: Iterable[StoredEvent],
+    cls: type[A],
+    aggregate_id: UUID,
+    start: Aggregate | None = None,
+) -> A:
+    """`stored` (in version order) decoded and applied to `start` (a snapshot's aggregate,
+    or nothing). NotFound when that makes no `cls`."""
+    aggregate = start
+    for s in stored:
+        aggregate = mapper.to_domain_event(s).mutate(aggregate)
+    if aggregate is None or not isinstance(aggregate, cls):
+        raise NotFound(f"No {cls.__name__} with id {aggregate_id}.")
+    return aggregate
+
+
+def collect(
+    mapper: Mapper, aggregates: Iterable[Aggregate]
+) -> tuple[list[tuple[Aggregate, list[Any]]], list[StoredEvent]]:
+    """The pending events of `aggregates` (taken from them, each given the current
+    cause) by aggregate, and encoded for the store in that order."""
+    pending = [(a, a.collect_events()) for a in aggregates]
+    for _, events in pending:
+        stamp(events)
+    return pending, [mapper.to_stored_event(e) for _, events in pending for e in events]
+
+
+def give_back(pending: list[tuple[Aggregate, list[Any]]]) -> None:
+    """Nothing was written: put the events back so a retry sees the same state."""
+    for aggregate, events in pending:
+        aggregate._pending_events[:0] = events
 
 
 def events_until(mapper: Mapper, stored: Iterable[StoredEvent], until: datetime) -> list[Any]:

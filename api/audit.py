@@ -4,7 +4,6 @@ matches the filters, streamed). Read from the `audit` read model (`projections.a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,17 +14,14 @@ from starlette.responses import Response
 
 from api.auth import require_api_access
 from api.causes import CauseOut, render_cause
-from api.csv_export import cell, csv_stream, wants_csv
+from api.csv_export import cell, csv_stream, every_row, wants_csv
 from api.errors import ApiError
 from api.jobs import PUBLIC_IDS
-from api.pagination import MAX_LIMIT, paginate
+from api.pagination import paginate
 from api.queries import AuditQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
 from projections.audit import EVENT_TYPES, AuditFilters, AuditRow, list_audit
-
-#: entries per query of a CSV export
-EXPORT_CHUNK = MAX_LIMIT
 
 #: the public id prefix of each audited aggregate, by the first part of the event type
 AGGREGATE_PREFIXES = {
@@ -140,19 +136,6 @@ async def _rows(pool: Any, f: AuditFilters, *, limit: int, after: int | None) ->
         return await list_audit(conn, f, limit=limit, after=after)
 
 
-async def _every_row(pool: Any, f: AuditFilters) -> AsyncIterator[list[str]]:
-    """Every matching entry in commit order, read in keyset chunks (a connection is held
-    for one chunk's query only, never while a slow client reads the download)."""
-    after = None
-    while True:
-        chunk = await _rows(pool, f, limit=EXPORT_CHUNK, after=after)
-        for row in chunk:
-            yield csv_row(render(row))
-        if len(chunk) < EXPORT_CHUNK:
-            return
-        after = chunk[-1].position
-
-
 async def index(request: Request) -> Response:
     principal = await require_api_access(request)
     query = query_of(request, AuditQuery)
@@ -161,6 +144,11 @@ async def index(request: Request) -> Response:
     pool = request.app.state.infra.read_pool
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only
-        return csv_stream(CSV_FIELDS, _every_row(pool, filters), filename="audit.csv")
+        export = every_row(
+            lambda limit, after: _rows(pool, filters, limit=limit, after=after),
+            lambda row: row.position,
+            lambda row: csv_row(render(row)),
+        )
+        return csv_stream(CSV_FIELDS, export, filename="audit.csv")
     rows = await _rows(pool, filters, limit=page.fetch, after=page.after)
     return json_response(paginate(rows, page, key=lambda r: r.position, render=render))

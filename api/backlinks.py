@@ -4,7 +4,6 @@ streamed)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,17 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import require_api_access
-from api.csv_export import cell, csv_stream, wants_csv
-from api.pagination import MAX_LIMIT, paginate
+from api.csv_export import cell, csv_stream, every_row, wants_csv
+from api.pagination import paginate
 from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
+from api.sites import site_filter
 from domain import ids
-from domain.errors import NotFound
 from projections.backlinks import BacklinkView, list_backlinks
 from projections.views import by_name
-
-#: rows per query of a CSV export
-EXPORT_CHUNK = MAX_LIMIT
 
 
 # the read model's view with public ids, and the common `created_at`/`updated_at` (a
@@ -61,17 +57,7 @@ class BacklinkFilters(msgspec.Struct, frozen=True):
 
 
 async def _filters(request: Request, account_id: UUID, query: BacklinksQuery) -> BacklinkFilters:
-    site_id = None
-    if query.site_id is not None:
-        site_id = ids.decode("site", query.site_id)
-        async with request.app.state.infra.read_pool.acquire() as conn:
-            owned = site_id is not None and await conn.fetchval(
-                "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
-                site_id,
-                account_id,
-            )
-        if not owned:
-            raise NotFound("No site with this id.", field="site_id")
+    site_id = await site_filter(request, account_id, query.site_id)
     return BacklinkFilters(account_id, site_id, query.status, query.link_type)
 
 
@@ -88,18 +74,9 @@ async def _rows(pool: Any, f: BacklinkFilters, *, limit: int, before: int | None
         )
 
 
-async def _every_row(pool: Any, f: BacklinkFilters) -> AsyncIterator[list[str]]:
-    """Every matching backlink, newest first, read in keyset chunks: a connection is held
-    for one chunk's query only, never while a slow client reads the download."""
-    before = None
-    while True:
-        chunk = await _rows(pool, f, limit=EXPORT_CHUNK, before=before)
-        for row in chunk:
-            out = render(row)
-            yield [cell(getattr(out, name)) for name in CSV_FIELDS]
-        if len(chunk) < EXPORT_CHUNK:
-            return
-        before = chunk[-1].seq
+def _csv_row(row: BacklinkView) -> list[str]:
+    out = render(row)
+    return [cell(getattr(out, name)) for name in CSV_FIELDS]
 
 
 async def index(request: Request) -> Response:
@@ -110,6 +87,11 @@ async def index(request: Request) -> Response:
     pool = request.app.state.infra.read_pool
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only
-        return csv_stream(CSV_FIELDS, _every_row(pool, filters), filename="backlinks.csv")
+        export = every_row(
+            lambda limit, before: _rows(pool, filters, limit=limit, before=before),
+            lambda row: row.seq,
+            _csv_row,
+        )
+        return csv_stream(CSV_FIELDS, export, filename="backlinks.csv")
     rows = await _rows(pool, filters, limit=page.fetch, before=page.after)
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))

@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+
+from api.pagination import MAX_LIMIT
 
 CSV_TYPE = "text/csv"
 MEDIA_TYPE = f"{CSV_TYPE}; charset=utf-8"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Row = Sequence[str]
+T = TypeVar("T")
+
+#: rows per query of an export
+EXPORT_CHUNK = MAX_LIMIT
 
 
 def cell(value: object) -> str:
@@ -94,3 +100,22 @@ def csv_stream(
     return StreamingResponse(
         _lines(header, rows, flush_every), media_type=MEDIA_TYPE, headers=_headers(filename)
     )
+
+
+async def every_row(
+    read: Callable[[int, Any], Awaitable[Sequence[T]]],
+    cursor_of: Callable[[T], Any],
+    to_csv: Callable[[T], Row],
+) -> AsyncIterator[Row]:
+    """Every row of a keyset-paged query as CSV rows: `read(limit, cursor)` returns the
+    rows past `cursor` (None first), `cursor_of` the cursor a row leaves. Read in chunks
+    so a connection is held for one chunk's query only, never while a slow client reads
+    the download."""
+    cursor = None
+    while True:
+        chunk = await read(EXPORT_CHUNK, cursor)
+        for row in chunk:
+            yield to_csv(row)
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        cursor = cursor_of(chunk[-1])

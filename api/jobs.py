@@ -18,6 +18,7 @@ from api.consistency import settle
 from api.pagination import paginate
 from api.queries import AsOf, JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
+from api.sites import site_filter
 from domain import ids
 from domain.errors import NotFound
 from domain.job import TASK_STATUSES, Job, job_not_found
@@ -143,17 +144,7 @@ async def index(request: Request) -> Response:
     principal = await require_api_access(request)
     query = query_of(request, JobsQuery)
     page = page_of(query)
-    site_id = None
-    if query.site_id is not None:
-        site_id = ids.decode("site", query.site_id)
-        async with request.app.state.infra.read_pool.acquire() as conn:
-            owned = site_id is not None and await conn.fetchval(
-                "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2",
-                site_id,
-                principal.account_id,
-            )
-        if not owned:
-            raise NotFound(site_not_found().details, field="site_id")
+    site_id = await site_filter(request, principal.account_id, query.site_id)
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_jobs(
             conn,

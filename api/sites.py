@@ -16,6 +16,7 @@ from api.pagination import paginate
 from api.queries import AsOf, SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
+from domain.errors import NotFound
 from domain.services import sites
 from domain.site import Site, SiteDetails, site_not_found
 from projections.as_of import site_row_at
@@ -63,6 +64,21 @@ def site_id_of(request: Request) -> UUID:
     site_id = ids.decode("site", request.path_params["site_id"])
     if site_id is None:
         raise site_not_found()
+    return site_id
+
+
+async def site_filter(request: Request, account_id: UUID, public_id: str | None) -> UUID | None:
+    """The site a list's `site_id` filter names (None without one); NotFound on that
+    field unless it is one of the account's sites."""
+    if public_id is None:
+        return None
+    site_id = ids.decode("site", public_id)
+    async with request.app.state.infra.read_pool.acquire() as conn:
+        owned = site_id is not None and await conn.fetchval(
+            "SELECT 1 FROM sites WHERE id = $1 AND account_id = $2", site_id, account_id
+        )
+    if not owned:
+        raise NotFound(site_not_found().details, field="site_id")
     return site_id
 
 

@@ -53,17 +53,10 @@ class AccountsProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Account.Registered):
-            row = by_name(
-                AccountRow,
-                event,
-                id=event.originator_id,
-                plan=event.plan_code,
-                created_at=event.timestamp,
-                updated_at=event.timestamp,
-            )
+            row = _registered(event)
             await insert(conn, "accounts", [row], suffix="ON CONFLICT (id) DO NOTHING")
             return
-        plan = event.plan_code if isinstance(event, Account.PlanChanged) else None
+        plan = _new_plan(event)
         await conn.execute(
             """UPDATE accounts SET plan = coalesce($2, plan), updated_at = $3 WHERE id = $1""",
             event.originator_id,
@@ -78,21 +71,30 @@ class AccountsProjection:
         for event, _ in events:
             key = (event.originator_id,)
             if isinstance(event, Account.Registered):
-                row = by_name(
-                    AccountRow,
-                    event,
-                    id=event.originator_id,
-                    plan=event.plan_code,
-                    created_at=event.timestamp,
-                    updated_at=event.timestamp,
-                )
-                rows.insert(as_columns(row), if_absent=True)
+                rows.insert(as_columns(_registered(event)), if_absent=True)
             else:
-                plan = event.plan_code if isinstance(event, Account.PlanChanged) else None
+                plan = _new_plan(event)
                 if plan is None and (row := rows.get(key)) is not None:
                     plan = row["plan"]  # coalesce($2, plan)
                 rows.update(key, plan=plan, updated_at=event.timestamp)
         await rows.write(conn)
+
+
+def _registered(event: Account.Registered) -> AccountRow:
+    """The row a registration creates (both apply paths)."""
+    return by_name(
+        AccountRow,
+        event,
+        id=event.originator_id,
+        plan=event.plan_code,
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+    )
+
+
+def _new_plan(event: Any) -> str | None:
+    """The plan any other event sets: its own on a plan change, else None (kept)."""
+    return event.plan_code if isinstance(event, Account.PlanChanged) else None
 
 
 def account_row(account: Account) -> AccountRow:

@@ -67,19 +67,10 @@ class ApiKeysProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, ApiKey.Created):
-            row = by_name(
-                ApiKeyRow,
-                event,
-                id=event.originator_id,
-                created_at=event.timestamp,
-                updated_at=event.timestamp,
-                last_used_at=None,
-                position=notification_id,
-            )
             await insert(
                 conn,
                 "api_keys",
-                [row],
+                [_created(event, notification_id)],
                 account_id=event.account_id,
                 suffix="ON CONFLICT (id) DO NOTHING",
             )
@@ -105,21 +96,26 @@ class ApiKeysProjection:
         for event, notification_id in events:
             key = (event.originator_id,)
             if isinstance(event, ApiKey.Created):
-                row = by_name(
-                    ApiKeyRow,
-                    event,
-                    id=event.originator_id,
-                    created_at=event.timestamp,
-                    updated_at=event.timestamp,
-                    last_used_at=None,
-                    position=notification_id,
-                )
+                row = _created(event, notification_id)
                 rows.insert(as_columns(row, account_id=event.account_id), if_absent=True)
             elif isinstance(event, ApiKey.Used):
                 rows.update(key, last_used_at=event.at, updated_at=event.timestamp)
             elif isinstance(event, ApiKey.Revoked):
                 rows.update(key, revoked_at=event.at, updated_at=event.timestamp)
         await rows.write(conn)
+
+
+def _created(event: ApiKey.Created, notification_id: int) -> ApiKeyRow:
+    """The row a key's creation makes (both apply paths)."""
+    return by_name(
+        ApiKeyRow,
+        event,
+        id=event.originator_id,
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+        last_used_at=None,
+        position=notification_id,
+    )
 
 
 async def list_api_keys(

@@ -48,24 +48,11 @@ class BacklinksProjection:
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        e = event.evidence
         if isinstance(event, Backlink.Discovered):
-            row = by_name(
-                BacklinkRow,
-                e,
-                id=event.originator_id,
-                site_id=event.site_id,
-                directory_id=event.directory_id,
-                job_id=event.job_id,
-                status=LIVE,
-                first_seen_at=event.timestamp,
-                last_checked_at=event.timestamp,
-                lost_at=None,
-                seq=notification_id,
-            )
+            row = _discovered(event, notification_id)
             await insert(conn, "backlinks", [row], account_id=event.account_id)
             return
-        status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
+        status = _new_status(event)
         await conn.execute(
             f"""UPDATE backlinks SET last_checked_at = $2,
                    status = coalesce($3, status),
@@ -76,7 +63,7 @@ class BacklinksProjection:
             event.originator_id,
             event.timestamp,
             status,
-            *values(BacklinkView, e, _EVIDENCE),
+            *_evidence(event).values(),
         )
 
     async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
@@ -84,24 +71,12 @@ class BacklinksProjection:
         rows = Rows("backlinks", ("id",))
         await rows.load(conn, {(e.originator_id,) for e, _ in events})
         for event, notification_id in events:
-            key, e = (event.originator_id,), event.evidence
+            key = (event.originator_id,)
             if isinstance(event, Backlink.Discovered):
-                row = by_name(
-                    BacklinkRow,
-                    e,
-                    id=event.originator_id,
-                    site_id=event.site_id,
-                    directory_id=event.directory_id,
-                    job_id=event.job_id,
-                    status=LIVE,
-                    first_seen_at=event.timestamp,
-                    last_checked_at=event.timestamp,
-                    lost_at=None,
-                    seq=notification_id,
-                )
+                row = _discovered(event, notification_id)
                 rows.insert(as_columns(row, account_id=event.account_id))
                 continue
-            status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
+            status = _new_status(event)
             row = rows.get(key)
             lost_at = row and row["lost_at"]
             if status == LOST:
@@ -113,7 +88,7 @@ class BacklinksProjection:
                 last_checked_at=event.timestamp,
                 status=status or (row and row["status"]),
                 lost_at=lost_at,
-                **dict(zip(_EVIDENCE, values(BacklinkView, e, _EVIDENCE), strict=True)),
+                **_evidence(event),
             )
         await rows.write(conn)
 
@@ -150,6 +125,33 @@ _EVIDENCE = [n for n in BacklinkView.__struct_fields__ if n in Evidence.__struct
 _SET_EVIDENCE = ", ".join(
     f"{n} = {placeholder(BacklinkView, n, i)}" for i, n in enumerate(_EVIDENCE, start=4)
 )
+
+
+def _discovered(event: Backlink.Discovered, notification_id: int) -> BacklinkRow:
+    """The row a discovery creates (both apply paths)."""
+    return by_name(
+        BacklinkRow,
+        event.evidence,
+        id=event.originator_id,
+        site_id=event.site_id,
+        directory_id=event.directory_id,
+        job_id=event.job_id,
+        status=LIVE,
+        first_seen_at=event.timestamp,
+        last_checked_at=event.timestamp,
+        lost_at=None,
+        seq=notification_id,
+    )
+
+
+def _new_status(event: Any) -> str | None:
+    """The status a later event sets: lost or live, None for a check (kept)."""
+    return {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
+
+
+def _evidence(event: Any) -> dict[str, Any]:
+    """The evidence columns an event rewrites, in `_EVIDENCE` order, as bound."""
+    return dict(zip(_EVIDENCE, values(BacklinkView, event.evidence, _EVIDENCE), strict=True))
 
 
 async def list_backlinks(

@@ -41,26 +41,18 @@ class SitesProjection:
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Site.Registered):
-            row = by_name(
-                SiteRow,
-                event,
-                id=event.originator_id,
-                status="active",
-                created_at=event.timestamp,
-                updated_at=event.timestamp,
-                seq=notification_id,
-            )
+            row = _registered(event, notification_id)
             await insert(conn, "sites", [row], account_id=event.account_id)
         elif isinstance(event, Site.Updated):
-            changed = [k for k in event.changes if k in CHANGEABLE]
+            changes = _updated(event)
             sets = "".join(
-                f", {k} = {placeholder(SiteRow, k, i)}" for i, k in enumerate(changed, start=3)
+                f", {k} = {placeholder(SiteRow, k, i)}" for i, k in enumerate(changes, start=3)
             )
             await conn.execute(
                 f"UPDATE sites SET updated_at = $2{sets} WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
-                *values(SiteRow, event.changes, changed),
+                *changes.values(),
             )
         elif isinstance(event, Site.Archived):
             await conn.execute(
@@ -76,23 +68,32 @@ class SitesProjection:
         for event, notification_id in events:
             key = (event.originator_id,)
             if isinstance(event, Site.Registered):
-                row = by_name(
-                    SiteRow,
-                    event,
-                    id=event.originator_id,
-                    status="active",
-                    created_at=event.timestamp,
-                    updated_at=event.timestamp,
-                    seq=notification_id,
-                )
+                row = _registered(event, notification_id)
                 rows.insert(as_columns(row, account_id=event.account_id))
             elif isinstance(event, Site.Updated):
-                changed = [k for k in event.changes if k in CHANGEABLE]
-                new = dict(zip(changed, values(SiteRow, event.changes, changed), strict=True))
-                rows.update(key, updated_at=event.timestamp, **new)
+                rows.update(key, updated_at=event.timestamp, **_updated(event))
             elif isinstance(event, Site.Archived):
                 rows.update(key, status="archived", updated_at=event.timestamp)
         await rows.write(conn)
+
+
+def _registered(event: Site.Registered, notification_id: int) -> SiteRow:
+    """The row a registration creates (both apply paths)."""
+    return by_name(
+        SiteRow,
+        event,
+        id=event.originator_id,
+        status="active",
+        created_at=event.timestamp,
+        updated_at=event.timestamp,
+        seq=notification_id,
+    )
+
+
+def _updated(event: Site.Updated) -> dict[str, Any]:
+    """The columns an update sets besides `updated_at`, as their statement binds them."""
+    changed = [k for k in event.changes if k in CHANGEABLE]
+    return dict(zip(changed, values(SiteRow, event.changes, changed), strict=True))
 
 
 class SiteView(msgspec.Struct, frozen=True):

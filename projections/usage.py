@@ -39,11 +39,7 @@ class UsageProjection:
                 event.timestamp,
             )
             return
-        used, reserved = {
-            Quota.Reserved: (0, event.units),
-            Quota.Consumed: (event.units, -event.units),
-            Quota.Released: (0, -event.units),
-        }[type(event)]
+        used, reserved = _deltas(event)
         await conn.execute(
             "UPDATE usage SET used = used + $2, reserved = reserved + $3, updated_at = $4 "
             "WHERE quota_id = $1",
@@ -72,16 +68,21 @@ class UsageProjection:
                     }
                 )
                 continue
-            used, reserved = {
-                Quota.Reserved: (0, event.units),
-                Quota.Consumed: (event.units, -event.units),
-                Quota.Released: (0, -event.units),
-            }[type(event)]
+            used, reserved = _deltas(event)
             _units(used), _units(reserved)
             if (row := rows.get(key)) is not None:
                 used, reserved = row["used"] + used, row["reserved"] + reserved
             rows.update(key, used=used, reserved=reserved, updated_at=event.timestamp)
         await rows.write(conn)
+
+
+def _deltas(event: Any) -> tuple[Any, Any]:
+    """What a reservation, consumption or release adds to (used, reserved)."""
+    return {
+        Quota.Reserved: (0, event.units),
+        Quota.Consumed: (event.units, -event.units),
+        Quota.Released: (0, -event.units),
+    }[type(event)]
 
 
 def _units(units: Any) -> None:
