@@ -19,6 +19,7 @@ from api import (
     coverage,
     directories,
     health,
+    job_stream,
     jobs,
     openapi,
     sessions,
@@ -259,6 +260,20 @@ OPERATIONS: tuple[Operation, ...] = (
         query=JobsQuery,
     ),
     Operation(GET, "/api/v1/jobs/{job_id}", jobs.show, "Read a job and its tasks", answer=JobOut),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}/stream",
+        job_stream.stream,
+        "The job as Server-Sent Events: an event `job` (the job as GET /jobs/{id} shows "
+        "it, the event id its position) on every change, then `finished` and the end; "
+        "resumes after `Last-Event-ID` (204: the finished job was seen); a comment "
+        "every 15 s",
+        media_type="text/event-stream",
+        errors=(
+            ("429", "Too many streams open for this account"),
+            ("503", "Too many streams open on this server"),
+        ),
+    ),
     Operation(
         POST,
         "/api/v1/jobs/{job_id}/cancel",

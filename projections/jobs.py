@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
+from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from domain.job import IN_FLIGHT, Job, JobStatus, Task, TaskStatus
 from projections.views import by_name, columns, convert, insert
 
@@ -46,7 +47,10 @@ class JobsProjection:
             updated_at timestamptz NOT NULL,
             started_at timestamptz,
             finished_at timestamptz,
-            seq bigint NOT NULL)""",
+            seq bigint NOT NULL,
+            event_position bigint NOT NULL DEFAULT 0)""",
+        # tables made before the job streams: their rows say 0 until the next change
+        "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS event_position bigint NOT NULL DEFAULT 0",
         "CREATE INDEX IF NOT EXISTS jobs_account_seq ON jobs (account_id, seq DESC)",
         """CREATE TABLE IF NOT EXISTS job_tasks (
             job_id uuid NOT NULL,
@@ -64,12 +68,21 @@ class JobsProjection:
         # the crons find tasks waiting for a worker (resume, expire reservations)
         "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
         f"WHERE status IN ({_WAITING})",
+        # the job streams' feed (`adapters.job_feed`): delivered when the batch commits
+        f"""CREATE OR REPLACE FUNCTION public.backlynk_job_changed() RETURNS trigger
+            LANGUAGE plpgsql AS $body$
+            BEGIN
+                PERFORM pg_notify('{JOBS_CHANNEL}', NEW.id::text || ' ' || NEW.event_position);
+                RETURN NULL;
+            END $body$""",
+        """CREATE OR REPLACE TRIGGER backlynk_job_changed AFTER INSERT OR UPDATE ON jobs
+            FOR EACH ROW EXECUTE FUNCTION public.backlynk_job_changed()""",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Job.Created):
             await conn.execute(
-                "INSERT INTO jobs VALUES ($1, $2, $3, $6, $4, $4, NULL, NULL, $5)",
+                "INSERT INTO jobs VALUES ($1, $2, $3, $6, $4, $4, NULL, NULL, $5, $5)",
                 event.originator_id,
                 event.account_id,
                 event.site_id,
@@ -81,20 +94,24 @@ class JobsProjection:
             await insert(conn, "job_tasks", tasks, job_id=event.originator_id)
         elif isinstance(event, Job.Started):
             await conn.execute(
-                "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2 WHERE id = $1",
+                "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2, "
+                "event_position = $4 WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
                 JobStatus.RUNNING,
+                notification_id,
             )
         elif isinstance(event, Job.Finished):
             await conn.execute(
-                "UPDATE jobs SET status = $2, finished_at = $3, updated_at = $3 WHERE id = $1",
+                "UPDATE jobs SET status = $2, finished_at = $3, updated_at = $3, "
+                "event_position = $4 WHERE id = $1",
                 event.originator_id,
                 event.status,
                 event.timestamp,
+                notification_id,
             )
         elif type(event) in TASK_CHANGES:
-            await self._task(conn, event, TASK_CHANGES[type(event)])
+            await self._task(conn, event, TASK_CHANGES[type(event)], notification_id)
         elif isinstance(event, Job.Canceled | Job.CancelRequested):
             await conn.execute(
                 "UPDATE job_tasks SET status = $3, updated_at = $4 "
@@ -106,20 +123,24 @@ class JobsProjection:
             )
             if isinstance(event, Job.Canceled):  # nothing was in flight: finished at once
                 await conn.execute(
-                    "UPDATE jobs SET status = $3, updated_at = $2, "
+                    "UPDATE jobs SET status = $3, updated_at = $2, event_position = $4, "
                     "finished_at = coalesce(finished_at, $2) WHERE id = $1",
                     event.originator_id,
                     event.timestamp,
                     JobStatus.CANCELED,
+                    notification_id,
                 )
             else:  # the job finishes when the attempts in flight end (Job.Finished)
                 await conn.execute(
-                    "UPDATE jobs SET updated_at = $2 WHERE id = $1",
+                    "UPDATE jobs SET updated_at = $2, event_position = $3 WHERE id = $1",
                     event.originator_id,
                     event.timestamp,
+                    notification_id,
                 )
 
-    async def _task(self, conn: asyncpg.Connection, event: Any, status: TaskStatus) -> None:
+    async def _task(
+        self, conn: asyncpg.Connection, event: Any, status: TaskStatus, notification_id: int
+    ) -> None:
         """Every task event sets the task's status; some also carry a listing URL, a
         backlink id or an error (None clears it, as in the aggregate)."""
         error = (getattr(event, "code", None), getattr(event, "details", None))
@@ -142,7 +163,10 @@ class JobsProjection:
             *error,
         )
         await conn.execute(
-            "UPDATE jobs SET updated_at = $2 WHERE id = $1", event.originator_id, event.timestamp
+            "UPDATE jobs SET updated_at = $2, event_position = $3 WHERE id = $1",
+            event.originator_id,
+            event.timestamp,
+            notification_id,
         )
 
 
@@ -182,6 +206,8 @@ class JobRow(msgspec.Struct, frozen=True):
     started_at: datetime | None
     finished_at: datetime | None
     seq: int
+    #: the notification id of the last event applied to the job (its streams' event id)
+    event_position: int
     tasks: list[TaskRow]
 
 
@@ -207,6 +233,7 @@ def job_row(job: Job) -> JobRow:
         started_at=None,
         finished_at=job.modified_on if job.is_finished else None,
         seq=0,
+        event_position=0,
         tasks=[task_row(t, i, job.modified_on) for i, t in enumerate(job.tasks)],
     )
 
