@@ -12,6 +12,8 @@ notifications reads the job once. While the listener is disconnected notificatio
 lost: on reconnecting every subscriber is woken to read its job again (the position it
 has sent tells it whether anything changed). No subscriber ever polls the database.
 
+The streams of one job woken together share one read of it (`SharedReads`).
+
 The number of subscriptions is bounded per process and per account (`TooManyStreams`).
 """
 
@@ -21,6 +23,8 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -69,6 +73,44 @@ class Subscription:
         return woken
 
 
+class SharedReads:
+    """Reads by key: the callers asking for one key at once share one read, always one
+    that *started after they asked* (so it shows every change notified before), as the
+    credential feed's position read does."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Hashable, list[asyncio.Future[Any]]] = {}
+        self._reading: set[Hashable] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def read(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+        self._waiting.setdefault(key, []).append(answer)
+        if key not in self._reading:
+            self._reading.add(key)
+            task = loop.create_task(self._rounds(key, load))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await answer
+
+    async def _rounds(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            while waiting := self._waiting.pop(key, None):
+                try:
+                    value = await load()
+                except Exception as exc:
+                    for answer in waiting:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for answer in waiting:
+                    if not answer.done():  # its caller may have gone away
+                        answer.set_result(value)
+        finally:
+            self._reading.discard(key)
+
+
 class JobFeed:
     def __init__(self, dsn: str, *, max_streams: int, max_per_account: int):
         self.max_streams = max_streams
@@ -77,6 +119,7 @@ class JobFeed:
         self._per_account: Counter[UUID] = Counter()
         self.open = 0
         self.connected = False
+        self.reads = SharedReads()
         self._listener = Listener(
             dsn,
             CHANNEL,

@@ -10,7 +10,8 @@ stream.
 
 The stream never polls: it waits on its subscription to the process's job feed
 (`adapters.job_feed`) and reads the job once per wake, however many notifications woke
-it. A client that goes away ends the generator, which unsubscribes."""
+it; the streams of one job woken together share that read. A client that goes away ends
+the generator, which unsubscribes."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ def frame(row: JobRow) -> bytes:
 async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobRow | None:
     async with request.app.state.infra.read_pool.acquire() as conn:
         return await get_job(conn, account_id, job_id)
+
+
+async def _reread(request: Request, feed: JobFeed, sub: Subscription) -> JobRow | None:
+    """The job again, in one read shared with the other streams of it woken with this
+    one (the key holds the account: a read answers only for the job's owner)."""
+    return await feed.reads.read(
+        (sub.account_id, sub.job_id), lambda: _read(request, sub.account_id, sub.job_id)
+    )
 
 
 def _subscribe(feed: JobFeed, account_id: UUID, job_id: UUID) -> Subscription:
@@ -126,7 +135,7 @@ async def _events(
             if woken:
                 behind = 0
             sub.resync = False
-            found = await _read(request, sub.account_id, sub.job_id)
+            found = await _reread(request, feed, sub)
             if found is None:  # a rebuild in progress, or gone: the client reconnects
                 return
             row = found
