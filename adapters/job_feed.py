@@ -49,16 +49,13 @@ class Subscription:
 
     def __init__(self, account_id: UUID, job_id: UUID):
         self.account_id, self.job_id = account_id, job_id
-        #: the highest position notified for the job since the stream last read it
+        #: the highest position notified for the job
         self.notified = 0
-        #: the listener reconnected: something may have changed unnoticed
-        self.resync = False
         self._woken = asyncio.Event()
 
     def wake(self, position: int | None) -> None:
-        if position is None:
-            self.resync = True
-        else:
+        """`position` None: the listener reconnected, anything may have changed."""
+        if position is not None:
             self.notified = max(self.notified, position)
         self._woken.set()
 

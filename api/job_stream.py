@@ -16,6 +16,7 @@ the generator, which unsubscribes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -104,11 +105,27 @@ async def stream(request: Request) -> Response:
     except BaseException:
         feed.unsubscribe(sub)
         raise
-    return StreamingResponse(
-        _events(request, feed, sub, row, seen),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _Stream(feed, sub, _events(request, feed, sub, row, seen))
+
+
+class _Stream(StreamingResponse):
+    """Unsubscribes when the response ends however it ends, even if its body never
+    started (a client gone before the headers went: the generator's `finally` would
+    not run)."""
+
+    def __init__(self, feed: JobFeed, sub: Subscription, body: AsyncIterator[bytes]):
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self._feed, self._sub = feed, sub
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._feed.unsubscribe(self._sub)
 
 
 async def _events(
@@ -134,7 +151,6 @@ async def _events(
                     continue
             if woken:
                 behind = 0
-            sub.resync = False
             found = await _reread(request, feed, sub)
             if found is None:  # a rebuild in progress, or gone: the client reconnects
                 return

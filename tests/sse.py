@@ -23,7 +23,6 @@ class Message:
 class EventStream:
     def __init__(self, response: aiohttp.ClientResponse):
         self.response = response
-        self.comments = 0
 
     async def next(self) -> Message | None:
         """The next event, or None when the server has ended the stream."""
@@ -35,8 +34,8 @@ class EventStream:
                     return None
                 line = raw.decode().rstrip("\n")
                 if line.startswith(":"):
-                    self.comments += 1
-                elif line:
+                    continue  # a heartbeat
+                if line:
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
                 elif "data" in fields:

@@ -91,7 +91,6 @@ async def test_resuming_with_last_event_id_skips_what_was_seen(pro: Client):
         following = await stream.next()
         assert following is not None and following.id > seen.id
         assert following.event == "finished"
-        assert stream.comments == 0
 
 
 async def test_another_accounts_job_is_not_found_and_credentials_are_required(
@@ -152,3 +151,24 @@ async def test_streams_beyond_the_caps_are_refused_in_the_envelope(
     await eventually(lambda: asyncio.sleep(0, feed.open == 0), every=0.05)
     async with opened(third, jobs[2]["id"]) as three:  # room again
         assert await three.next() is not None
+
+
+async def test_a_quiet_stream_gets_heartbeat_comments(pro: Client, monkeypatch: pytest.MonkeyPatch):
+    from api import job_stream
+
+    monkeypatch.setattr(job_stream, "HEARTBEAT_S", 0.05)
+    site = await pro.add_site()
+    job = await pro.job(site["id"], [1])
+    async with opened(pro, job["id"]) as stream:
+        seen = await stream.next()
+        assert seen is not None
+    # nothing to send since: the stream only says it is alive, until the job changes
+    async with opened(pro, job["id"], last_event_id=seen.id) as stream:
+        lines = []
+        async with asyncio.timeout(60):
+            while (line := await stream.response.content.readline()) != b": keepalive\n":
+                lines.append(line)
+        assert lines == [b"retry: 2000\n", b"\n"]
+        assert (await pro.post(f"/api/v1/jobs/{job['id']}/cancel")).status == 202
+        last = await stream.next()
+        assert last is not None and last.event == "finished"
