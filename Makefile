@@ -68,6 +68,8 @@ test: install services browser tools
 bench: install services
 	$(BIN)/python bench/event_store.py
 	$(BIN)/python bench/projection.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/as_of.py
 	$(BIN)/python bench/checker.py
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/auth.py

@@ -332,18 +332,22 @@ def _import_directories(path: str) -> None:
 
 
 async def _with_auth_ports(
-    use: Callable[..., Coroutine[Any, Any, None]], *, with_pool: bool = False
+    use: Callable[..., Coroutine[Any, Any, None]], command: str, *, with_pool: bool = False
 ) -> None:
     """Open the infrastructure, wire the account services' ports, run `use`, close.
-    Domain errors (bad email, unknown plan, taken email, ...) become one-line reasons."""
+    What `use` saves records the CLI `command` as its cause. Domain errors (bad email,
+    unknown plan, taken email, ...) become one-line reasons."""
+    from adapters.causes import caused_by
     from adapters.infrastructure import open_infrastructure
     from adapters.wiring import auth_ports
+    from domain.cause import Cause, CauseKind
     from domain.errors import DomainError
 
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=2)
     try:
-        await use(auth_ports(infra), *([infra.pool] if with_pool else []))
+        with caused_by(Cause(CauseKind.CLI, name=command)):
+            await use(auth_ports(infra), *([infra.pool] if with_pool else []))
     except DomainError as exc:
         raise CommandError(exc.details) from None
     finally:
@@ -360,7 +364,7 @@ def cmd_users_create(args: argparse.Namespace) -> None:
         account = changed.account
         print(f"created {account.email} on the {account.plan_code} plan")
 
-    asyncio.run(_with_auth_ports(use))
+    asyncio.run(_with_auth_ports(use, "users create"))
 
 
 def cmd_users_set_plan(args: argparse.Namespace) -> None:
@@ -370,7 +374,7 @@ def cmd_users_set_plan(args: argparse.Namespace) -> None:
         changed = await set_plan(ports, args.email, args.plan)
         print(f"{changed.account.email} is on the {changed.account.plan_code} plan")
 
-    asyncio.run(_with_auth_ports(use))
+    asyncio.run(_with_auth_ports(use, "users set-plan"))
 
 
 def cmd_demo_load(args: argparse.Namespace) -> None:
@@ -380,7 +384,7 @@ def cmd_demo_load(args: argparse.Namespace) -> None:
         for line in await load_demo(ports, pool):
             print(line)
 
-    asyncio.run(_with_auth_ports(use, with_pool=True))
+    asyncio.run(_with_auth_ports(use, "demo load", with_pool=True))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> None:

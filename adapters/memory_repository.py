@@ -12,12 +12,15 @@ and a save returns the highest it wrote (0 for nothing)."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 
+from adapters.causes import stamp
+from adapters.repository import events_until, fold
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.errors import ConcurrencyConflict, NotFound
 
@@ -48,9 +51,17 @@ class InMemoryRepository:
             raise NotFound(f"No {cls.__name__} with id {aggregate_id}.")
         return aggregate
 
+    async def history(
+        self, aggregate_id: UUID, cls: type[A], *, until: datetime
+    ) -> tuple[A, list[Any]]:
+        events = events_until(self.mapper, self._events.get(aggregate_id, ()), until)
+        return fold(events, cls), events
+
     async def save(self, *aggregates: Aggregate) -> int:
         """Append every pending event of `aggregates` at once."""
         pending = [(a, a.collect_events()) for a in aggregates]
+        for _, events in pending:
+            stamp(events)
         stored = [self.mapper.to_stored_event(e) for _, events in pending for e in events]
         if not stored:
             return 0

@@ -52,6 +52,12 @@ CHECKER_FETCHES = Counter(
     "the fetch error code (timeout, dns_error, blocked_address, too_large, ...).",
     ["outcome"],
 )
+WEBHOOK_DELIVERIES = Counter(
+    "backlynk_webhook_deliveries",
+    "Webhook delivery tries, by result: delivered (2xx), retry (no answer or another "
+    "status, tried again later) or failed (the last try of its 24 h).",
+    ["result"],
+)
 
 
 def multiprocess_directory() -> str | None:

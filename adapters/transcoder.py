@@ -20,6 +20,8 @@ from eventsourcing.domain import BaseAggregate, CanSnapshotAggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
+from domain.cause import Cause
+
 _encoder = msgspec.json.Encoder(decimal_format="string", uuid_format="hex")
 _decoder = msgspec.json.Decoder()
 
@@ -77,6 +79,8 @@ class TypedMapper(Mapper):
         state = vars(event)
         cls = type(event)
         convert_state(state, cls)
+        if isinstance(state.get("cause"), dict):  # not a field: set as the event is saved
+            state["cause"] = msgspec.convert(state["cause"], Cause, strict=False)
         if isinstance(event, CanSnapshotAggregate):
             aggregate_cls = resolve_topic(state["topic"])
             convert_state(state["state"], aggregate_cls)

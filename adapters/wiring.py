@@ -22,9 +22,21 @@ from adapters.rate_limit import RateLimiter
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
 from adapters.site_urls import SiteUrlRules
+from adapters.ssrf import AddressPolicy
 from adapters.throttle import RedisLoginThrottle
 from adapters.tokens import HmacRefreshTokens, JwtAccessTokens
-from domain.ports import AuthPorts, CheckPorts, Credentials, JobPorts, SitePorts
+from adapters.webhook_http import GuardedWebhookUrls, WebhookSender
+from adapters.webhook_outbox import PostgresWebhookOutbox
+from adapters.webhook_secrets import SealedSecrets
+from domain.ports import (
+    AuthPorts,
+    CheckPorts,
+    Credentials,
+    DeliveryPorts,
+    JobPorts,
+    SitePorts,
+    WebhookPorts,
+)
 from domain.services.authentication import StoreCredentials
 
 
@@ -58,8 +70,31 @@ class Ports:
         runs without a JWT secret."""
         return auth_ports(self.infra, self.settings, credentials=self.credentials)
 
+    @functools.cached_property
+    def webhooks(self) -> WebhookPorts:
+        """Built on first use, like `auth`: sealing a secret needs the server secret."""
+        policy = AddressPolicy(self.settings.allowed_networks())
+        return WebhookPorts(
+            repository=self.repository,
+            secrets=RandomSecrets(),
+            sealer=SealedSecrets(self.settings.signing_secret),
+            urls=GuardedWebhookUrls(policy),
+        )
+
+    @functools.cached_property
+    def deliveries(self) -> DeliveryPorts:
+        """The webhook delivery worker's ports (its own HTTP session, opened on first use)."""
+        return DeliveryPorts(
+            outbox=PostgresWebhookOutbox(self.infra.pool),
+            poster=WebhookSender(AddressPolicy(self.settings.allowed_networks())),
+            sealer=SealedSecrets(self.settings.signing_secret),
+            clock=self.clock,
+        )
+
     async def close(self) -> None:
         await self.queue.close()
+        if "deliveries" in self.__dict__:
+            await self.deliveries.poster.close()
 
 
 def auth_ports(

@@ -14,8 +14,11 @@ calling either function twice costs nothing.
 
 from __future__ import annotations
 
+import msgspec
 from starlette.requests import Request
 
+from adapters import causes
+from domain.cause import CauseKind, Credential
 from domain.errors import AuthenticationFailed, InvalidToken
 from domain.ports import AuthPorts
 from domain.services.authentication import (
@@ -48,6 +51,7 @@ def _bearer(header: str) -> str:
 async def require_account(request: Request) -> Principal:
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
+        _attribute(known)
         return known
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
@@ -65,7 +69,22 @@ async def require_account(request: Request) -> Principal:
         raise InvalidToken("The access token and the API key belong to different accounts.")
     principal = found[0]
     request.state.principal = principal
+    _attribute(principal)
     return principal
+
+
+def _attribute(principal: Principal) -> None:
+    """From here on, what the request saves names its caller and credential."""
+    cause = causes.current.get()
+    if cause is not None and cause.kind == CauseKind.REQUEST:
+        causes.current.set(
+            msgspec.structs.replace(
+                cause,
+                account_id=principal.account_id,
+                credential=Credential.SESSION if principal.via == "jwt" else Credential.API_KEY,
+                credential_id=principal.credential_id,
+            )
+        )
 
 
 async def require_api_access(request: Request) -> Principal:

@@ -13,15 +13,17 @@ from starlette.responses import Response
 
 from api.auth import require_api_access
 from api.bodies import read_json
+from api.causes import CauseOut, render_cause
 from api.consistency import settle
 from api.pagination import paginate
-from api.queries import JobsQuery, page_of, page_request, query_of
+from api.queries import AsOf, JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.errors import NotFound
 from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
+from projections.as_of import job_row_at
 from projections.jobs import JobRow, TaskRow, get_job, job_row, list_jobs
 from projections.views import by_name
 
@@ -165,8 +167,16 @@ async def index(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
+    """The read model's row; with `as_of`, the row it held then, rebuilt from events."""
     principal = await require_api_access(request)
-    return json_response(await _read(request, principal.account_id, job_id_of(request)))
+    job_id = job_id_of(request)
+    as_of = query_of(request, AsOf).as_of
+    if as_of is None:
+        return json_response(await _read(request, principal.account_id, job_id))
+    job, history = await jobs.job_as_of(
+        request.app.state.ports.repository, principal.account_id, job_id, as_of
+    )
+    return json_response(render(job_row_at(job, history)))
 
 
 async def cancel(request: Request) -> Response:
@@ -183,6 +193,8 @@ class EventOut(msgspec.Struct):
     type: str
     at: datetime
     data: dict[str, Any]
+    #: who or what caused it; null for events stored before causes were recorded
+    cause: CauseOut | None
 
 
 PUBLIC_IDS = {"account_id": "usr", "site_id": "site", "job_id": "job", "backlink_id": "bl"}
@@ -216,11 +228,12 @@ async def events(request: Request) -> Response:
         state = dict(vars(event))
         for k in ("originator_id", "originator_version", "timestamp", "originator_topic"):
             state.pop(k, None)
+        cause = render_cause(state.pop("cause", None))
         name = resolve_topic(s.topic).__qualname__  # "Job.TaskSubmitted"
         out.append(
             (
                 s.originator_version,
-                EventOut(s.originator_version, name, event.timestamp, _public(state)),
+                EventOut(s.originator_version, name, event.timestamp, _public(state), cause),
             )
         )
     return json_response(paginate(out, page, key=lambda r: r[0], render=lambda r: r[1]))

@@ -11,8 +11,10 @@ import msgspec
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.causes import caused_by
 from api.content_security import API_POLICY
 from api.errors import error_response
+from domain.cause import Cause, CauseKind
 
 access_log = logging.getLogger("backlynk.access")
 error_log = logging.getLogger("backlynk.error")
@@ -24,7 +26,8 @@ def _valid_request_id(value: str) -> bool:
 
 class RequestContext:
     """Outermost layer: assigns X-Request-Id, logs one JSON line per request, and turns
-    any exception that escaped everything else into a 500 envelope without a trace."""
+    any exception that escaped everything else into a 500 envelope without a trace.
+    Events saved while handling the request record it as their cause."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -52,8 +55,15 @@ class RequestContext:
                 ]
             await send(message)
 
+        # what the request saves records it (api.auth adds the caller once known)
+        cause = Cause(
+            CauseKind.REQUEST,
+            name=f"{scope.get('method')} {scope.get('path')}",
+            request_id=request_id,
+        )
         try:
-            await self.app(scope, receive, send_with_id)
+            with caused_by(cause):
+                await self.app(scope, receive, send_with_id)
         except Exception:
             error_log.exception("unhandled error request_id=%s", request_id)
             if not response_started:

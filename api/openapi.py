@@ -1,11 +1,10 @@
 """The OpenAPI 3.1 document (API.md, Conventions), generated from the operation table
 (`api.operations`) and the msgspec structs it names, and `GET /docs`, a page that renders
-it without any script or third-party asset."""
+it (`api.reference`) without any script or third-party asset."""
 
 from __future__ import annotations
 
 import functools
-import html
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from api.errors import ErrorEnvelope
+from api.errors import MESSAGES, ErrorEnvelope
 from api.idempotency import IdempotencyKey
 from api.queries import parameters
+from api.reference import reference_page
 
 if TYPE_CHECKING:  # the table names this module's handlers
     from api.operations import Operation
@@ -29,6 +29,56 @@ BODY_ERRORS = {
 }
 
 REF = "#/components/schemas/{name}"
+
+#: the envelope codes (API.md, Errors) any operation may give with a status, by who calls it
+COMMON_CODES = {
+    "400": ("invalid_json",),
+    "404": ("not_found",),
+    "413": ("payload_too_large",),
+    "415": ("unsupported_media_type",),
+    "422": ("validation_failed",),
+    "429": ("rate_limited",),
+}
+CREDENTIAL_CODES = ("authentication_required", "invalid_token", "token_expired", "invalid_api_key")
+IDEMPOTENCY_CODES = ("idempotency_key_reused", "idempotency_key_in_use")
+
+#: resources, in the order /docs shows them: (tag, what it is); an operation's tag is
+#: the first path segment after /api/v1/ unless `tag_of` says otherwise
+TAGS = (
+    ("auth", "Accounts and sessions: register, sign in, refresh, sign out"),
+    ("users", "The signed-in user, plan and usage"),
+    ("api-keys", "API keys for scripts and servers"),
+    ("sites", "The sites you submit"),
+    ("directories", "The directory catalogue within your plan"),
+    ("jobs", "Submission jobs and their tasks"),
+    ("backlinks", "Backlinks found and re-checked"),
+    ("backlink-check", "Check known linking pages for a link to your domain"),
+    ("webhooks", "Signed notifications of job and backlink events, and their deliveries"),
+    ("audit", "What happened in the account, and what caused it"),
+    ("public", "Aggregate data, no account"),
+    ("service", "Health, this document and the web pages"),
+)
+
+
+def tag_of(path: str) -> str:
+    if path.endswith("/check-backlinks"):
+        return "backlink-check"
+    if not path.startswith("/api/v1/") or path == "/api/v1/openapi.json":
+        return "service"
+    return path.removeprefix("/api/v1/").split("/")[0]
+
+
+def error_codes(op: Operation, status: str) -> list[str]:
+    """The envelope codes `op` may answer with `status` (API.md, Errors)."""
+    codes = list(COMMON_CODES.get(status, ()))
+    if status == "401" and op.access.credentials:
+        codes += CREDENTIAL_CODES
+    if status == "403" and op.access.name == "paid":
+        codes.append("plan_required")
+    if status == "409" and op.idempotent:
+        codes += IDEMPOTENCY_CODES
+    codes += [code for s, code in op.codes if s == status]
+    return list(dict.fromkeys(codes))
 
 
 def _json(schema: Any) -> dict[str, Any]:
@@ -60,11 +110,18 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
             if _path_parameters(path):
                 errors["404"] = "Unknown id, or another account's"
             errors.update(op.errors)
+            for status, _ in op.codes:
+                errors.setdefault(status, MESSAGES[int(status)])
             for status, text in sorted(errors.items()):
-                responses[status] = {"description": text, "content": _json(error)}
+                responses[status] = {
+                    "description": text,
+                    "content": _json(error),
+                    "x-error-codes": error_codes(op, status),
+                }
         operation: dict[str, Any] = {
             "summary": op.summary,
             "operationId": f"{method.lower()}_{document_path(path).strip('/').replace('/', '_')}",
+            "tags": [tag_of(path)],
             "responses": responses,
         }
         params = [
@@ -91,6 +148,7 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
             "An empty query parameter (`?status=`) means the parameter is absent.",
         },
         "servers": [{"url": "/"}],
+        "tags": [{"name": name, "description": text} for name, text in TAGS],
         "paths": paths,
         "components": {
             "schemas": components,
@@ -143,27 +201,5 @@ async def docs(request: Request) -> HTMLResponse:
 
 @functools.cache
 def docs_html(operations: tuple[Operation, ...]) -> str:
-    """The document as a plain page: one section per operation, schemas linked."""
-    doc = msgspec.json.decode(document_bytes(operations))
-    esc = html.escape
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>Backlynk API</title><style>body{font:15px/1.5 system-ui,sans-serif;",
-        "max-width:60rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f4f4f4}",
-        "pre{padding:.5rem;overflow:auto}h3{margin-bottom:.2rem}</style></head><body>",
-        "<h1>Backlynk API v1</h1>",
-        "<p>Machine-readable: <a href='/api/v1/openapi.json'>/api/v1/openapi.json</a>.</p>",
-    ]
-    for path, methods in doc["paths"].items():
-        for method, op in methods.items():
-            parts.append(f"<h3><code>{esc(method.upper())} {esc(path)}</code></h3>")
-            parts.append(f"<p>{esc(op['summary'])}</p><ul>")
-            for status, answer in op["responses"].items():
-                parts.append(f"<li>{esc(status)}: {esc(answer['description'])}</li>")
-            parts.append("</ul>")
-    parts.append("<h2>Schemas</h2>")
-    for name, schema in doc["components"]["schemas"].items():
-        pretty = msgspec.json.format(msgspec.json.encode(schema), indent=2).decode()
-        parts.append(f"<h3 id='{esc(name)}'>{esc(name)}</h3><pre>{esc(pretty)}</pre>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    """The document as a web page (`api.reference`), rendered once at start-up."""
+    return reference_page(msgspec.json.decode(document_bytes(operations)))

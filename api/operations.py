@@ -14,6 +14,7 @@ import msgspec
 
 from api import (
     api_keys,
+    audit,
     backlinks,
     checker,
     coverage,
@@ -26,8 +27,10 @@ from api import (
     sites,
     tools,
     users,
+    webhooks,
 )
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
+from api.audit import AuditEntryOut
 from api.backlinks import BacklinkOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
@@ -35,10 +38,19 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
-from api.queries import BacklinksQuery, DirectoriesQuery, JobsQuery, Paged, SitesQuery
+from api.queries import (
+    AsOf,
+    AuditQuery,
+    BacklinksQuery,
+    DirectoriesQuery,
+    JobsQuery,
+    Paged,
+    SitesQuery,
+)
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
+from api.webhooks import CreatedWebhookOut, CreateWebhookIn, DeliveryOut, WebhookOut
 from domain.backlink_evidence import CheckReport
 
 
@@ -71,6 +83,12 @@ PAID = Access(
 
 CONFLICT = "409"
 CREDENTIALS = (("401", "Unknown, spent or expired refresh token"),)
+REFRESH_CODES = (
+    ("401", "invalid_token"),
+    ("401", "token_expired"),
+    ("401", "refresh_token_reused"),
+)
+CHECK_CODES = (("422", "invalid_domain"), ("422", "invalid_url"), ("422", "too_many_urls"))
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,9 @@ class Operation:
     media_type: str = "application/json"
     #: error answers of this operation besides those of its access and its body
     errors: tuple[tuple[str, str], ...] = ()
+    #: envelope `code`s this operation's own rules give, as (status, code); the codes every
+    #: operation of its kind may give (`validation_failed`, ...) are added by `api.openapi`
+    codes: tuple[tuple[str, str], ...] = ()
     csv: bool = False  # also answers text/csv (Accept: text/csv or ?format=csv)
     #: takes `Idempotency-Key` (API.md: every POST does)
     idempotent: bool = field(default=False, init=False)
@@ -134,6 +155,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=((CONFLICT, "The email is taken"),),
+        codes=((CONFLICT, "email_taken"),),
     ),
     Operation(
         POST,
@@ -145,6 +167,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=(("401", "Wrong email or password"),),
+        codes=(("401", "invalid_credentials"),),
     ),
     Operation(
         POST,
@@ -156,6 +179,7 @@ OPERATIONS: tuple[Operation, ...] = (
         TokensOut,
         PUBLIC,
         errors=CREDENTIALS,
+        codes=REFRESH_CODES,
     ),
     Operation(
         POST,
@@ -167,6 +191,7 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         PUBLIC,
         errors=CREDENTIALS,
+        codes=REFRESH_CODES,
     ),
     Operation(
         GET,
@@ -184,6 +209,7 @@ OPERATIONS: tuple[Operation, ...] = (
         201,
         CreateApiKeyIn,
         CreatedApiKeyOut,
+        codes=(("422", "api_key_limit_reached"),),
     ),
     Operation(
         GET,
@@ -196,6 +222,40 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(DELETE, "/api/v1/api-keys/{key_id}", api_keys.revoke, "Revoke an API key", 204),
     Operation(
         POST,
+        "/api/v1/webhooks",
+        webhooks.create,
+        "Create a webhook (its signing secret is shown once)",
+        201,
+        CreateWebhookIn,
+        CreatedWebhookOut,
+    ),
+    Operation(
+        GET,
+        "/api/v1/webhooks",
+        webhooks.index,
+        "List webhooks",
+        answer=Page[WebhookOut],
+        query=Paged,
+    ),
+    Operation(DELETE, "/api/v1/webhooks/{webhook_id}", webhooks.remove, "Delete a webhook", 204),
+    Operation(
+        GET,
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        webhooks.deliveries,
+        "A webhook's deliveries, newest first",
+        answer=Page[DeliveryOut],
+        query=Paged,
+    ),
+    Operation(
+        POST,
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        webhooks.redeliver,
+        "Send a delivery again (due at once, retried for 24 h)",
+        202,
+        answer=DeliveryOut,
+    ),
+    Operation(
+        POST,
         "/api/v1/sites",
         sites.create,
         "Register a site",
@@ -203,6 +263,11 @@ OPERATIONS: tuple[Operation, ...] = (
         CreateSiteIn,
         SiteOut,
         errors=((CONFLICT, "The account has this site already"),),
+        codes=(
+            (CONFLICT, "site_exists"),
+            ("422", "invalid_site_url"),
+            ("422", "site_limit_reached"),
+        ),
     ),
     Operation(
         GET,
@@ -212,7 +277,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[SiteOut],
         query=SitesQuery,
     ),
-    Operation(GET, "/api/v1/sites/{site_id}", sites.show, "Read a site", answer=SiteOut),
+    Operation(
+        GET,
+        "/api/v1/sites/{site_id}",
+        sites.show,
+        "Read a site (as_of: as it was at that instant)",
+        answer=SiteOut,
+        query=AsOf,
+    ),
     Operation(
         PATCH,
         "/api/v1/sites/{site_id}",
@@ -249,7 +321,19 @@ OPERATIONS: tuple[Operation, ...] = (
         csv=True,
     ),
     Operation(
-        POST, "/api/v1/jobs", jobs.create, "Create a submission job", 202, CreateJobIn, JobOut
+        POST,
+        "/api/v1/jobs",
+        jobs.create,
+        "Create a submission job",
+        202,
+        CreateJobIn,
+        JobOut,
+        codes=(
+            ("403", "directory_not_in_plan"),
+            ("422", "unknown_directory"),
+            ("422", "quota_exceeded"),
+            ("422", "no_eligible_directories"),
+        ),
     ),
     Operation(
         GET,
@@ -259,7 +343,14 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[JobOut],
         query=JobsQuery,
     ),
-    Operation(GET, "/api/v1/jobs/{job_id}", jobs.show, "Read a job and its tasks", answer=JobOut),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}",
+        jobs.show,
+        "Read a job and its tasks (as_of: as they were at that instant)",
+        answer=JobOut,
+        query=AsOf,
+    ),
     Operation(
         GET,
         "/api/v1/jobs/{job_id}/stream",
@@ -284,6 +375,7 @@ OPERATIONS: tuple[Operation, ...] = (
         None,
         JobOut,
         errors=((CONFLICT, "The job has finished"),),
+        codes=((CONFLICT, "job_not_cancelable"),),
     ),
     Operation(
         GET,
@@ -292,6 +384,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "A job's history from the event store",
         answer=Page[EventOut],
         query=Paged,
+    ),
+    Operation(
+        GET,
+        "/api/v1/audit",
+        audit.index,
+        "Every event of the account, in commit order, with its cause (a JSON page, or "
+        "every matching entry as CSV with Accept: text/csv)",
+        answer=Page[AuditEntryOut],
+        query=AuditQuery,
+        csv=True,
     ),
     Operation(
         POST,
@@ -303,6 +405,7 @@ OPERATIONS: tuple[Operation, ...] = (
         CheckReport,
         PUBLIC,
         csv=True,
+        codes=CHECK_CODES,
     ),
     Operation(
         POST,
@@ -314,6 +417,7 @@ OPERATIONS: tuple[Operation, ...] = (
         CheckReport,
         csv=True,
         errors=(("429", "Rate limited: the plan's checks or URLs per minute"),),
+        codes=(*CHECK_CODES, ("429", "rate_limited")),
     ),
     Operation(
         GET,

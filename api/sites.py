@@ -13,11 +13,12 @@ from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.pagination import paginate
-from api.queries import SitesQuery, page_of, query_of
+from api.queries import AsOf, SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
 from domain.services import sites
 from domain.site import Site, SiteDetails, site_not_found
+from projections.as_of import site_row_at
 from projections.sites import SiteView, get_site, list_sites, site_row
 from projections.views import by_name
 
@@ -107,8 +108,16 @@ async def index(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
+    """The read model's row; with `as_of`, the row it held then, rebuilt from events."""
     principal = await require_api_access(request)
-    return json_response(await _read(request, principal.account_id, site_id_of(request)))
+    site_id = site_id_of(request)
+    as_of = query_of(request, AsOf).as_of
+    if as_of is None:
+        return json_response(await _read(request, principal.account_id, site_id))
+    site, history = await sites.site_as_of(
+        request.app.state.ports.repository, principal.account_id, site_id, as_of
+    )
+    return json_response(render(site_row_at(site, history)))
 
 
 async def update(request: Request) -> Response:

@@ -1,8 +1,9 @@
-"""Catch-up rate of one projection over 100,000 events: the projector's batched apply
-(500 events + tracking per transaction) against a baseline of one transaction per event,
-measured in the same run on the same database.
+"""Catch-up rate of one projection: the per-event apply (a statement per event) beside the
+set-based batch apply (one statement per table per batch: `projections.batch`), with the
+same batches (the runner's size unless `--batch-size`), in the same run, on the same
+database and events. Each is run `--runs` times; the median and the spread are printed.
 
-    python bench/projection.py [--events N]
+    python bench/projection.py [--events N] [--runs R] [--batch-size B]
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -23,15 +25,16 @@ from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from bench.common import drop_database, fresh_database
-from projections.base import tracking_ddl
-from projections.runner import catch_up, reset
+from projections.base import Projection, tracking_ddl
+from projections.runner import BATCH_SIZE, apply_batch, reset
 from tests.counter import Counter
-from tests.counter_projection import CounterProjection
+from tests.counter_projection import BatchedCounterProjection, CounterProjection
 
 DB = "backlynk_bench_projection"
 
 
 async def write_events(store: PostgresEventStore, total: int) -> None:
+    """Counters of 10 events each (a creation and 9 increments), 1,000 events per append."""
     mapper = TypedMapper(MsgspecTranscoder())
     written = 0
     while written < total:
@@ -47,27 +50,41 @@ async def write_events(store: PostgresEventStore, total: int) -> None:
 
 
 async def rate(
-    conn: asyncpg.Connection, store: PostgresEventStore, batch_size: int, limit: int | None = None
+    conn: asyncpg.Connection,
+    store: PostgresEventStore,
+    projection: Projection,
+    batch_size: int,
+    events: int,
 ) -> float:
-    projection = CounterProjection()
+    """Events/s of a catch-up from 0 over the first `events` events."""
     await reset(conn, projection)
+    await conn.execute("VACUUM ANALYZE test_counters, test_counter_log")
+    mapper = TypedMapper(MsgspecTranscoder())
     started = time.perf_counter()
-    if limit is None:
-        n = await catch_up(conn, store, projection, batch_size=batch_size)
-    else:
-        n = 0
-        mapper = TypedMapper(MsgspecTranscoder())
-        from projections.runner import apply_batch
-
-        while n < limit:
-            n += await apply_batch(conn, store, mapper, projection, batch_size)
+    n = 0
+    while n < events:
+        read = await apply_batch(conn, store, mapper, projection, min(batch_size, events - n))
+        if not read:
+            break
+        n += read
     return n / (time.perf_counter() - started)
+
+
+def summary(rates: list[float]) -> str:
+    return (
+        f"{statistics.median(rates):8.0f} events/s "
+        f"(min {min(rates):.0f}, max {max(rates):.0f}, {len(rates)} runs)"
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--baseline-events", type=int, default=5_000)
+    parser.add_argument(
+        "--per-event-events", type=int, default=20_000, help="events of each per-event run"
+    )
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
     projection = CounterProjection()
     url = await fresh_database(DB, [*projection.ddl, *tracking_ddl(projection)])
@@ -76,16 +93,27 @@ async def main() -> None:
     try:
         store = PostgresEventStore(pool)
         await write_events(store, args.events)
-        batched = await rate(conn, store, batch_size=500)
-        baseline = await rate(conn, store, batch_size=1, limit=args.baseline_events)
+        per_event, batched = [], []
+        for _ in range(args.runs):  # interleaved: a load that comes and goes hits both
+            per_event.append(
+                await rate(
+                    conn,
+                    store,
+                    CounterProjection(),
+                    args.batch_size,
+                    min(args.per_event_events, args.events),
+                )
+            )
+            batched.append(
+                await rate(conn, store, BatchedCounterProjection(), args.batch_size, args.events)
+            )
+        print(f"projection catch-up, {args.batch_size} events per transaction:")
         print(
-            f"projection catch-up over {args.events} events: {batched:8.0f} events/s "
-            f"(500 per transaction)"
+            f"  per-event apply ({min(args.per_event_events, args.events)} events): "
+            f"{summary(per_event)}"
         )
-        print(
-            f"  baseline, one transaction per event ({args.baseline_events} events): "
-            f"{baseline:8.0f} events/s   ratio {batched / baseline:.2f}x"
-        )
+        print(f"  batch apply     ({args.events} events): {summary(batched)}")
+        print(f"  ratio {statistics.median(batched) / statistics.median(per_event):.1f}x")
     finally:
         await conn.close()
         await pool.close()

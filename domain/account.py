@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import Conflict, PlanRequired, ValidationFailed
 from domain.plans import Plan, get_plan
 

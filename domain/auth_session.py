@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate, no_cause
 from domain.errors import InvalidToken, TokenExpired
 
 #: a session ends this long after sign-in, however often it is refreshed
@@ -48,13 +49,15 @@ class AuthSession(Aggregate):
     revoked_because: str | None
 
     class Started(Aggregate.Created):
-        class_version = 2
+        class_version = 3
         account_id: UUID
         expires_at: datetime
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.pop("token_hash", None)  # version 1's first refresh token
+
+        upcast_v2_v3 = staticmethod(no_cause)  # version 3 records its cause
 
     @event(Started)
     def __init__(self, id: UUID, account_id: UUID, expires_at: datetime) -> None:

@@ -20,8 +20,9 @@ from enum import StrEnum
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
+from domain.aggregate import Aggregate
 from domain.errors import Conflict, NotFound
 
 

@@ -26,6 +26,14 @@ class Repository(Protocol):
         """Load an aggregate; raise `domain.errors.NotFound` if it has no events."""
         ...
 
+    async def history(
+        self, aggregate_id: UUID, cls: type[A], *, until: datetime
+    ) -> tuple[A, list[Any]]:
+        """The aggregate as it stood at the instant `until`, and its events up to then in
+        version order: those up to the last one recorded at or before `until`. Raise
+        `domain.errors.NotFound` if it had no event by then."""
+        ...
+
     async def save(self, *aggregates: Aggregate) -> int:
         """Append the pending events of all aggregates atomically; return the highest
         notification id written (0 if nothing). Raise `ConcurrencyConflict` on a clash."""
@@ -233,3 +241,85 @@ class HostGate(Protocol):
     def slot(self, host: str) -> AbstractAsyncContextManager[None]:
         """Wait for this directory host's turn (politeness across every worker)."""
         ...
+
+
+class SecretSealer(Protocol):
+    """Seals a secret that must be read back later (a webhook's signing secret), bound to
+    the account that owns it."""
+
+    def seal(self, secret: str, owner: UUID) -> bytes: ...
+
+    def open(self, sealed: bytes, owner: UUID) -> str:
+        """The secret; `ValueError` if it was not sealed under this key for `owner`."""
+        ...
+
+
+class UrlGuard(Protocol):
+    async def check(self, url: str) -> None:
+        """Raise `ValidationFailed` (code `blocked_address` or `invalid_url`, with the
+        rule) if the URL's host is not one the service may post to."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookPorts:
+    """What the webhook services take."""
+
+    repository: Repository
+    secrets: Secrets
+    sealer: SecretSealer
+    urls: UrlGuard
+
+
+class SendResult(msgspec.Struct, frozen=True):
+    status: int | None  #: the answer's HTTP status; None when there was no answer
+    error: str | None  #: why there was no answer (timeout, refused, TLS, …)
+
+
+class ClaimedDelivery(msgspec.Struct, frozen=True):
+    id: UUID
+    webhook_id: UUID
+    account_id: UUID
+    url: str
+    sealed_secret: bytes
+    event_id: str
+    body: bytes
+    attempts: int  #: counting this one
+    deadline: datetime
+    position: int
+    claimed_until: datetime  #: the claim's lease: no post may start near its end
+
+
+class WebhookOutbox(Protocol):
+    async def claim(self, now: datetime, lease_seconds: float, limit: int) -> list[ClaimedDelivery]:
+        """Due deliveries, oldest first, each marked as being sent until `now + lease`
+        (a claim that outlives its lease — a killed worker — is due again)."""
+        ...
+
+    async def record(
+        self,
+        delivery: ClaimedDelivery,
+        result: SendResult,
+        *,
+        state: str,
+        at: datetime,
+        next_attempt: datetime | None,
+    ) -> bool:
+        """Store the try's outcome, only if the claim is still this one's."""
+        ...
+
+
+class WebhookPoster(Protocol):
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeliveryPorts:
+    """What the webhook delivery worker takes."""
+
+    outbox: WebhookOutbox
+    poster: WebhookPoster
+    sealer: SecretSealer
+    clock: Clock

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain import ids
+from domain.aggregate import Aggregate
 from domain.errors import DomainError, ValidationFailed
 
 

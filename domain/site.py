@@ -10,9 +10,10 @@ from __future__ import annotations
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain import ids
+from domain.aggregate import Aggregate
 from domain.errors import Conflict, NotFound, ValidationFailed
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain import ids
+from domain.aggregate import Aggregate
 
 EMAIL = "email"
 API_KEY_HASH = "api_key_hash"

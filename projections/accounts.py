@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.account import Account
+from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
 
 DDL = (
@@ -69,6 +70,29 @@ class AccountsProjection:
             plan,
             event.timestamp,
         )
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
+        rows = Rows("accounts", ("id",))
+        await rows.load(conn, {(e.originator_id,) for e, _ in events})
+        for event, _ in events:
+            key = (event.originator_id,)
+            if isinstance(event, Account.Registered):
+                row = by_name(
+                    AccountRow,
+                    event,
+                    id=event.originator_id,
+                    plan=event.plan_code,
+                    created_at=event.timestamp,
+                    updated_at=event.timestamp,
+                )
+                rows.insert(as_columns(row), if_absent=True)
+            else:
+                plan = event.plan_code if isinstance(event, Account.PlanChanged) else None
+                if plan is None and (row := rows.get(key)) is not None:
+                    plan = row["plan"]  # coalesce($2, plan)
+                rows.update(key, plan=plan, updated_at=event.timestamp)
+        await rows.write(conn)
 
 
 def account_row(account: Account) -> AccountRow:

@@ -16,6 +16,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.api_key import ApiKey
+from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
 
 DDL = (
@@ -96,6 +97,29 @@ class ApiKeysProjection:
                 event.at,
                 event.timestamp,
             )
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
+        rows = Rows("api_keys", ("id",))
+        await rows.load(conn, {(e.originator_id,) for e, _ in events})
+        for event, notification_id in events:
+            key = (event.originator_id,)
+            if isinstance(event, ApiKey.Created):
+                row = by_name(
+                    ApiKeyRow,
+                    event,
+                    id=event.originator_id,
+                    created_at=event.timestamp,
+                    updated_at=event.timestamp,
+                    last_used_at=None,
+                    position=notification_id,
+                )
+                rows.insert(as_columns(row, account_id=event.account_id), if_absent=True)
+            elif isinstance(event, ApiKey.Used):
+                rows.update(key, last_used_at=event.at, updated_at=event.timestamp)
+            elif isinstance(event, ApiKey.Revoked):
+                rows.update(key, revoked_at=event.at, updated_at=event.timestamp)
+        await rows.write(conn)
 
 
 async def list_api_keys(

@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.backlink import LIVE, LOST, Backlink, Evidence
+from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
@@ -77,6 +78,44 @@ class BacklinksProjection:
             status,
             *values(BacklinkView, e, _EVIDENCE),
         )
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
+        rows = Rows("backlinks", ("id",))
+        await rows.load(conn, {(e.originator_id,) for e, _ in events})
+        for event, notification_id in events:
+            key, e = (event.originator_id,), event.evidence
+            if isinstance(event, Backlink.Discovered):
+                row = by_name(
+                    BacklinkRow,
+                    e,
+                    id=event.originator_id,
+                    site_id=event.site_id,
+                    directory_id=event.directory_id,
+                    job_id=event.job_id,
+                    status=LIVE,
+                    first_seen_at=event.timestamp,
+                    last_checked_at=event.timestamp,
+                    lost_at=None,
+                    seq=notification_id,
+                )
+                rows.insert(as_columns(row, account_id=event.account_id))
+                continue
+            status = {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
+            row = rows.get(key)
+            lost_at = row and row["lost_at"]
+            if status == LOST:
+                lost_at = event.timestamp
+            elif status == LIVE:
+                lost_at = None
+            rows.update(
+                key,
+                last_checked_at=event.timestamp,
+                status=status or (row and row["status"]),
+                lost_at=lost_at,
+                **dict(zip(_EVIDENCE, values(BacklinkView, e, _EVIDENCE), strict=True)),
+            )
+        await rows.write(conn)
 
 
 class BacklinkView(msgspec.Struct, frozen=True):

@@ -1,5 +1,10 @@
 """What a projection is: a name, the tables it owns, and a function that applies one
-domain event to them inside the runner's transaction."""
+domain event to them inside the runner's transaction.
+
+A projection may also offer `async apply_batch(conn, events)`, `events` being a list of
+(event, notification id) in log order: the same effect as `apply` on each in turn, in
+fewer statements (see `projections.batch`). The runner then uses it, and falls back to
+`apply` one event at a time when it raises."""
 
 from __future__ import annotations
 

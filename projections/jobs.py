@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from domain.job import IN_FLIGHT, Job, JobStatus, Task, TaskStatus
+from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
 
 #: the statuses of tasks waiting for a worker, as SQL (an index predicate takes no parameter)
@@ -168,6 +169,74 @@ class JobsProjection:
             event.timestamp,
             notification_id,
         )
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        """The same as `apply` for each event in turn, with one write per table
+        (`projections.batch`)."""
+        jobs, tasks = Rows("jobs", ("id",)), Rows("job_tasks", ("job_id", "directory_id"))
+        await jobs.load(conn, {(e.originator_id,) for e, _ in events})
+        await tasks.load(conn, {key for e, _ in events for key in _task_keys(e)})
+        for event, notification_id in events:
+            job = (event.originator_id,)
+            at = event.timestamp
+            if isinstance(event, Job.Created):
+                jobs.insert(
+                    {
+                        "id": event.originator_id,
+                        "account_id": event.account_id,
+                        "site_id": event.site_id,
+                        "status": JobStatus.QUEUED,
+                        "created_at": at,
+                        "updated_at": at,
+                        "seq": notification_id,
+                    }
+                )
+                for i, t in enumerate(event.tasks):
+                    tasks.insert(as_columns(task_row(t, i, at), job_id=event.originator_id))
+            elif isinstance(event, Job.Started):
+                jobs.update(job, status=JobStatus.RUNNING, started_at=at, updated_at=at)
+            elif isinstance(event, Job.Finished):
+                jobs.update(job, status=event.status, finished_at=at, updated_at=at)
+            elif type(event) in TASK_CHANGES:
+                key = (event.originator_id, event.directory_id)
+                task = tasks.get(key)
+                changes: dict[str, Any] = {
+                    "status": TASK_CHANGES[type(event)],
+                    "updated_at": at,
+                    "error_code": getattr(event, "code", None),
+                    "error_details": getattr(event, "details", None),
+                }
+                if isinstance(event, Job.TaskSubmitting) and task is not None:
+                    changes["attempts"] = task["attempts"] + 1
+                if isinstance(event, Job.TaskSubmitted):
+                    changes["listing_url"] = event.listing_url
+                if isinstance(event, Job.TaskVerified):
+                    changes["backlink_id"] = event.backlink_id
+                tasks.update(key, **changes)
+                jobs.update(job, updated_at=at)
+            elif isinstance(event, Job.Canceled | Job.CancelRequested):
+                for directory_id in event.directory_ids:
+                    key = (event.originator_id, directory_id)
+                    tasks.update(key, status=TaskStatus.CANCELED, updated_at=at)
+                if isinstance(event, Job.Canceled):
+                    row = jobs.get(job)
+                    finished = row["finished_at"] if row and row["finished_at"] else at
+                    jobs.update(job, status=JobStatus.CANCELED, updated_at=at, finished_at=finished)
+                else:
+                    jobs.update(job, updated_at=at)
+        await jobs.write(conn)
+        await tasks.write(conn)
+
+
+def _task_keys(event: Any) -> list[tuple[UUID, int]]:
+    """The `job_tasks` rows (job id, directory id) that `event` writes."""
+    if isinstance(event, Job.Created):
+        return [(event.originator_id, t.directory_id) for t in event.tasks]
+    if isinstance(event, Job.Canceled | Job.CancelRequested):
+        return [(event.originator_id, d) for d in event.directory_ids]
+    if type(event) in TASK_CHANGES:
+        return [(event.originator_id, event.directory_id)]
+    return []
 
 
 TASK_CHANGES = {

@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.site import CHANGEABLE, Site
+from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
@@ -67,6 +68,31 @@ class SitesProjection:
                 event.originator_id,
                 event.timestamp,
             )
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
+        rows = Rows("sites", ("id",))
+        await rows.load(conn, {(e.originator_id,) for e, _ in events})
+        for event, notification_id in events:
+            key = (event.originator_id,)
+            if isinstance(event, Site.Registered):
+                row = by_name(
+                    SiteRow,
+                    event,
+                    id=event.originator_id,
+                    status="active",
+                    created_at=event.timestamp,
+                    updated_at=event.timestamp,
+                    seq=notification_id,
+                )
+                rows.insert(as_columns(row, account_id=event.account_id))
+            elif isinstance(event, Site.Updated):
+                changed = [k for k in event.changes if k in CHANGEABLE]
+                new = dict(zip(changed, values(SiteRow, event.changes, changed), strict=True))
+                rows.update(key, updated_at=event.timestamp, **new)
+            elif isinstance(event, Site.Archived):
+                rows.update(key, status="archived", updated_at=event.timestamp)
+        await rows.write(conn)
 
 
 class SiteView(msgspec.Struct, frozen=True):

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
+from projections.batch import Rows
 from tests.counter import Counter
 
 
@@ -41,6 +42,34 @@ class CounterProjection:
         await conn.execute(
             "INSERT INTO test_counter_log VALUES ($1, $2)", notification_id, event.originator_id
         )
+
+
+class BatchedCounterProjection(CounterProjection):
+    """The same read model with a set-based `apply_batch` (`projections.batch`)."""
+
+    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+        counters = Rows("test_counters", ("id",))
+        log = Rows("test_counter_log", ("notification_id",))
+        await counters.load(conn, {(e.originator_id,) for e, _ in events})
+        await log.load(conn, {(n,) for _, n in events})
+        for event, notification_id in events:
+            key = (event.originator_id,)
+            if isinstance(event, Counter.Created):
+                counters.insert(
+                    {
+                        "id": key[0],
+                        "name": event.name,
+                        "value": 0,
+                        "version": event.originator_version,
+                    }
+                )
+            elif isinstance(event, Counter.Incremented):
+                row = counters.get(key)
+                value = row["value"] + event.by if row is not None else None
+                counters.update(key, value=value, version=event.originator_version)
+            log.insert({"notification_id": notification_id, "originator_id": key[0]})
+        await counters.write(conn)
+        await log.write(conn)
 
 
 async def snapshot_tables(conn: asyncpg.Connection) -> tuple[list, list]:

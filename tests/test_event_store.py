@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import StoredEvent
 
 from adapters.event_store import PostgresEventStore
@@ -140,6 +141,33 @@ async def test_snapshots_make_loading_independent_of_history_length(infra):
     # a snapshot is only a cache: the state equals a replay from the events alone
     replayed = await EventSourcedRepository(infra.store, default_interval=0).get(c.id, Counter)
     assert vars(replayed) == vars(loaded)
+
+
+async def test_history_at_an_instant_starts_from_the_snapshot_below_it(infra):
+    repo = EventSourcedRepository(infra.store, default_interval=10)
+    plain = EventSourcedRepository(infra.store, default_interval=0)
+    c = Counter("long", uuid.uuid4())
+    await repo.save(c)
+    for _ in range(34):
+        c.increment(by=1, when=datetime.now(UTC))
+        await repo.save(c)
+    _, events = await plain.history(c.id, Counter, until=datetime.now(UTC))
+    for event in events:
+        moment = event.timestamp
+        (at, history), (replayed, alone) = [
+            await r.history(c.id, Counter, until=moment) for r in (repo, plain)
+        ]
+        assert vars(at) == vars(replayed) and at.version == event.originator_version
+        assert [e.originator_version for e in history] == [e.originator_version for e in alone]
+    # the state comes from the snapshot (a forged one shows), the events after it applied
+    forged = await repo.get(c.id, Counter, version=30)
+    forged.value = 1000
+    await infra.pool.execute("DELETE FROM backlynk_snapshots WHERE originator_id = $1", c.id)
+    await infra.store.put_snapshot(repo.mapper.to_stored_event(Snapshot.take(forged)))
+    counter, _ = await repo.history(c.id, Counter, until=events[32].timestamp)
+    assert counter.value == 1000 + 3 and counter.version == 33
+    counter, _ = await repo.history(c.id, Counter, until=events[28].timestamp)
+    assert counter.value == 28  # below the snapshot: from the events alone
 
 
 async def test_unknown_aggregate_is_not_found(infra):

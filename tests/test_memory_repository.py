@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -78,3 +78,28 @@ async def test_an_unknown_id_or_another_class_is_not_found(repo):
         await repo.get(uuid.uuid4(), Counter)
     with pytest.raises(NotFound):
         await repo.get(c.id, Site)
+
+
+async def test_history_is_the_aggregate_as_it_stood_at_an_instant(repo):
+    c = Counter("history", uuid.uuid4())
+    for by in (1, 10, 100):
+        c.increment(by=by, when=datetime.now(UTC))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # the third change was recorded by a writer whose clock lagged behind the second's
+    at = [start + timedelta(minutes=m) for m in (0, 1, 3, 2)]
+    for event, moment in zip(c._pending_events, at, strict=True):
+        object.__setattr__(event, "timestamp", moment)
+    await repo.save(c)
+    with pytest.raises(NotFound):
+        await repo.history(c.id, Counter, until=at[0] - timedelta(microseconds=1))
+    for until, value, count in [
+        (at[0], 0, 1),
+        (at[1], 1, 2),
+        (at[3], 1, 2),  # the history ends at the first later event: no gap in it
+        (at[2], 111, 4),
+        (start + timedelta(days=365), 111, 4),
+    ]:
+        counter, events = await repo.history(c.id, Counter, until=until)
+        assert (counter.value, [e.timestamp for e in events]) == (value, at[:count])
+    with pytest.raises(NotFound):
+        await repo.history(c.id, Site, until=at[2])

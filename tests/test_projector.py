@@ -30,8 +30,13 @@ from projections.runner import (
     reset,
     wait_for,
 )
-from tests.counter import Counter
-from tests.counter_projection import GATE, CounterProjection, snapshot_tables
+from tests.counter import Counter, Tag
+from tests.counter_projection import (
+    GATE,
+    BatchedCounterProjection,
+    CounterProjection,
+    snapshot_tables,
+)
 from tests.workers_support import eventually
 
 PROJECTION = CounterProjection()
@@ -107,21 +112,24 @@ class DyingConnection:
         return CountedTransaction()
 
 
+@pytest.mark.parametrize(
+    "projection", [CounterProjection(), BatchedCounterProjection()], ids=["per_event", "batched"]
+)
 async def test_killing_the_runner_between_any_two_statements_loses_and_repeats_nothing(
-    conn, infra, settings
+    conn, infra, settings, projection
 ):
     await write_counters(infra.repository, n=3, increments=4)
-    await rebuild(conn, infra.store, PROJECTION, batch_size=4)
+    await rebuild(conn, infra.store, projection, batch_size=4)
     reference = await snapshot_tables(conn)
     assert len(reference[1]) == 15
 
     k = 1
     while True:
-        await reset(conn, PROJECTION)
+        await reset(conn, projection)
         victim = await asyncpg.connect(settings.database_url)
         dying = DyingConnection(victim, k)
         try:
-            await catch_up(dying, infra.store, PROJECTION, batch_size=4)
+            await catch_up(dying, infra.store, projection, batch_size=4)
             died = False
         except Killed:
             died = True
@@ -129,7 +137,7 @@ async def test_killing_the_runner_between_any_two_statements_loses_and_repeats_n
             victim.terminate()  # the process is gone: no commit, no cleanup
         restarted = await asyncpg.connect(settings.database_url)
         try:
-            await catch_up(restarted, infra.store, PROJECTION, batch_size=4)
+            await catch_up(restarted, infra.store, projection, batch_size=4)
             assert await snapshot_tables(restarted) == reference, f"killed at statement {k}"
         finally:
             await restarted.close()
@@ -386,3 +394,31 @@ async def test_an_event_a_projection_cannot_apply_stops_it_there_keeping_what_ca
     # the events before the bad one are kept, in their own batch: it stops exactly there
     assert stuck.after == 2 and await position(conn, PROJECTION) == 2
     assert [r[0] for r in (await snapshot_tables(conn))[1]] == [1, 2]
+
+
+async def test_a_batch_that_fails_is_applied_event_by_event_and_stops_at_the_bad_event(conn, infra):
+    """A counter named with a NUL, which Postgres refuses in text: the set-based batch is
+    refused, the same events one at a time name the event, and the events before it
+    (other topics' too) are kept in their own batch."""
+    await write_counters(infra.repository, n=2, increments=2)  # ids 1-3, 4-6
+    tagged = Counter("tagged", uuid.uuid4())
+    tagged.tag(Tag("t", datetime.now(UTC)))  # Tagged: a topic the projection does not read
+    await infra.repository.save(tagged)  # ids 7, 8
+    await infra.repository.save(Counter("bad\x00name", uuid.uuid4()))  # id 9
+    await write_counters(infra.repository, n=1, increments=1)  # ids 10, 11
+    with pytest.raises(CannotApply) as caught:
+        await catch_up(conn, infra.store, BatchedCounterProjection())
+    stuck = caught.value
+    assert "cannot apply notification 9" in str(stuck) and stuck.after == 8
+    assert await position(conn, PROJECTION) == 8  # past the Tagged event, up to the bad one
+    assert [r[0] for r in (await snapshot_tables(conn))[1]] == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_batched_and_per_event_catch_up_give_the_same_tables(conn, infra):
+    await write_counters(infra.repository, n=7, increments=5)
+    await catch_up(conn, infra.store, CounterProjection(), batch_size=1)
+    one_by_one = await snapshot_tables(conn)
+    for batch_size in (2, 7, 500):
+        await rebuild(conn, infra.store, BatchedCounterProjection(), batch_size=batch_size)
+        assert await snapshot_tables(conn) == one_by_one
+    assert await position(conn, PROJECTION) == 42

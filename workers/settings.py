@@ -29,6 +29,8 @@ class WorkerSettings:
         func(tasks.recheck_backlink, max_tries=5),
     ]
     cron_jobs = [
+        # webhook deliveries wait at most this long for their first try
+        cron(tasks.send_webhooks, second=set(range(0, 60, 5)), run_at_startup=True),
         cron(tasks.recheck_backlinks, minute=set(range(0, 60, 10)), run_at_startup=False),
         cron(tasks.resume_stalled_jobs, minute=set(range(2, 60, 5)), run_at_startup=False),
         cron(tasks.expire_stale_reservations, minute={17}, run_at_startup=False),

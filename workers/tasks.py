@@ -5,7 +5,8 @@ and call the application services of delivery, verification and monitoring
 
 One task per arq job and short timeouts: a killed worker's unfinished job is run again by
 another worker as soon as arq's lease on it expires (the job timeout), and the services
-make that repeat harmless.
+make that repeat harmless. What a task or cron job saves records it as its cause
+(`{"kind": "worker", "name": "submit_task"}`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 from arq.worker import Retry
 
 from adapters import metrics, queue_ids
+from adapters.causes import task_cause
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.politeness import HostBusy, Politeness
 from adapters.queue import TaskQueue
@@ -25,8 +27,9 @@ from adapters.settings import Settings
 from adapters.submitters import Submitter
 from adapters.wiring import Ports, wire
 from domain import cron_windows
+from domain.cause import CauseKind
 from domain.job import IN_FLIGHT, UNFINISHED, TaskStatus
-from domain.services import delivery, monitoring, verification
+from domain.services import delivery, monitoring, verification, webhook_delivery
 from domain.services.delivery import Delivery
 
 log = logging.getLogger("backlynk.worker")
@@ -82,6 +85,7 @@ def _delivery(ctx: dict[str, Any]) -> Delivery:
     return ctx["delivery"]
 
 
+@task_cause(CauseKind.WORKER)
 async def run_job(ctx: dict[str, Any], job_hex: str) -> int:
     """Start a job and fan its tasks out, one arq job each."""
     queue: TaskQueue = ctx["queue"]
@@ -94,6 +98,7 @@ async def run_job(ctx: dict[str, Any], job_hex: str) -> int:
     return len(waiting)
 
 
+@task_cause(CauseKind.WORKER)
 async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> str:
     try:
         outcome = await delivery.deliver(_delivery(ctx), UUID(hex=job_hex), directory_id)
@@ -105,6 +110,7 @@ async def submit_task(ctx: dict[str, Any], job_hex: str, directory_id: int) -> s
     return outcome
 
 
+@task_cause(CauseKind.WORKER)
 async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, attempt: int) -> str:
     job_id = UUID(hex=job_hex)
     look = await verification.verify(_delivery(ctx), job_id, directory_id, attempt)
@@ -123,11 +129,21 @@ async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, a
     return f"looking again in {delay}"
 
 
+@task_cause(CauseKind.WORKER)
 async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
     backlink = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
     return backlink.status
 
 
+@task_cause(CauseKind.CRON)
+async def send_webhooks(ctx: dict[str, Any]) -> int:
+    """Cron, every few seconds: send every webhook delivery that is due (claimed in the
+    outbox, so workers running it at once never post the same delivery twice)."""
+    ports: Ports = ctx["ports"]
+    return await webhook_delivery.send_due(ports.deliveries)
+
+
+@task_cause(CauseKind.CRON)
 async def recheck_backlinks(ctx: dict[str, Any]) -> int:
     """Cron: queue a re-check of every backlink not checked for `recheck_hours`."""
     settings: Settings = ctx["settings"]
@@ -145,6 +161,7 @@ async def recheck_backlinks(ctx: dict[str, Any]) -> int:
     return len(due)
 
 
+@task_cause(CauseKind.CRON)
 async def resume_stalled_jobs(ctx: dict[str, Any]) -> int:
     """Cron safety net: a queued or running job whose tasks wait with nothing queued for
     them (Redis lost its data, say) is fanned out again; arq ids keep this idempotent."""
@@ -157,6 +174,7 @@ async def resume_stalled_jobs(ctx: dict[str, Any]) -> int:
     return len(rows)
 
 
+@task_cause(CauseKind.CRON)
 async def expire_stale_reservations(ctx: dict[str, Any]) -> int:
     """Cron: pending tasks untouched for `reservation_days` release their quota."""
     settings: Settings = ctx["settings"]

@@ -4,6 +4,8 @@ cancel (releasing both)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from domain.directory import Directory
@@ -136,6 +138,19 @@ async def get_job(repo: Repository, account_id: UUID, job_id: UUID) -> Job:
         raise job_not_found() from None
     job.check_belongs_to(account_id)
     return job
+
+
+async def job_as_of(
+    repo: Repository, account_id: UUID, job_id: UUID, instant: datetime
+) -> tuple[Job, list[Any]]:
+    """The job as it stood at `instant`, and its events up to then. Before it was
+    created it is as unknown as another account's job."""
+    try:
+        job, history = await repo.history(job_id, Job, until=instant)
+    except NotFound:
+        raise job_not_found() from None
+    job.check_belongs_to(account_id)
+    return job, history
 
 
 async def cancel_job(ports: JobPorts, *, account_id: UUID, job_id: UUID) -> tuple[Job, int]:

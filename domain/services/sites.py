@@ -1,7 +1,9 @@
-"""Use cases for sites: register, update, archive."""
+"""Use cases for sites: register, update, archive, and read one as it was."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -67,6 +69,19 @@ async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
         raise site_not_found() from None
     site.check_belongs_to(account_id)
     return site
+
+
+async def site_as_of(
+    repo: Repository, account_id: UUID, site_id: UUID, instant: datetime
+) -> tuple[Site, list[Any]]:
+    """The site as it stood at `instant`, and its events up to then. Before it was
+    registered it is as unknown as another account's site."""
+    try:
+        site, history = await repo.history(site_id, Site, until=instant)
+    except NotFound:
+        raise site_not_found() from None
+    site.check_belongs_to(account_id)
+    return site, history
 
 
 async def update_site(

@@ -132,3 +132,15 @@ async def test_the_docs_page_renders_under_its_policy(
     assert await page.text_content("h1") == "Backlynk API v1"
     assert await page.evaluate("getComputedStyle(document.body).maxWidth") != "none"
     assert await violations(page, console) == []
+    # a table of contents whose links land on the operations, usable 360 px wide
+    await page.click("nav a[href='#post_api_v1_sites']")
+    assert page.url.endswith("#post_api_v1_sites")
+    assert await page.is_visible("#post_api_v1_sites-h")
+    await page.set_viewport_size({"width": 360, "height": 740})
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    # every operation section is labelled by its heading
+    unlabelled = (
+        "[...document.querySelectorAll('section.op')]"
+        ".filter(s => !document.getElementById(s.getAttribute('aria-labelledby'))).length"
+    )
+    assert await page.evaluate(unlabelled) == 0

@@ -265,7 +265,10 @@ async def test_job_events_are_the_audit_history_in_version_order(pro: Client):
     assert [e["type"] for e in events] == ["Job.Created", "Job.Canceled"]
     assert [e["version"] for e in events] == [1, 2]
     for e in events:
-        assert set(e) == {"version", "type", "at", "data"} and e["at"].endswith("Z")
+        assert set(e) == {"version", "type", "at", "data", "cause"} and e["at"].endswith("Z")
+        assert e["cause"]["kind"] == "request"
+        assert e["cause"]["account_id"] == pro.tokens["user"]["id"]
+        assert e["cause"]["credential"]["type"] == "session"
     created = events[0]["data"]
     assert created["site_id"] == site["id"]
     assert created["account_id"] == pro.tokens["user"]["id"]
