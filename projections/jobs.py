@@ -189,14 +189,27 @@ class JobsProjection:
                         "created_at": at,
                         "updated_at": at,
                         "seq": notification_id,
+                        "event_position": notification_id,
                     }
                 )
                 for i, t in enumerate(event.tasks):
                     tasks.insert(as_columns(task_row(t, i, at), job_id=event.originator_id))
             elif isinstance(event, Job.Started):
-                jobs.update(job, status=JobStatus.RUNNING, started_at=at, updated_at=at)
+                jobs.update(
+                    job,
+                    status=JobStatus.RUNNING,
+                    started_at=at,
+                    updated_at=at,
+                    event_position=notification_id,
+                )
             elif isinstance(event, Job.Finished):
-                jobs.update(job, status=event.status, finished_at=at, updated_at=at)
+                jobs.update(
+                    job,
+                    status=event.status,
+                    finished_at=at,
+                    updated_at=at,
+                    event_position=notification_id,
+                )
             elif type(event) in TASK_CHANGES:
                 key = (event.originator_id, event.directory_id)
                 task = tasks.get(key)
@@ -213,7 +226,7 @@ class JobsProjection:
                 if isinstance(event, Job.TaskVerified):
                     changes["backlink_id"] = event.backlink_id
                 tasks.update(key, **changes)
-                jobs.update(job, updated_at=at)
+                jobs.update(job, updated_at=at, event_position=notification_id)
             elif isinstance(event, Job.Canceled | Job.CancelRequested):
                 for directory_id in event.directory_ids:
                     key = (event.originator_id, directory_id)
@@ -221,9 +234,15 @@ class JobsProjection:
                 if isinstance(event, Job.Canceled):
                     row = jobs.get(job)
                     finished = row["finished_at"] if row and row["finished_at"] else at
-                    jobs.update(job, status=JobStatus.CANCELED, updated_at=at, finished_at=finished)
+                    jobs.update(
+                        job,
+                        status=JobStatus.CANCELED,
+                        updated_at=at,
+                        finished_at=finished,
+                        event_position=notification_id,
+                    )
                 else:
-                    jobs.update(job, updated_at=at)
+                    jobs.update(job, updated_at=at, event_position=notification_id)
         await jobs.write(conn)
         await tasks.write(conn)
 
