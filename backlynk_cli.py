@@ -57,6 +57,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+#: seconds `backlynk serve` waits for requests in flight when it is told to stop
+SHUTDOWN_GRACE_S = 20
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -69,7 +73,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     s.signing_secret  # noqa: B018 - refuse to start without a usable JWT secret outside dev
     metrics.prepare_directory()  # once, before any web process writes there
     options: dict[str, Any] = dict(
-        host=s.host, port=s.port, access_log=False, log_level="info", proxy_headers=True
+        host=s.host,
+        port=s.port,
+        access_log=False,
+        log_level="info",
+        proxy_headers=True,
+        # an open job stream never ends by itself: a stopping server waits this long for
+        # the requests in flight, then cancels what is left (stream clients reconnect)
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     if s.web_concurrency > 1:
         if s.dev:

@@ -31,6 +31,7 @@ import asyncpg
 from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_TABLE
+from adapters.listener import Listener
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
@@ -86,14 +87,10 @@ DDL = [
 
 #: passed to `on_change` when anything may have changed
 EVERYTHING = UUID(int=0)
-#: how long the listener's connection may stay silent before it is checked
-KEEPALIVE_S = 5.0
-RECONNECT_S = 0.5
 
 
 class CredentialFeed:
     def __init__(self, dsn: str, pool: asyncpg.Pool, on_change: Callable[[UUID], None]):
-        self._dsn = dsn
         self._pool = pool
         self._on_change = on_change
         #: the last credential event processed; None: not listening, trust nothing
@@ -101,61 +98,42 @@ class CredentialFeed:
         #: bumped whenever anything the cache holds may have changed (or was dropped)
         self.epoch = 0
         self._advanced = asyncio.Event()
-        self._conn: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._listener = Listener(
+            dsn,
+            CHANNEL,
+            self._notified,
+            on_connected=self._connected,
+            on_lost=self._lost,
+            log=log,
+            name="credential listener",
+        )
         self._waiting: list[asyncio.Future[int]] = []
         self._reading = False
         self._reader: asyncio.Task[None] | None = None
         #: the highest id notified on this connection before its position was read
         self._early = 0
 
+    @property
+    def _conn(self) -> asyncpg.Connection | None:
+        return self._listener.conn
+
     # -- the listener ------------------------------------------------------------------
 
     async def start(self, *, timeout: float = 10.0) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._listen_forever())
+        self._listener.start()
         with contextlib.suppress(TimeoutError):  # still starting: requests use the store
             async with asyncio.timeout(timeout):
                 while self.position is None:
                     await self._next_advance()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._listener.stop()
         self._lost()
 
-    async def _listen_forever(self) -> None:
-        while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(self._dsn)
-                self._early = 0
-                gone = asyncio.Event()
-                conn.add_termination_listener(lambda _, gone=gone: gone.set())
-                await conn.add_listener(CHANNEL, self._notified)
-                # LISTEN first, then the position: an event committed in between is both
-                # under the position and delivered, which is harmless
-                position = await conn.fetchval(_POSITION)
-                self._conn = conn
-                self._found(position)
-                while not gone.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(KEEPALIVE_S):
-                            await gone.wait()
-                    if not gone.is_set():
-                        async with asyncio.timeout(KEEPALIVE_S):
-                            await conn.fetchval("SELECT 1")
-                log.warning("credential listener lost its connection; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("credential listener failed (%r); reconnecting", exc)
-            finally:
-                self._lost()
-                if conn is not None:
-                    conn.terminate()
-            await asyncio.sleep(RECONNECT_S)
+    async def _connected(self, conn: asyncpg.Connection) -> None:
+        # LISTEN first, then the position: an event committed in between is both
+        # under the position and delivered, which is harmless
+        self._found(await conn.fetchval(_POSITION))
 
     def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
         nid, _, originator = payload.partition(" ")
@@ -177,7 +155,7 @@ class CredentialFeed:
     def _lost(self) -> None:
         """Whatever was fed so far may miss an event from now on: drop it all."""
         self.position = None
-        self._conn = None
+        self._early = 0
         self._on_change(EVERYTHING)
         self.epoch += 1
         self._wake()
@@ -192,10 +170,7 @@ class CredentialFeed:
     def suspect(self) -> None:
         """The listener is behind for too long: reconnect it (and trust nothing until
         then)."""
-        conn = self._conn
-        self._lost()
-        if conn is not None:
-            conn.terminate()
+        self._listener.drop()
 
     async def caught_up(self, committed: int, timeout: float) -> bool:
         """Wait until the listener has processed every credential event up to

@@ -64,6 +64,10 @@ class Settings(msgspec.Struct, frozen=True):
     read_your_writes_wait: float = 2.0
     #: the Bearer token `/metrics` asks for; empty: no `/metrics` (404)
     metrics_token: str = ""
+    #: job streams (`GET /jobs/{id}/stream`) open at once per web process, and per account
+    #: in one web process; beyond them a stream is refused (503, 429)
+    max_streams: int = 2000
+    streams_per_account: int = 100
 
     @property
     def read_url(self) -> str:
@@ -169,6 +173,10 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
             e, "BACKLYNK_READ_YOUR_WRITES_WAIT", d.read_your_writes_wait, 0
         ),
         metrics_token=(e.get("BACKLYNK_METRICS_TOKEN") or "").strip(),
+        max_streams=_int(e, "BACKLYNK_MAX_STREAMS", d.max_streams, 0, 1_000_000),
+        streams_per_account=_int(
+            e, "BACKLYNK_STREAMS_PER_ACCOUNT", d.streams_per_account, 1, 1_000_000
+        ),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

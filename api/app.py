@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.credential_cache import CachedCredentials
 from adapters.infrastructure import Infrastructure, open_infrastructure
+from adapters.job_feed import JobFeed
 from adapters.settings import Settings
 from adapters.wiring import wire
 from api import metrics, openapi
@@ -102,6 +103,12 @@ def create_app(
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
         credentials = await CachedCredentials.start_for(app.state.infra)
+        job_feed = app.state.job_feed = JobFeed(
+            settings.database_url,
+            max_streams=settings.max_streams,
+            max_per_account=settings.streams_per_account,
+        )
+        job_feed.start()
         ports = app.state.ports = wire(app.state.infra, settings, credentials=credentials)
         # the handlers' short names for what they use most
         app.state.auth, app.state.clock = ports.auth, ports.clock
@@ -121,6 +128,7 @@ def create_app(
                 await runner.stop()
             await ports.close()
             await credentials.stop()
+            await job_feed.stop()
             if own:
                 await app.state.infra.close()
 

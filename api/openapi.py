@@ -101,7 +101,7 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
                 responses[str(op.status)]["content"]["text/csv"] = {"schema": {"type": "string"}}
         elif op.media_type != "application/json":
             responses[str(op.status)]["content"] = {op.media_type: {"schema": {"type": "string"}}}
-        if op.media_type == "application/json" and path.startswith("/api/"):
+        if path.startswith("/api/"):
             errors = dict(op.access.errors)
             if op.body is not None:
                 errors.update(BODY_ERRORS)

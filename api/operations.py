@@ -20,6 +20,7 @@ from api import (
     coverage,
     directories,
     health,
+    job_stream,
     jobs,
     openapi,
     sessions,
@@ -349,6 +350,20 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a job and its tasks (as_of: as they were at that instant)",
         answer=JobOut,
         query=AsOf,
+    ),
+    Operation(
+        GET,
+        "/api/v1/jobs/{job_id}/stream",
+        job_stream.stream,
+        "The job as Server-Sent Events: an event `job` (the job as GET /jobs/{id} shows "
+        "it, the event id its position) on every change, then `finished` and the end; "
+        "resumes after `Last-Event-ID` (204: the finished job was seen); a comment "
+        "every 15 s",
+        media_type="text/event-stream",
+        errors=(
+            ("429", "Too many streams open for this account"),
+            ("503", "Too many streams open on this server"),
+        ),
     ),
     Operation(
         POST,

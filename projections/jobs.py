@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
+from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from domain.job import IN_FLIGHT, Job, JobStatus, Task, TaskStatus
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
@@ -47,7 +48,10 @@ class JobsProjection:
             updated_at timestamptz NOT NULL,
             started_at timestamptz,
             finished_at timestamptz,
-            seq bigint NOT NULL)""",
+            seq bigint NOT NULL,
+            event_position bigint NOT NULL DEFAULT 0)""",
+        # tables made before the job streams: their rows say 0 until the next change
+        "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS event_position bigint NOT NULL DEFAULT 0",
         "CREATE INDEX IF NOT EXISTS jobs_account_seq ON jobs (account_id, seq DESC)",
         """CREATE TABLE IF NOT EXISTS job_tasks (
             job_id uuid NOT NULL,
@@ -65,12 +69,21 @@ class JobsProjection:
         # the crons find tasks waiting for a worker (resume, expire reservations)
         "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
         f"WHERE status IN ({_WAITING})",
+        # the job streams' feed (`adapters.job_feed`): delivered when the batch commits
+        f"""CREATE OR REPLACE FUNCTION public.backlynk_job_changed() RETURNS trigger
+            LANGUAGE plpgsql AS $body$
+            BEGIN
+                PERFORM pg_notify('{JOBS_CHANNEL}', NEW.id::text || ' ' || NEW.event_position);
+                RETURN NULL;
+            END $body$""",
+        """CREATE OR REPLACE TRIGGER backlynk_job_changed AFTER INSERT OR UPDATE ON jobs
+            FOR EACH ROW EXECUTE FUNCTION public.backlynk_job_changed()""",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
         if isinstance(event, Job.Created):
             await conn.execute(
-                "INSERT INTO jobs VALUES ($1, $2, $3, $6, $4, $4, NULL, NULL, $5)",
+                "INSERT INTO jobs VALUES ($1, $2, $3, $6, $4, $4, NULL, NULL, $5, $5)",
                 event.originator_id,
                 event.account_id,
                 event.site_id,
@@ -82,20 +95,24 @@ class JobsProjection:
             await insert(conn, "job_tasks", tasks, job_id=event.originator_id)
         elif isinstance(event, Job.Started):
             await conn.execute(
-                "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2 WHERE id = $1",
+                "UPDATE jobs SET status = $3, started_at = $2, updated_at = $2, "
+                "event_position = $4 WHERE id = $1",
                 event.originator_id,
                 event.timestamp,
                 JobStatus.RUNNING,
+                notification_id,
             )
         elif isinstance(event, Job.Finished):
             await conn.execute(
-                "UPDATE jobs SET status = $2, finished_at = $3, updated_at = $3 WHERE id = $1",
+                "UPDATE jobs SET status = $2, finished_at = $3, updated_at = $3, "
+                "event_position = $4 WHERE id = $1",
                 event.originator_id,
                 event.status,
                 event.timestamp,
+                notification_id,
             )
         elif type(event) in TASK_CHANGES:
-            await self._task(conn, event, TASK_CHANGES[type(event)])
+            await self._task(conn, event, TASK_CHANGES[type(event)], notification_id)
         elif isinstance(event, Job.Canceled | Job.CancelRequested):
             await conn.execute(
                 "UPDATE job_tasks SET status = $3, updated_at = $4 "
@@ -107,20 +124,24 @@ class JobsProjection:
             )
             if isinstance(event, Job.Canceled):  # nothing was in flight: finished at once
                 await conn.execute(
-                    "UPDATE jobs SET status = $3, updated_at = $2, "
+                    "UPDATE jobs SET status = $3, updated_at = $2, event_position = $4, "
                     "finished_at = coalesce(finished_at, $2) WHERE id = $1",
                     event.originator_id,
                     event.timestamp,
                     JobStatus.CANCELED,
+                    notification_id,
                 )
             else:  # the job finishes when the attempts in flight end (Job.Finished)
                 await conn.execute(
-                    "UPDATE jobs SET updated_at = $2 WHERE id = $1",
+                    "UPDATE jobs SET updated_at = $2, event_position = $3 WHERE id = $1",
                     event.originator_id,
                     event.timestamp,
+                    notification_id,
                 )
 
-    async def _task(self, conn: asyncpg.Connection, event: Any, status: TaskStatus) -> None:
+    async def _task(
+        self, conn: asyncpg.Connection, event: Any, status: TaskStatus, notification_id: int
+    ) -> None:
         """Every task event sets the task's status; some also carry a listing URL, a
         backlink id or an error (None clears it, as in the aggregate)."""
         error = (getattr(event, "code", None), getattr(event, "details", None))
@@ -143,7 +164,10 @@ class JobsProjection:
             *error,
         )
         await conn.execute(
-            "UPDATE jobs SET updated_at = $2 WHERE id = $1", event.originator_id, event.timestamp
+            "UPDATE jobs SET updated_at = $2, event_position = $3 WHERE id = $1",
+            event.originator_id,
+            event.timestamp,
+            notification_id,
         )
 
     async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
@@ -165,14 +189,27 @@ class JobsProjection:
                         "created_at": at,
                         "updated_at": at,
                         "seq": notification_id,
+                        "event_position": notification_id,
                     }
                 )
                 for i, t in enumerate(event.tasks):
                     tasks.insert(as_columns(task_row(t, i, at), job_id=event.originator_id))
             elif isinstance(event, Job.Started):
-                jobs.update(job, status=JobStatus.RUNNING, started_at=at, updated_at=at)
+                jobs.update(
+                    job,
+                    status=JobStatus.RUNNING,
+                    started_at=at,
+                    updated_at=at,
+                    event_position=notification_id,
+                )
             elif isinstance(event, Job.Finished):
-                jobs.update(job, status=event.status, finished_at=at, updated_at=at)
+                jobs.update(
+                    job,
+                    status=event.status,
+                    finished_at=at,
+                    updated_at=at,
+                    event_position=notification_id,
+                )
             elif type(event) in TASK_CHANGES:
                 key = (event.originator_id, event.directory_id)
                 task = tasks.get(key)
@@ -189,7 +226,7 @@ class JobsProjection:
                 if isinstance(event, Job.TaskVerified):
                     changes["backlink_id"] = event.backlink_id
                 tasks.update(key, **changes)
-                jobs.update(job, updated_at=at)
+                jobs.update(job, updated_at=at, event_position=notification_id)
             elif isinstance(event, Job.Canceled | Job.CancelRequested):
                 for directory_id in event.directory_ids:
                     key = (event.originator_id, directory_id)
@@ -197,9 +234,15 @@ class JobsProjection:
                 if isinstance(event, Job.Canceled):
                     row = jobs.get(job)
                     finished = row["finished_at"] if row and row["finished_at"] else at
-                    jobs.update(job, status=JobStatus.CANCELED, updated_at=at, finished_at=finished)
+                    jobs.update(
+                        job,
+                        status=JobStatus.CANCELED,
+                        updated_at=at,
+                        finished_at=finished,
+                        event_position=notification_id,
+                    )
                 else:
-                    jobs.update(job, updated_at=at)
+                    jobs.update(job, updated_at=at, event_position=notification_id)
         await jobs.write(conn)
         await tasks.write(conn)
 
@@ -251,6 +294,8 @@ class JobRow(msgspec.Struct, frozen=True):
     started_at: datetime | None
     finished_at: datetime | None
     seq: int
+    #: the notification id of the last event applied to the job (its streams' event id)
+    event_position: int
     tasks: list[TaskRow]
 
 
@@ -276,6 +321,7 @@ def job_row(job: Job) -> JobRow:
         started_at=None,
         finished_at=job.modified_on if job.is_finished else None,
         seq=0,
+        event_position=0,
         tasks=[task_row(t, i, job.modified_on) for i, t in enumerate(job.tasks)],
     )
 

@@ -193,6 +193,8 @@ def _runs() -> list[Any]:
     paths = build_document(TABLE)["paths"]
     runs = []
     for operation in OPERATIONS:
+        if operation.path.endswith("/stream"):
+            continue  # a stream of the unfinished job stays open: tests/test_job_stream.py
         secured = "security" in paths[operation.path][operation.method.lower()]
         for credentials in ("bearer", "api_key") if secured else ("anonymous",):
             runs.append(pytest.param(operation, credentials, id=f"{operation.label}-{credentials}"))

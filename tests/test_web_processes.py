@@ -198,3 +198,50 @@ def test_web_concurrency_runs_that_many_processes_behind_one_address(tmp_path: P
         web.send_signal(signal.SIGTERM)
         web.wait(timeout=30)
         assert log.read_text().count("Application shutdown complete") == 2, svc.tails()
+
+
+def test_each_process_streams_the_jobs_changes_to_its_own_clients(two_webs) -> None:
+    """Each web process has its own job feed: a stream on A and one on B of the same job
+    both see the change made through A."""
+    import asyncio
+
+    import aiohttp
+
+    from tests.sse import EventStream
+    from tests.support import catalogue_json
+
+    svc, a, b = two_webs
+    catalogue = svc.workdir / "streams-catalogue.json"
+    catalogue.write_bytes(catalogue_json(3))
+    svc.backlynk("directories", "import", str(catalogue))
+    email = f"streams-{uuid.uuid4().hex[:8]}@example.com"
+    svc.backlynk(
+        "users", "create", "--email", email, "--password", "correct horse 1", "--plan", "pro"
+    )
+    access = login(a, email)["access_token"]
+    site = {"url": f"https://s-{uuid.uuid4().hex[:8]}.example.org/", "name": "Streams"}
+    status, site, _ = call(a, "POST", "/api/v1/sites", site, **bearer(access))
+    assert status == 201, site
+    job_body = {"site_id": site["id"], "directory_ids": [1, 2]}
+    status, job, _ = call(a, "POST", "/api/v1/jobs", job_body, **bearer(access))
+    assert status == 202, job
+
+    async def watch_both() -> list[list[str]]:
+        async with aiohttp.ClientSession(headers=bearer(access)) as http:
+            path = f"/api/v1/jobs/{job['id']}/stream"
+            async with http.get(a + path) as on_a, http.get(b + path) as on_b:
+                assert (on_a.status, on_b.status) == (200, 200)
+                streams = [EventStream(on_a), EventStream(on_b)]
+                seen = [[(await s.next()).data["status"]] for s in streams]  # type: ignore[union-attr]
+                canceled = await asyncio.to_thread(
+                    call, a, "POST", f"/api/v1/jobs/{job['id']}/cancel", None, **bearer(access)
+                )
+                assert canceled[0] == 202, canceled
+                for stream, statuses in zip(streams, seen, strict=True):
+                    last = await stream.next()
+                    assert last is not None and last.event == "finished"
+                    statuses.append(last.data["status"])
+                    assert await stream.next() is None
+                return seen
+
+    assert asyncio.run(watch_both()) == [["queued", "canceled"], ["queued", "canceled"]]
