@@ -364,6 +364,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ("429", "Too many streams open for this account"),
             ("503", "Too many streams open on this server"),
         ),
+        codes=(("429", "too_many_streams"), ("503", "too_many_streams")),
     ),
     Operation(
         POST,

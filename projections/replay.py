@@ -74,6 +74,10 @@ async def scratch_schema(dsn: str) -> AsyncIterator[tuple[str, asyncpg.Connectio
     Both go away on leaving, however it is left."""
     schema = f"{SCHEMA_PREFIX}{secrets.token_hex(6)}"
     conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
+    # who this backend is (a pid alone could be reused once it has gone)
+    backend = await conn.fetchrow(
+        "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    )
     try:
         await conn.execute(f"CREATE SCHEMA {schema}")
         yield schema, conn
@@ -84,12 +88,21 @@ async def scratch_schema(dsn: str) -> AsyncIterator[tuple[str, asyncpg.Connectio
             await asyncio.shield(conn.close(timeout=2))
         if not conn.is_closed():
             conn.terminate()
-        await asyncio.shield(_drop(dsn, schema))
+        await asyncio.shield(_drop(dsn, schema, backend))
 
 
-async def _drop(dsn: str, schema: str) -> None:
+async def _drop(dsn: str, schema: str, backend: Any) -> None:
     conn = await asyncpg.connect(dsn)
     try:
+        # a backend waiting on a lock (a live table someone holds) does not notice that its
+        # client left, and keeps its locks on the scratch tables: end it, or the DROP
+        # would wait for whoever holds that live table
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE pid = $1 AND backend_start = $2",
+            backend["pid"],
+            backend["backend_start"],
+        )
         await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     finally:
         await conn.close()
