@@ -32,6 +32,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.listener import Listener
+from adapters.shared_reads import SharedReads
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
@@ -107,9 +108,7 @@ class CredentialFeed:
             log=log,
             name="credential listener",
         )
-        self._waiting: list[asyncio.Future[int]] = []
-        self._reading = False
-        self._reader: asyncio.Task[None] | None = None
+        self._reads = SharedReads()
         #: the highest id notified on this connection before its position was read
         self._early = 0
 
@@ -186,27 +185,5 @@ class CredentialFeed:
     async def committed(self) -> int:
         """The position of the latest credential event committed, read by a query that
         starts after this call (callers meanwhile share it)."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[int] = loop.create_future()
-        self._waiting.append(answer)  # answered by the next read to start, never the current
-        if not self._reading:
-            self._reading = True
-            self._reader = loop.create_task(self._read_rounds())
-        return await answer
-
-    async def _read_rounds(self) -> None:
-        try:
-            while self._waiting:
-                waiting, self._waiting = self._waiting, []
-                try:
-                    position = await self._pool.fetchval(_POSITION)
-                except Exception as exc:
-                    for answer in waiting:
-                        if not answer.done():
-                            answer.set_exception(exc)
-                    continue
-                for answer in waiting:
-                    if not answer.done():  # its caller may have gone away
-                        answer.set_result(position)
-        finally:
-            self._reading = False
+        position: int = await self._reads.read("position", lambda: self._pool.fetchval(_POSITION))
+        return position
