@@ -172,7 +172,20 @@ async def test_ctrl_c_drops_the_scratch_schema(history, settings):
             assert waiting, "the verify never reached the live sites table"
             assert len(await scratch_schemas(history)) == 1
             proc.send_signal(signal.SIGINT)
-            returncode = await asyncio.to_thread(proc.wait, 60)
+            try:
+                returncode = await asyncio.to_thread(proc.wait, 60)
+            except subprocess.TimeoutExpired:
+                # say what it waits for: every session of this database and its wait
+                sessions = await history.pool.fetch(
+                    "SELECT pid, state, wait_event_type, wait_event, left(query, 120) AS q "
+                    "FROM pg_stat_activity WHERE datname = current_database()"
+                )
+                proc.kill()
+                _, err = proc.communicate()
+                raise AssertionError(
+                    f"no exit 60 s after SIGINT; sessions: {[dict(r) for r in sessions]}; "
+                    f"stderr: {err.decode()[-3000:]}"
+                ) from None
         assert returncode == 130, proc.stderr.read().decode() if proc.stderr else ""
         assert await scratch_schemas(history) == []
     finally:
