@@ -149,6 +149,10 @@ async def test_verify_compares_at_one_position_while_the_projector_and_writers_r
     assert [v.report() for v in verdicts] == [[], [], []]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def test_ctrl_c_drops_the_scratch_schema(history, settings):
     blocker = await asyncpg.connect(settings.database_url)
     proc = subprocess.Popen(
@@ -156,6 +160,9 @@ async def test_ctrl_c_drops_the_scratch_schema(history, settings):
         env=cli_env(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # Ctrl-C as at a terminal: a run started in the background (a CI runner, `cmd &`)
+        # inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt
+        preexec_fn=_default_sigint,
     )
     try:
         # the comparison waits for this lock: the replay is caught mid-way
