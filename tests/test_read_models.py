@@ -87,10 +87,9 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
         assert (usage[3], usage[4]) == (2, 0)  # used, reserved
         assert sorted(r[12] for r in live["backlinks"]) == ["live", "live"]
         events = sorted(r[4] for r in live["backlink_checks"])
-        assert events == sorted(
-            ["Discovered", "Checked", "BecameUnreachable", "Lost", "Recovered"]
-            + ["BecameUnreachable", "Checked"]
-        )
+        found = ["Discovered", "Checked", "BecameUnreachable", "Lost", "Recovered"]
+        added = ["BecameUnreachable", "Checked"]
+        assert events == sorted([*found, *added])
         tasks = {(r[2], r[4], r[5]) for r in live["job_tasks"] if r[0] == running}
         assert tasks == {(1, "verified", 1), (2, "failed", 2), (4, "failed", 1)}
         assert {r[0]: r[3] for r in live["jobs"]}[running] == "completed"

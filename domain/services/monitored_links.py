@@ -53,7 +53,10 @@ async def add_backlink(
     claimed once, so they never pass the limit together."""
     repo = ports.repository
     page = page_url_of(source_url)
-    site = await get_site(repo, account_id, site_id)
+    try:
+        site = await get_site(repo, account_id, site_id)
+    except NotFound as unknown:
+        raise NotFound(unknown.details, field="site_id") from None
     site.check_is_active()
     backlink_id = added_id(site.id, page)
     if await ports.links.on_page(site.id, page) is not None or await _exists(repo, backlink_id):
