@@ -27,6 +27,8 @@ from domain.backlink import (
     next_status,
     outcome_of,
 )
+from projections.registry import read_models
+from projections.runner import ProjectorRunner, wait_for
 
 PAGE = "https://dir.example/site/example.com"
 LINKED = Evidence(PAGE, True, "https://example.com/", "Example", "dofollow", [], 200, True)
@@ -264,3 +266,31 @@ async def test_old_events_load_from_the_event_store(infra):
     loaded = await infra.repository.get(oid, Backlink)
     assert loaded.status == LIVE and loaded.version == 5
     assert loaded.created_on == datetime(2026, 11, 1, 10, tzinfo=UTC)
+
+
+async def test_old_events_project_into_the_read_models(infra, settings):
+    oid = uuid.uuid4()
+    await infra.store.append(old_history(oid))
+    projections = [p for p in read_models() if p.name in ("backlinks", "backlink_checks")]
+    runner = ProjectorRunner(settings.database_url, infra.store, projections, poll_interval=0.05)
+    await runner.start()
+    try:
+        latest = await infra.store.max_notification_id()
+        assert await wait_for(infra.pool, projections, latest, timeout=60)
+    finally:
+        await runner.stop()
+    row = await infra.pool.fetchrow("SELECT status, lost_at FROM backlinks WHERE id = $1", oid)
+    assert (row["status"], row["lost_at"]) == (LIVE, None)
+    checks = await infra.pool.fetch(
+        "SELECT event, status, outcome, failures, changes::text AS changes FROM backlink_checks "
+        "WHERE backlink_id = $1 ORDER BY version",
+        oid,
+    )
+    assert [(c["event"], c["status"], c["outcome"], c["failures"]) for c in checks] == [
+        ("Discovered", LIVE, FOUND, 0),
+        ("Checked", LIVE, FOUND, 0),
+        ("Lost", LOST, MISSING, 1),
+        ("Checked", LOST, MISSING, 1),
+        ("Recovered", LIVE, FOUND, 0),
+    ]
+    assert {c["changes"] for c in checks} == {"[]"}
