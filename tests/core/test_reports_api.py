@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from api.app import create_app
 from adapters.infrastructure import open_infrastructure
+from api.app import create_app
 from domain import ids
 from domain.quota import period_of
 from projections.registry import read_models
