@@ -52,7 +52,9 @@ async def not_found(repo: Any, job_id: UUID, directory_id: int) -> None:
 
 
 async def lose(repo: Any, backlink_id: UUID) -> None:
-    await record_recheck(repo, backlink_id, evidence(has_link=False))
+    """Two checks without the link: a backlink is lost only after two misses in a row."""
+    for _ in range(2):
+        await record_recheck(repo, backlink_id, evidence(has_link=False))
 
 
 async def recover(repo: Any, backlink_id: UUID, link_type: str = "dofollow") -> None:
