@@ -66,6 +66,7 @@ class PlanLimits(Protocol):
     monthly_submissions: int
     dr_cap: int | None
     max_sites: int
+    monitored_links: int
 
 
 class PasswordHasher(Protocol):
@@ -322,4 +323,24 @@ class DeliveryPorts:
     outbox: WebhookOutbox
     poster: WebhookPoster
     sealer: SecretSealer
+    clock: Clock
+
+
+class MonitoredLinks(Protocol):
+    """What the read model knows of an account's monitored backlinks."""
+
+    async def count(self, account_id: UUID) -> int: ...
+
+    async def on_page(self, site_id: UUID, page_url: str) -> UUID | None:
+        """The backlink of `site_id` whose page is `page_url` (found or added), if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class MonitorPorts:
+    """What the monitoring services take (the web side: add, ask for a re-check)."""
+
+    repository: Repository
+    urls: UrlGuard
+    links: MonitoredLinks
     clock: Clock
