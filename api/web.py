@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api import html
+from api import dashboard, html
 
 
 def routes() -> list[BaseRoute]:
-    return [*html.static_routes()]
+    return [*html.static_routes(), *dashboard.routes()]
