@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 Point = tuple[str, float]
 
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 480, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40  # room for the axes' labels
 
 
@@ -65,14 +65,16 @@ def _axes(top: float, width: int, height: int, unit: str) -> list[str]:
 
 
 def _x_labels(labels: Sequence[str], xs: Sequence[float], width: int, height: int) -> list[str]:
-    """At most about 12 labels under the x axis, evenly spaced, the last always shown."""
-    every = max(1, math.ceil(len(labels) / 12))
+    """Evenly spaced labels under the x axis, about one per 70 units of width so they
+    never overlap; the last point is always labelled."""
+    last = len(labels) - 1
+    every = max(1, math.ceil(len(labels) / max(1, width // 70)))
     out = []
     for i, (label, x) in enumerate(zip(labels, xs, strict=True)):
-        if i % every and i != len(labels) - 1:
+        if i != last and (i % every or last - i < every / 2):
             continue
         # a label centred on the last point would run off the right edge
-        anchor = "end" if i == len(labels) - 1 and x > width - RIGHT - 24 else "middle"
+        anchor = "end" if i == last and x > width - RIGHT - 24 else "middle"
         out.append(
             f'<text class="axis" x="{x:.1f}" y="{height - BOTTOM + 16}" '
             f'text-anchor="{anchor}">{escape(label)}</text>'
@@ -157,8 +159,8 @@ def meter(
     total: float,
     *,
     title: str,
-    width: int = WIDTH,
-    height: int = 28,
+    width: int = 800,
+    height: int = 24,
 ) -> Markup:
     """One horizontal bar of `total`, filled left to right by `segments` — (label, value,
     class) — such as a quota's used and reserved units; the rest stays empty. Values past
