@@ -232,6 +232,13 @@ async def test_quick_start_by_hand(service: LiveService, browser: Browser):
     await expect(page.locator("#backlinks tbody tr").first).to_be_visible()
     await expect(page.locator("svg.chart-line")).to_be_visible()
     await expect(page.locator("svg.chart-bar rect.bar")).to_have_count(6)
+    # the charts: today's live backlinks, this month's submissions (the reports' figures)
+    await expect(page.locator("svg.chart-line circle title").last).to_have_text(
+        re.compile(rf": {len(CHOSEN)}$")
+    )
+    await expect(page.locator("svg.chart-bar rect.bar title").last).to_have_text(
+        re.compile(rf": {len(CHOSEN)}$")
+    )
     await visit.check_page("backlinks")
     async with page.expect_download() as info:
         await page.locator("#csv").click()

@@ -379,6 +379,25 @@ async def test_new_job_shows_the_plans_directories_and_the_cost(customer: Browse
     assert re.findall(r'name="d" value="(\d+)"', filtered.text) == ["3", "4"]
 
 
+async def test_the_months_table_is_the_usage_report(customer: Browser, api, catalogue):
+    site = await _site(customer)
+    page = await customer.get("/dashboard/jobs/new", site=site)
+    started = await customer.post(
+        "/dashboard/jobs",
+        [("csrf_token", page.csrf), ("site", site), ("d", "1"), ("d", "2"), ("step", "start")],
+    )
+    assert started.status == 200
+    client = await _api_client(api, customer)
+    report = (await client.get("/api/v1/reports/usage")).body["data"]
+    this_month = report[-1]
+    assert this_month["reserved"] == 2 and this_month["used"] == 0
+    seen = await customer.get("/dashboard/backlinks")
+    row = re.findall(r"<tr><td>([\d-]+)</td>(.*?)</tr>", seen.text)[-1]
+    cells = re.findall(r'<td class="num">(\d+)</td>', row[1])
+    assert row[0] == this_month["period"]
+    assert cells == [str(this_month[k]) for k in ("reserved", "used", "released")]
+
+
 async def test_job_refusals_are_the_services(customer: Browser, catalogue):
     site = await _site(customer)
     token = (await customer.get("/dashboard/jobs/new")).csrf
