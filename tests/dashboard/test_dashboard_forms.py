@@ -377,6 +377,15 @@ async def test_new_job_shows_the_plans_directories_and_the_cost(customer: Browse
     assert re.search(r'id="cost-units"[^>]*>2<', again.text)
     filtered = await customer.get("/dashboard/jobs/new", site=site, min_dr="23")
     assert re.findall(r'name="d" value="(\d+)"', filtered.text) == ["3", "4"]
+    # every eligible directory ticked is the API's "all not yet submitted": no skips
+    everything = await customer.post(
+        "/dashboard/jobs",
+        [("csrf_token", page.csrf), ("site", site), ("step", "start")]
+        + [("d", str(d)) for d in (1, 2, 3, 4)],
+    )
+    assert everything.status == 200 and "Job for Shop" in everything.text
+    tasks = re.findall(r'<td class="wrap">(Dir \d)</td>', everything.text)
+    assert tasks == ["Dir 2", "Dir 4"] and "skipped" not in everything.text.split("<h2>")[1]
 
 
 async def test_the_months_table_is_the_usage_report(customer: Browser, api, catalogue):
