@@ -40,9 +40,10 @@ VISITOR_COOKIE = "bk_visitor"
 COOKIE_PATH = "/dashboard"
 SIGN_IN = "/dashboard/sign-in"
 
-#: a form is small: the largest is a job's directory list (≤ 500 ids)
-MAX_FORM = 64 * 1024
-MAX_FIELDS = 1000
+#: the largest form is a job's directory list: every directory of the catalogue may be
+#: ticked (all of them ask for "every directory", see `job_pages`), a few bytes each
+MAX_FORM = 256 * 1024
+MAX_FIELDS = 20_000
 
 
 class SignInNeeded(Exception):
