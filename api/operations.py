@@ -23,6 +23,7 @@ from api import (
     job_stream,
     jobs,
     openapi,
+    public,
     sessions,
     sites,
     tools,
@@ -38,6 +39,7 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
+from api.public import DeliveryExamples
 from api.queries import (
     AsOf,
     AuditQuery,
@@ -143,6 +145,15 @@ OPERATIONS: tuple[Operation, ...] = (
         coverage.coverage,
         "Catalogue coverage by category and DR tier",
         answer=Coverage,
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/examples",
+        public.examples_json,
+        "Delivery examples: verified listings chosen by the operator, anonymised (no "
+        "directory, no customer; URLs are placeholders), with what their last check showed",
+        answer=DeliveryExamples,
         access=OPEN,
     ),
     Operation(

@@ -342,7 +342,7 @@ class ExampleChoices(Protocol):
         ...
 
     async def facts(self) -> list[ExampleFacts]:
-        """Every example chosen and not removed, oldest choice first."""
+        """Every example chosen and not removed, newest choice first."""
         ...
 
 

@@ -92,7 +92,7 @@ class PostgresExampleChoices:
                     JOIN backlinks b ON b.id = e.backlink_id
                     JOIN directories d ON d.id = b.directory_id
                     JOIN sites s ON s.id = b.site_id
-                    WHERE e.removed_at IS NULL ORDER BY e.added_at, e.id"""
+                    WHERE e.removed_at IS NULL ORDER BY e.added_at DESC, e.id"""
             )
             active = await conn.fetch(
                 "SELECT category, domain_rating FROM directories WHERE status = 'active'"
