@@ -18,7 +18,7 @@ from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.job_feed import JobFeed
 from adapters.settings import Settings
 from adapters.wiring import wire
-from api import metrics, openapi
+from api import metrics, openapi, web
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
@@ -81,9 +81,10 @@ def _one_route_per_path(operations: Sequence[Operation]) -> list[Route]:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route, from the operation table (`api.operations`), and `/metrics` (kept out of
-    the API's table and document: it is the operator's)."""
-    return [*_one_route_per_path(OPERATIONS), *metrics.routes()]
+    """Every route, from the operation table (`api.operations`), `/metrics` (kept out of
+    the API's table and document: it is the operator's) and the pages for people
+    (`api.web`: not API operations either)."""
+    return [*_one_route_per_path(OPERATIONS), *metrics.routes(), *web.routes()]
 
 
 def create_app(
