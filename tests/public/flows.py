@@ -69,3 +69,20 @@ async def settled(api: Any, infra: Any) -> None:
     """What the services wrote is in the read models."""
     latest = await infra.store.max_notification_id()
     assert await wait_for(infra.pool, api.app.state.projections, latest, timeout=60)
+
+
+async def choose(infra: Any, backlink_id: str, note: str | None = None) -> str:
+    """The operator adds a delivery example (as `backlynk examples add` does): its id."""
+    from adapters.directories import PostgresDirectoryCatalogue
+    from domain.ports import ShowcasePorts
+    from domain.services.showcase import add_example
+    from projections.showcase import PostgresExampleChoices
+
+    ports = ShowcasePorts(
+        repository=infra.repository,
+        choices=PostgresExampleChoices(infra.pool),
+        catalogue=PostgresDirectoryCatalogue(infra.pool),
+        clock=infra.clock,
+    )
+    choice = await add_example(ports, ids.decode("bl", backlink_id), note, "test@operator")
+    return ids.encode("ex", choice.id)

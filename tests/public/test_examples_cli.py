@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("demo_catalogue")
 
 
 async def examples(api) -> list[dict]:
-    async with api.http.get("/api/v1/public/examples") as r:
+    async with api.http.get("/api/v1/public/delivery-examples") as r:
         assert r.status == 200
         return (await r.json())["examples"]
 
@@ -149,7 +149,7 @@ async def test_the_examples_json_names_no_directory_and_no_customer(
     for backlink_id in chosen:
         code, _, err = await backlynk(settings, "examples", "add", backlink_id)
         assert code == 0, err
-    async with api.http.get("/api/v1/public/examples") as r:
+    async with api.http.get("/api/v1/public/delivery-examples") as r:
         text = await r.text()
         assert r.headers["Cache-Control"] == "public, max-age=60"
     shown = await examples(api)
@@ -157,4 +157,4 @@ async def test_the_examples_json_names_no_directory_and_no_customer(
     assert {e["evidence"]["anchor"] for e in shown} == {"the site's name", "other text"}
     assert {e["evidence"]["link_type"] for e in shown} == {"dofollow", "nofollow"}
     secrets = catalogue_secrets(demo_catalogue) + customer_secrets(sites) + chosen
-    assert_nothing_identifying(text, secrets, "/api/v1/public/examples")
+    assert_nothing_identifying(text, secrets, "/api/v1/public/delivery-examples")
