@@ -17,10 +17,13 @@ function boxesOf(button) {
 }
 
 function updateCounts(form) {
-  // <output data-count-of="NAME" data-unit="…">: how many boxes named NAME are ticked
+  // <output data-count-of="NAME">: how many boxes named NAME are ticked; with
+  // data-fresh-only, only those marked data-fresh (a job's cost: the directories the
+  // site was not yet submitted to)
   form.querySelectorAll("output[data-count-of]").forEach((out) => {
     const name = out.dataset.countOf;
-    const n = form.querySelectorAll(`input[type=checkbox][name="${name}"]:checked`).length;
+    const only = "freshOnly" in out.dataset ? "[data-fresh]" : "";
+    const n = form.querySelectorAll(`input[type=checkbox][name="${name}"]${only}:checked`).length;
     out.value = String(n);
   });
 }
@@ -39,6 +42,15 @@ document.querySelectorAll("form").forEach((form) => {
     form.addEventListener("change", () => updateCounts(form));
     updateCounts(form);
   }
+});
+
+// <select data-review-on-change>: choosing another value submits the form's review
+// button (the server recounts what the choice changes); without JS, press it yourself
+document.querySelectorAll("select[data-review-on-change]").forEach((select) => {
+  select.addEventListener("change", () => {
+    const review = select.form.querySelector("button[name=step][value=review]");
+    if (review) select.form.requestSubmit(review);
+  });
 });
 
 // <div data-refresh="/url" data-every="2000">: replaced by the HTML fragment at /url every
