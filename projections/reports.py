@@ -2,7 +2,9 @@
 `backlynk reports`, one part per report, each owning its tables (DDL, `apply`,
 `apply_batch` and its queries live in the part's module):
 
-* `projections.report_directories` — per directory: outcomes, rates, time to a listing.
+* `projections.report_usage` — quota units per job: reserved, used, released;
+* `projections.report_directories` — per directory: outcomes, rates, time to a listing;
+* `projections.report_backlinks` — backlinks discovered, lost and recovered, with when.
 
 Parts own disjoint tables and read only their own, so the batch is split by part (each
 keeps its events in log order) with the same effect as applying event by event."""
@@ -15,9 +17,9 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
-from projections import report_directories
+from projections import report_backlinks, report_directories, report_usage
 
-PARTS: tuple[ModuleType, ...] = (report_directories,)
+PARTS: tuple[ModuleType, ...] = (report_usage, report_directories, report_backlinks)
 
 
 class ReportsProjection:

@@ -230,8 +230,12 @@ def reports(g: Gen) -> Any:
     that no directory gave (added by hand)."""
     r = g.rnd
     pick = r.random()
-    if pick < 0.45:
+    if pick < 0.4:
         return jobs(g)
+    if pick < 0.6:
+        kind = r.choice([Quota.Reserved, Quota.Consumed, Quota.Released])
+        units = r.randint(1, 5) if not g.poison or r.random() > 0.05 else 2**31
+        return g.event(kind, uuid.uuid4(), job_id=r.choice(g.ids), units=units)
     event = backlinks(g)
     if isinstance(event, Backlink.Discovered) and r.random() < 0.2:
         event = dataclasses.replace(event, directory_id=None, job_id=None)
