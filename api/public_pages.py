@@ -29,8 +29,10 @@ def _page(request: Request, template: str, context: dict[str, Any]) -> HTMLRespo
     nav = [
         {"label": label, "href": href, "current": href == request.url.path} for label, href in PAGES
     ]
-    # the same for everyone: a shared cache may keep it as long as the JSON twins
-    return html.render(request, template, {"nav": nav, **context}, headers=CACHE)
+    # the same for everyone (never who is signed in): a shared cache may keep it as long
+    # as the JSON twins
+    anonymous = {"signed_in": None, "csrf_token": "", "nav": nav}
+    return html.render(request, template, {**anonymous, **context}, headers=CACHE)
 
 
 async def coverage_page(request: Request) -> HTMLResponse:

@@ -37,7 +37,12 @@ async def page(api, path: str) -> Any:
     assert status == 200, (path, text)
     assert headers["Content-Type"].startswith("text/html")
     assert "script-src 'self'" in headers["Content-Security-Policy"]
-    return lxml_html.fromstring(text), text
+    doc = lxml_html.fromstring(text)
+    if path != "/tools/backlink-checker":
+        # the same page for everyone, so a shared cache may keep it: nobody is signed in
+        assert headers["Cache-Control"] == "public, max-age=60"
+        assert doc.xpath("//form") == []
+    return doc, text
 
 
 async def delivered_everywhere(api, infra, agency) -> tuple[list[dict], dict[int, str]]:
