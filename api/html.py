@@ -95,6 +95,8 @@ def _when(value: datetime | None, style: str = "datetime") -> str:
         return "—"
     if style == "date":
         return value.strftime("%Y-%m-%d")
+    if style == "month":
+        return value.strftime("%B %Y")
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
