@@ -72,7 +72,7 @@ def _usage(row: UsageRow) -> UsageOut:
     return by_name(UsageOut, row, site_id=site)
 
 
-def _fields(shape: type[msgspec.Struct]) -> list[str]:
+def csv_header(shape: type[msgspec.Struct]) -> list[str]:
     return [f.encode_name for f in msgspec.structs.fields(shape)]
 
 
@@ -82,9 +82,14 @@ def _cell(value: Any) -> str:
     return cell(value)
 
 
+def csv_cells(row: msgspec.Struct) -> list[str]:
+    """A report row as CSV cells, in its fields' order (the CLI's `--csv` too)."""
+    return [_cell(getattr(row, name)) for name in row.__struct_fields__]
+
+
 async def _rows(rows: Sequence[msgspec.Struct]) -> AsyncIterator[list[str]]:
     for row in rows:
-        yield [_cell(getattr(row, name)) for name in row.__struct_fields__]
+        yield csv_cells(row)
 
 
 def _answer(
@@ -100,7 +105,7 @@ def _answer(
 ) -> Response:
     """The whole report as CSV, or one page of it as JSON (rows past the cursor's key)."""
     if wants_csv(request):
-        return csv_stream(_fields(shape), _rows([render(r) for r in rows]), filename=filename)
+        return csv_stream(csv_header(shape), _rows([render(r) for r in rows]), filename=filename)
     page = page_of(query, key_type)
     shown = [r for r in rows if page.after is None or key(r) > page.after][: page.fetch]
     return json_response(paginate(shown, page, key=key, render=render))
@@ -133,11 +138,11 @@ async def directories(request: Request) -> Response:
     pool = request.app.state.infra.read_pool
     async with pool.acquire() as conn:
         rows = await directory_stats(conn, account_id=principal.account_id, site_id=site_id)
-    names = await directory_names(pool, [r.directory_id for r in rows])
+    named = await with_names(pool, rows)
     return _answer(
         request,
-        rows,
-        lambda r: by_name(DirectoryReportOut, r, directory_name=names.get(r.directory_id)),
+        named,
+        lambda r: r,
         DirectoryReportOut,
         query=query,
         key=lambda r: r.directory_id,
@@ -146,9 +151,18 @@ async def directories(request: Request) -> Response:
     )
 
 
-async def directory_names(pool: Any, directory_ids: list[int]) -> dict[int, str]:
-    found = await PostgresDirectoryCatalogue(pool).by_ids(directory_ids)
-    return {i: d.name for i, d in found.items()}
+async def with_names(pool: Any, rows: list[DirectoryStats]) -> list[DirectoryReportOut]:
+    """The rows with each directory's name from the catalogue (the API's report and the
+    operator's `backlynk reports directories`)."""
+    found = await PostgresDirectoryCatalogue(pool).by_ids([r.directory_id for r in rows])
+    return [
+        by_name(
+            DirectoryReportOut,
+            r,
+            directory_name=d.name if (d := found.get(r.directory_id)) else None,
+        )
+        for r in rows
+    ]
 
 
 async def backlinks(request: Request) -> Response:
