@@ -15,10 +15,11 @@ from tests.public.conftest import (
     catalogue_secrets,
     customer_secrets,
 )
-from tests.public.flows import deliver
+from tests.public.flows import choose, deliver
 from tests.test_cli_users import backlynk
 
-pytestmark = pytest.mark.usefixtures("demo_catalogue")
+# each command is a real process: on a busy machine one takes seconds to start
+pytestmark = [pytest.mark.usefixtures("demo_catalogue"), pytest.mark.timeout(300)]
 
 
 async def examples(api) -> list[dict]:
@@ -87,17 +88,14 @@ async def test_an_operator_adds_lists_and_removes_an_example(api, infra, setting
     assert row["added_at"] <= row["removed_at"]
 
     # removed, the backlink may be chosen again
-    code, out, err = await backlynk(settings, "examples", "add", found[2])
-    assert code == 0, err
+    await choose(infra, found[2])
     assert len(await examples(api)) == 1
 
 
-async def test_refusals_say_why_in_one_line_and_change_nothing(api, infra, settings, agency):
+async def test_add_refuses_an_unknown_lost_or_shown_backlink(api, infra, settings, agency):
     site = await agency.add_site()
     found = await deliver(api, infra, agency, site, [1, 2], lost=(2,))
-    code, out, err = await backlynk(settings, "examples", "add", found[1])
-    assert code == 0, err
-    example_id = out.split()[1]
+    example_id = await choose(infra, found[1])
 
     unknown = ids.encode("bl", ids.derived("no such backlink"))
     assert "no backlink has the id" in await refused(settings, infra, "add", unknown)
@@ -105,14 +103,24 @@ async def test_refusals_say_why_in_one_line_and_change_nothing(api, infra, setti
     assert "not a backlink id" in await refused(settings, infra, "add", example_id)
     assert "is lost" in await refused(settings, infra, "add", found[2])
     assert "already" in await refused(settings, infra, "add", found[1])
-    # the note is shown publicly: naming a directory or the customer is refused
-    site2 = await agency.add_site()
-    third = await deliver(api, infra, agency, site2, [3])
-    for note in ("Sandbox Local Listings was quick", f"great for {site2['domain']}"):
-        line = await refused(settings, infra, "add", third[3], "--note", note)
-        assert "public examples never identify" in line
-    assert "one line" in await refused(settings, infra, "add", third[3], "--note", "a\nb")
 
+
+async def test_add_refuses_a_note_that_names_a_directory_or_the_customer(
+    api, infra, settings, agency
+):
+    site = await agency.add_site()
+    found = await deliver(api, infra, agency, site, [3])
+    # the note is shown publicly: naming a directory or the customer is refused
+    for note in ("Sandbox Local Listings was quick", f"great for {site['domain']}"):
+        line = await refused(settings, infra, "add", found[3], "--note", note)
+        assert "public examples never identify" in line
+    assert "one line" in await refused(settings, infra, "add", found[3], "--note", "a\nb")
+
+
+async def test_remove_refuses_an_unknown_or_removed_example(api, infra, settings, agency):
+    site = await agency.add_site()
+    found = await deliver(api, infra, agency, site, [1])
+    example_id = await choose(infra, found[1])
     unknown_example = ids.encode("ex", ids.derived("no such example"))
     assert "no delivery example" in await refused(settings, infra, "remove", unknown_example)
     assert "not an example id" in await refused(settings, infra, "remove", found[1])
@@ -147,8 +155,7 @@ async def test_the_examples_json_names_no_directory_and_no_customer(
     chosen += (await deliver(api, infra, agency, sites[0], [1, 3, 5, 8])).values()
     chosen += (await deliver(api, infra, agency, sites[1], [2, 4], anchor="Visit us")).values()
     for backlink_id in chosen:
-        code, _, err = await backlynk(settings, "examples", "add", backlink_id)
-        assert code == 0, err
+        await choose(infra, backlink_id)  # as `examples add` does (tested above)
     async with api.http.get("/api/v1/public/delivery-examples") as r:
         text = await r.text()
         assert r.headers["Cache-Control"] == "public, max-age=60"

@@ -20,7 +20,11 @@ chromium_path = checker_page.chromium_path
 browser = checker_page.browser
 
 # starts Chromium: the "heavy" tests share one xdist worker (`--dist loadgroup`)
-pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.usefixtures("demo_catalogue")]
+pytestmark = [
+    pytest.mark.xdist_group("heavy"),
+    pytest.mark.usefixtures("demo_catalogue"),
+    pytest.mark.timeout(300),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "public"
 
