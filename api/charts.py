@@ -18,20 +18,19 @@ from markupsafe import Markup, escape
 
 Point = tuple[str, float]
 
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 480, 220
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40  # room for the axes' labels
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 5 × 10^k at or above `value` (at least 1): a y axis whose
-    ticks are round numbers."""
-    if value <= 1:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power  # unreachable: value <= 10 * power
+def axis_top(value: float) -> float:
+    """The top of a y axis of four equal steps for data up to `value`: each step is 1, 2
+    or 5 × 10^k (at least 1, the data being counts), so every tick is a round number."""
+    wanted = max(value, 0) / 4
+    if wanted <= 1:
+        return 4
+    power = 10 ** math.floor(math.log10(wanted))
+    step = next(s * power for s in (1, 2, 5, 10) if wanted <= s * power)
+    return 4 * step
 
 
 def _fmt(value: float) -> str:
@@ -48,7 +47,8 @@ def _open(title: str, width: int, height: int, kind: str) -> list[str]:
 
 
 def _axes(top: float, width: int, height: int, unit: str) -> list[str]:
-    """Horizontal grid lines at 0, ¼, ½, ¾ and all of `top`, labelled on the left."""
+    """Horizontal grid lines at 0, ¼, ½, ¾ and all of `top` (round numbers: `axis_top`),
+    labelled on the left."""
     out = []
     plot_h = height - TOP - BOTTOM
     for i in range(5):
@@ -64,16 +64,20 @@ def _axes(top: float, width: int, height: int, unit: str) -> list[str]:
     return out
 
 
-def _x_labels(labels: Sequence[str], xs: Sequence[float], height: int) -> list[str]:
-    """At most about 12 labels under the x axis, evenly spaced, the last always shown."""
-    every = max(1, math.ceil(len(labels) / 12))
+def _x_labels(labels: Sequence[str], xs: Sequence[float], width: int, height: int) -> list[str]:
+    """Evenly spaced labels under the x axis, about one per 70 units of width so they
+    never overlap; the last point is always labelled."""
+    last = len(labels) - 1
+    every = max(1, math.ceil(len(labels) / max(1, width // 70)))
     out = []
     for i, (label, x) in enumerate(zip(labels, xs, strict=True)):
-        if i % every and i != len(labels) - 1:
+        if i != last and (i % every or last - i < every / 2):
             continue
+        # a label centred on the last point would run off the right edge
+        anchor = "end" if i == last and x > width - RIGHT - 24 else "middle"
         out.append(
             f'<text class="axis" x="{x:.1f}" y="{height - BOTTOM + 16}" '
-            f'text-anchor="middle">{escape(label)}</text>'
+            f'text-anchor="{anchor}">{escape(label)}</text>'
         )
     return out
 
@@ -98,7 +102,7 @@ def bar_chart(
     """One bar per point, in order, from zero."""
     if not points:
         return _empty(title, width, height, "bar")
-    top = nice_ceiling(max(max(v for _, v in points), 0))
+    top = axis_top(max(v for _, v in points))
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     slot = plot_w / len(points)
     bar = max(1.0, slot * 0.7)
@@ -113,7 +117,7 @@ def bar_chart(
             f'height="{h:.1f}"><title>{escape(label)}: {escape(_fmt(value))}{escape(unit)}'
             "</title></rect>"
         )
-    parts += _x_labels([label for label, _ in points], centres, height)
+    parts += _x_labels([label for label, _ in points], centres, width, height)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -129,7 +133,7 @@ def line_chart(
     """A line through the points, in order, with a dot on each (a single point is a dot)."""
     if not points:
         return _empty(title, width, height, "line")
-    top = nice_ceiling(max(max(v for _, v in points), 0))
+    top = axis_top(max(v for _, v in points))
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
     step = plot_w / max(len(points) - 1, 1)
     xy = [
@@ -145,7 +149,7 @@ def line_chart(
             f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(label)}: '
             f"{escape(_fmt(value))}{escape(unit)}</title></circle>"
         )
-    parts += _x_labels([label for label, _ in points], [x for x, _ in xy], height)
+    parts += _x_labels([label for label, _ in points], [x for x, _ in xy], width, height)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -155,8 +159,8 @@ def meter(
     total: float,
     *,
     title: str,
-    width: int = WIDTH,
-    height: int = 28,
+    width: int = 800,
+    height: int = 24,
 ) -> Markup:
     """One horizontal bar of `total`, filled left to right by `segments` — (label, value,
     class) — such as a quota's used and reserved units; the rest stays empty. Values past

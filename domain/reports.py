@@ -4,7 +4,7 @@ so its size is bounded here rather than paged in the database)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import ValidationFailed
 from domain.quota import period_of
@@ -18,6 +18,8 @@ MAX_BUCKETS = 400
 #: without `from`, a backlinks report covers this many buckets up to `to`
 DEFAULT_BUCKETS = {"day": 30, "week": 12}
 STEPS = {"day": timedelta(days=1), "week": timedelta(weeks=1)}
+#: instants a backlinks report may name (beyond them a bucket's end is not a datetime)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _month_index(period: str) -> int:
@@ -50,6 +52,12 @@ def bucket_range(
     """The instants whose buckets a backlinks report covers: `until` defaults to now,
     `since` to the default number of buckets up to `until`."""
     step = STEPS[interval]
+    for name, given in (("from", since), ("to", until)):
+        if given is not None and not EARLIEST <= given <= LATEST:
+            raise ValidationFailed(
+                f"{name} must lie between 1970 and 9000 (RFC 3339, with its offset).",
+                field=name,
+            )
     until = until or now
     since = since or until - step * (DEFAULT_BUCKETS[interval] - 1)
     if since > until:

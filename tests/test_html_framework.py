@@ -24,19 +24,9 @@ def _svg(markup: str) -> etree._Element:
     return etree.fromstring(markup.encode())
 
 
-def test_nice_ceiling_gives_round_axis_tops():
-    assert [charts.nice_ceiling(v) for v in (0, 0.5, 1, 3, 7, 10, 11, 99, 101, 4000)] == [
-        1,
-        1,
-        1,
-        5,
-        10,
-        10,
-        20,
-        100,
-        200,
-        5000,
-    ]
+def test_axis_top_gives_four_round_steps():
+    tops = [charts.axis_top(v) for v in (0, 3, 4, 5, 7, 12, 39, 150, 4000)]
+    assert tops == [4, 4, 4, 8, 8, 20, 40, 200, 4000]
 
 
 @pytest.mark.parametrize("draw", [charts.bar_chart, charts.line_chart])
@@ -47,10 +37,11 @@ def test_charts_are_wellformed_svg_with_one_mark_per_point(draw):
     marks = svg.findall("s:rect", ns) + svg.findall("s:circle", ns)
     assert len(marks) == len(points)
     assert svg.get("role") == "img" and svg.get("aria-label") == "Live backlinks"
-    # each mark names its point; the tallest reaches the axis top (a round 50)
+    # each mark names its point; the axis top is 40 (four steps of 10)
     assert [m.find("s:title", ns).text for m in marks][2] == "2026-03: 12"
     labels = [t.text for t in svg.findall("s:text", ns)]
-    assert "50" in labels and "2026-01" in labels and "2026-07" in labels
+    assert ["0", "10", "20", "30", "40"] == labels[:5]
+    assert "2026-01" in labels and "2026-07" in labels
 
 
 def test_bar_heights_are_proportional():

@@ -44,7 +44,7 @@ async def index(request: Request) -> Response:
             before=cursor,
         )
         sites = await list_sites(conn, principal.account_id, status=None, limit=200, before=None)
-        by_day = await live_backlinks_by_day(conn, principal.account_id, today=today)
+        by_day = await live_backlinks_by_day(conn, principal.account_id, site_id, today=today)
         by_month = await usage_by_month(conn, principal.account_id, today=today)
     names = {r.id: r.name for r in sites}
     filters = {
@@ -65,7 +65,7 @@ async def index(request: Request) -> Response:
             "status_options": [(LIVE, LIVE), (LOST, LOST)],
             "link_type_options": [(t, t) for t in LINK_TYPES],
             "live_by_day": by_day,
-            "used_by_month": [(p, used) for p, used, _ in by_month],
+            "used_by_month": [(m.period, m.used) for m in by_month],
             "months": by_month,
         },
     )

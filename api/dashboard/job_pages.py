@@ -127,6 +127,17 @@ def _directory_ids(form: Form) -> list[Any]:
     return [int(v) if v.isascii() and v.isdigit() and len(v) < 12 else v for v in form.getlist("d")]
 
 
+async def _as_asked(
+    request: Request, principal: Principal, filters: dict[str, str], chosen: list[int] | None
+) -> list[int] | None:
+    """Every eligible directory ticked, unfiltered, is the API's "every directory not yet
+    submitted to" (no `directory_ids`): no list to cap at 500, and no skipped tasks."""
+    if chosen is None or any(filters.values()):
+        return chosen
+    eligible = await request.app.state.ports.listings.active_within(principal.plan.dr_cap)
+    return None if set(chosen) == {d.id for d in eligible} else chosen
+
+
 @page
 async def create(request: Request) -> Response:
     principal = await paid_user(request)
@@ -162,7 +173,7 @@ async def create(request: Request) -> Response:
             account_id=principal.account_id,
             plan=principal.plan,
             site_id=site_id,
-            directory_ids=body.directory_ids,
+            directory_ids=await _as_asked(request, principal, filters, body.directory_ids),
         )
     except (DomainError, ApiError) as exc:
         if isinstance(exc, NotFound) or (

@@ -1,8 +1,7 @@
-"""What the dashboard reads besides the API's own queries: an account's usage as
-`GET /users/me` shows it, its backlink counts, and the two series its charts draw.
-
-The series are small aggregate queries over the read models the API lists from
-(`backlinks`, `usage`); they hold no rule, only counting."""
+"""What the dashboard reads besides the API's own lists: an account's usage as
+`GET /users/me` shows it, its backlink counts, and the two series its charts draw, from
+the reports' read models (`projections.report_backlinks`, `projections.report_usage`:
+what `GET /api/v1/reports/backlinks` and `/reports/usage` answer from)."""
 
 from __future__ import annotations
 
@@ -16,6 +15,9 @@ from api.auth import Principal
 from api.users import UserOut, user_out
 from domain.quota import period_bounds, period_of
 from projections.accounts import AccountRow, fetch_account
+from projections.report_backlinks import backlinks_over_time
+from projections.report_usage import UsageRow
+from projections.report_usage import usage_by_month as report_usage_by_month
 from projections.views import by_name
 
 Series = list[tuple[str, float]]
@@ -42,24 +44,14 @@ async def backlink_counts(conn: Any, account_id: UUID) -> dict[str, int]:
 
 
 async def live_backlinks_by_day(
-    conn: Any, account_id: UUID, *, today: datetime, days: int = 30
+    conn: Any, account_id: UUID, site_id: UUID | None, *, today: datetime, days: int = 30
 ) -> Series:
-    """For each of the last `days` days (UTC), the backlinks live at its end: first seen
-    by then and not lost by then (a link lost and found again counts from its recovery:
-    the read model keeps its latest loss only)."""
-    first = (today - timedelta(days=days - 1)).date()
-    rows = await conn.fetch(
-        """SELECT d::date AS day, count(b.id) AS n
-           FROM generate_series($2::date, $3::date, interval '1 day') AS d
-           LEFT JOIN backlinks b ON b.account_id = $1
-             AND b.first_seen_at < d + interval '1 day'
-             AND (b.status = 'live' OR b.lost_at >= d + interval '1 day')
-           GROUP BY d ORDER BY d""",
-        account_id,
-        first,
-        today.date(),
+    """Backlinks live at the end of each of the last `days` days (UTC): the reports' read
+    model (`GET /api/v1/reports/backlinks?interval=day`)."""
+    buckets = await backlinks_over_time(
+        conn, account_id, site_id, "day", today - timedelta(days=days - 1), today
     )
-    return [(r["day"].strftime("%m-%d"), r["n"]) for r in rows]
+    return [(b.start.strftime("%m-%d"), b.live) for b in buckets]
 
 
 def _months_back(period: str, count: int) -> list[str]:
@@ -73,14 +65,8 @@ def _months_back(period: str, count: int) -> list[str]:
 
 async def usage_by_month(
     conn: Any, account_id: UUID, *, today: datetime, months: int = 6
-) -> list[tuple[str, int, int]]:
-    """(period, used, reserved) for the last `months` months, oldest first; zeros for a
-    month without a job."""
+) -> list[UsageRow]:
+    """The last `months` months, oldest first, zeros for a month without a job: the
+    reports' read model (`GET /api/v1/reports/usage`)."""
     periods = _months_back(period_of(today), months)
-    rows = await conn.fetch(
-        "SELECT period, used, reserved FROM usage WHERE account_id = $1 AND period = ANY($2)",
-        account_id,
-        periods,
-    )
-    found = {r["period"]: (r["used"], r["reserved"]) for r in rows}
-    return [(p, *found.get(p, (0, 0))) for p in periods]
+    return await report_usage_by_month(conn, account_id, periods[0], periods[-1])

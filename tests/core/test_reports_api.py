@@ -205,6 +205,9 @@ async def test_free_plan_is_refused_every_report(api, infra):
         (BACKLINKS, {"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "from"),
         (BACKLINKS, {"from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "from"),
         (BACKLINKS, {"cursor": "eyJhIjoxfQ"}, "cursor"),
+        (BACKLINKS, {"to": "9999-12-31T23:59:59Z"}, "to"),
+        (BACKLINKS, {"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"}, "from"),
+        (BACKLINKS, {"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, "from"),
     ],
 )
 async def test_bad_parameters_are_refused_in_the_envelope(pro: Client, infra, path, params, field):

@@ -44,14 +44,19 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
     assert Path(CHROMIUM).exists(), "chromium is missing: run `make browser`"
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            yield chromium
+            yield launched
         finally:
-            await chromium.close()
+            await launched.close()
 
 
 class Visit:
@@ -66,9 +71,7 @@ class Visit:
 
     def _console(self, message: ConsoleMessage) -> None:
         # the browser asks for /favicon.ico on its own: no page of ours links one
-        if message.type == "error" and not message.location.get("url", "").endswith(
-            "/favicon.ico"
-        ):
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
             self.errors.append(f"{message.text} ({message.location.get('url')})")
 
     async def goto(self, path: str) -> None:
@@ -88,7 +91,7 @@ class Visit:
         wide = await page.evaluate(
             """() => [...document.querySelectorAll('body *')]
                 .filter(el => !el.closest('.table-wrap') && el.getBoundingClientRect().right > 360)
-                .map(el => el.tagName + '.' + el.className + ' ' + el.getBoundingClientRect().right)"""
+                .map(el => `${el.tagName}.${el.className} ${el.getBoundingClientRect().right}`)"""
         )
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360, (name, wide)
         unlabelled = await page.evaluate(
@@ -229,11 +232,18 @@ async def test_quick_start_by_hand(service: LiveService, browser: Browser):
     await expect(page.locator("#backlinks tbody tr").first).to_be_visible()
     await expect(page.locator("svg.chart-line")).to_be_visible()
     await expect(page.locator("svg.chart-bar rect.bar")).to_have_count(6)
+    # the charts: today's live backlinks, this month's submissions (the reports' figures)
+    await expect(page.locator("svg.chart-line circle title").last).to_have_text(
+        re.compile(rf": {len(CHOSEN)}$")
+    )
+    await expect(page.locator("svg.chart-bar rect.bar title").last).to_have_text(
+        re.compile(rf": {len(CHOSEN)}$")
+    )
     await visit.check_page("backlinks")
     async with page.expect_download() as info:
         await page.locator("#csv").click()
     download = await info.value
-    downloaded = Path(await download.path()).read_bytes()
+    downloaded = await asyncio.to_thread(Path(await download.path()).read_bytes)
     status_code, from_api = _api(service, "/api/v1/backlinks?format=csv", key)
     assert status_code == 200 and downloaded == from_api
     assert downloaded.count(b"\r\n") >= 2  # a header and the job's backlinks
