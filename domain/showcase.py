@@ -63,6 +63,13 @@ class NotVerified(Conflict):
     code = "backlink_not_verified"
 
 
+class NotADelivery(Conflict):
+    """A backlink no directory gave (one the customer added for monitoring) shows nothing
+    we delivered."""
+
+    code = "backlink_not_a_delivery"
+
+
 class DuplicateExample(Conflict):
     code = "example_exists"
 

@@ -11,6 +11,7 @@ from domain.ports import ShowcasePorts
 from domain.showcase import (
     ExampleChoice,
     ExampleFacts,
+    NotADelivery,
     NotVerified,
     UnknownBacklink,
     check_note,
@@ -21,13 +22,18 @@ from domain.site import Site
 async def add_example(
     ports: ShowcasePorts, backlink_id: UUID, note: str | None, added_by: str
 ) -> ExampleChoice:
-    """Choose a live backlink as a delivery example. Refused: an unknown backlink, one
-    whose last check found no link, one shown already, a note naming a directory or the
-    customer."""
+    """Choose a live backlink as a delivery example. Refused: an unknown backlink, one no
+    directory gave, one that is not live (lost: its checks found no link), one shown
+    already, a note naming a directory or the customer."""
     try:
         backlink = await ports.repository.get(backlink_id, Backlink)
     except NotFound:
         raise UnknownBacklink(f"no backlink has the id {backlink_id.hex}") from None
+    if backlink.directory_id is None:
+        raise NotADelivery(
+            "no directory gave this backlink (the customer added it for monitoring): only a "
+            "listing we delivered is a delivery example"
+        )
     if not backlink.is_live:
         raise NotVerified(
             "the backlink is lost (its last check found no link): only a verified, live "

@@ -4,9 +4,10 @@ submitted and verified against the demo catalogue's listing URLs, failed, or los
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from domain import ids
-from domain.backlink import Evidence
+from domain.backlink import LOST, Backlink, Evidence
 from domain.services.delivery import Failed, Submitted, begin_submission, record_outcome
 from domain.services.monitoring import record_recheck
 from domain.services.verification import record_listing_found
@@ -59,10 +60,20 @@ async def deliver(
         backlink = await record_listing_found(repo, job_id, d, evidence)
         found[d] = ids.encode("bl", backlink.id)
         if d in lost:
-            gone = Evidence(listing, has_link=False, http_status=200, indexable=True)
-            await record_recheck(repo, backlink.id, gone)
+            await lose(repo, backlink.id, listing)
     await settled(api, infra)
     return found
+
+
+async def lose(repo: Any, backlink_id: UUID, listing: str, http_status: int = 200) -> None:
+    """Re-check the listing without the link until the backlink is lost (one miss or two
+    in a row, whichever the monitoring rule asks for)."""
+    gone = Evidence(listing, has_link=False, http_status=http_status, indexable=False)
+    for _ in range(3):
+        await record_recheck(repo, backlink_id, gone)
+        if (await repo.get(backlink_id, Backlink)).status == LOST:
+            return
+    raise AssertionError(f"backlink {backlink_id} still not lost after 3 checks")
 
 
 async def settled(api: Any, infra: Any) -> None:

@@ -10,12 +10,14 @@ import socket
 import pytest
 
 from domain import ids
+from domain.backlink import Evidence
+from domain.services.monitoring import record_recheck
 from tests.public.conftest import (
     assert_nothing_identifying,
     catalogue_secrets,
     customer_secrets,
 )
-from tests.public.flows import choose, deliver
+from tests.public.flows import BY_ID, choose, deliver, lose, settled
 from tests.test_cli_users import backlynk
 
 # each command is a real process: on a busy machine one takes seconds to start
@@ -130,21 +132,21 @@ async def test_remove_refuses_an_unknown_or_removed_example(api, infra, settings
 
 
 async def test_a_lost_example_is_hidden_until_its_link_is_back(api, infra, settings, agency):
-    from domain.backlink import Evidence
-    from domain.services.monitoring import record_recheck
-    from tests.public.flows import BY_ID, settled
-
     site = await agency.add_site()
     found = await deliver(api, infra, agency, site, [9])
     code, out, err = await backlynk(settings, "examples", "add", found[9])
     assert code == 0, err
+    backlink_id = ids.decode("bl", found[9])
     listing = BY_ID[9].listing_url_template.format(domain=site["domain"])
-    gone = Evidence(listing, has_link=False, http_status=404, indexable=False)
-    await record_recheck(infra.repository, ids.decode("bl", found[9]), gone)
+    await lose(infra.repository, backlink_id, listing, http_status=404)
     await settled(api, infra)
     assert await examples(api) == []
     code, out, _ = await backlynk(settings, "examples", "list")
     assert "hidden: the backlink is lost" in out
+    back = Evidence(listing, has_link=True, target_url=site["url"], http_status=200)
+    await record_recheck(infra.repository, backlink_id, back)
+    await settled(api, infra)
+    assert len(await examples(api)) == 1
 
 
 async def test_the_examples_json_names_no_directory_and_no_customer(
