@@ -23,6 +23,7 @@ from api import (
     job_stream,
     jobs,
     openapi,
+    public,
     reports,
     sessions,
     sites,
@@ -39,6 +40,7 @@ from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
+from api.public import DeliveryExamples, QualityTiers
 from api.queries import (
     AsOf,
     AuditQuery,
@@ -148,6 +150,25 @@ OPERATIONS: tuple[Operation, ...] = (
         coverage.coverage,
         "Catalogue coverage by category and DR tier",
         answer=Coverage,
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/quality-tiers",
+        public.quality_json,
+        "How directories perform in aggregate per DR tier and category: acceptance rate, "
+        "time to a live listing, dofollow share (a group of fewer than 3 directories or 10 "
+        "outcomes shows no figure)",
+        answer=QualityTiers,
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/delivery-examples",
+        public.examples_json,
+        "Delivery examples: verified listings chosen by the operator, anonymised (no "
+        "directory, no customer; URLs are placeholders), with what their last check showed",
+        answer=DeliveryExamples,
         access=OPEN,
     ),
     Operation(

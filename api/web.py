@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api import dashboard, html
+from api import dashboard, html, public_pages
 
 
 def routes() -> list[BaseRoute]:
-    return [*html.static_routes(), *dashboard.routes()]
+    return [*html.static_routes(), *dashboard.routes(), *public_pages.routes()]

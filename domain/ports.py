@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from domain.backlink_evidence import Inspection
 from domain.credentials import CredentialRecord
 from domain.directory import Directory
+from domain.showcase import ExampleChoice, ExampleFacts
 from domain.site import SiteFacts
 
 A = TypeVar("A", bound=Aggregate)
@@ -336,6 +337,32 @@ class MonitoredLinks(Protocol):
         ...
 
 
+class ExampleChoices(Protocol):
+    """The operator's choice of delivery examples (`domain.showcase`)."""
+
+    async def add(
+        self, backlink_id: UUID, note: str | None, added_by: str, at: datetime
+    ) -> ExampleChoice:
+        """Record the choice; raise `DuplicateExample` when the
+        backlink is shown already."""
+        ...
+
+    async def remove(self, example_id: UUID, removed_by: str, at: datetime) -> ExampleChoice:
+        """Mark the choice removed (kept for the audit); raise `UnknownExample` when there
+        is no such example shown."""
+        ...
+
+    async def facts(self) -> list[ExampleFacts]:
+        """Every example chosen and not removed, newest choice first."""
+        ...
+
+
+class CatalogueEntries(Protocol):
+    async def every(self) -> list[Directory]:
+        """Every directory of the catalogue, paused ones too."""
+        ...
+
+
 @dataclass(frozen=True)
 class MonitorPorts:
     """What the monitoring services take (the web side: add, ask for a re-check)."""
@@ -343,4 +370,14 @@ class MonitorPorts:
     repository: Repository
     urls: UrlGuard
     links: MonitoredLinks
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class ShowcasePorts:
+    """What the delivery-example services take."""
+
+    repository: Repository
+    choices: ExampleChoices
+    catalogue: CatalogueEntries
     clock: Clock
