@@ -85,9 +85,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if s.web_concurrency > 1:
         if s.dev:
             raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
-        # each web process builds its app (api.serving) and warms its own parsing pool
+        # each web process builds its app (api.serving) and warms its own parsing pool, and
+        # listens on a socket of its own (not uvicorn's --workers: see api.serving)
+        from api.serving import run_processes
+
         os.environ.update(given)
-        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        run_processes("api.serving:app", s.web_concurrency, {**options, "factory": True})
         return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception

@@ -53,7 +53,8 @@ async def hello(request):
 
 app = Starlette(routes=[Route("/", hello)])
 """
-#: what `backlynk serve` passes to uvicorn, given to the hello-world too
+#: what `backlynk serve` passes to uvicorn, given to the hello-world too (api.serving's
+#: `python -m` entry passes the same)
 UVICORN = ["--no-access-log", "--log-level", "warning", "--proxy-headers"]
 
 
@@ -223,20 +224,17 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
     hello_port, web_port = free_port(), free_port()
     hello = Path(procs.logdir / "hello_app.py")
     hello.write_text(HELLO)
+    # more than one process: started as `backlynk serve` starts them (api.serving), each
+    # on its own socket; not uvicorn's --workers, whose sockets keep Nagle on
+    hello_argv = (
+        ["uvicorn", "hello_app:app", "--port", str(hello_port), *UVICORN]
+        if n == 1
+        else ["api.serving", "hello_app:app", str(n), str(hello_port)]
+    )
     procs.start(
         "hello",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "hello_app:app",
-            "--port",
-            str(hello_port),
-            "--workers",
-            str(n),
-            *UVICORN,
-        ],
-        PYTHONPATH=str(procs.logdir),
+        [sys.executable, "-m", *hello_argv],
+        PYTHONPATH=os.pathsep.join([str(procs.logdir), str(ROOT)]),
     )
     procs.start(
         "web",
