@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
+from adapters.log_format import configure_logging
 from projections.base import all_ddl
 from projections.registry import all_projections
 
@@ -25,7 +25,7 @@ class CommandError(Exception):
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_logging()
 
 
 def migrate_ddl() -> list[str]:

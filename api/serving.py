@@ -32,6 +32,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from adapters import parsing_pool
 from adapters import settings as settings_module
+from adapters.log_format import configure_logging
 
 log = logging.getLogger("backlynk.serving")
 
@@ -82,7 +83,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def _web_process(target: str, options: dict[str, Any]) -> None:
     """One web process: its own socket, uvicorn on it (uvicorn handles SIGTERM: it stops
-    accepting, finishes the requests in flight, runs the lifespan's shutdown)."""
+    accepting, finishes the requests in flight, runs the lifespan's shutdown). A spawned
+    process starts with logging unconfigured: configured as the command's own."""
+    configure_logging()
     try:
         sock = listening_socket(options["host"], options["port"])
     except OSError as exc:
