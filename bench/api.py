@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -258,7 +259,8 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
                 "bearer": {"Authorization": f"Bearer {access}"},
                 "api_key": {"X-Api-Key": seeded["key"]},
             }
-            print(f"[{n} web process(es), round {round_no}]")
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"[{n} web process(es), round {round_no}; load average {load}]")
             for route in ROUTES:
                 path = route.format(job_id=seeded["job_id"])
                 for via, headers in credentials.items():
@@ -320,7 +322,10 @@ def main() -> None:
         "BACKLYNK_HOST_DELAY": "0",
     }
     procs = Processes(env, logdir)
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     print(
+        f"uvicorn on {loop} with {http} (both sides); "
         f"load generator: {'wrk -t1' if LOAD is wrk else 'aiohttp'}, "
         f"{args.connections} connections, {args.duration} s per route; logs in {logdir}"
     )
