@@ -18,7 +18,9 @@ import pytest
 
 from tests.live_service import LiveService, quiet_port
 
-pytestmark = pytest.mark.xdist_group("processes")
+# real processes, several CLI commands each: on a machine shared with other work these
+# take longer than the default 120 s
+pytestmark = [pytest.mark.xdist_group("processes"), pytest.mark.timeout(300)]
 
 
 def call(
