@@ -31,7 +31,7 @@ from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, EVENTS_TABLE, PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from projections.base import Projection, tracking_table
+from projections.base import Projection, live_ddl, tracking_table
 from projections.runner import position
 
 log = logging.getLogger("backlynk.replay")
@@ -109,6 +109,7 @@ async def _drop(dsn: str, schema: str, backend: Any) -> None:
 
 
 async def create_tables(conn: asyncpg.Connection, projections: Sequence[Projection]) -> None:
+    """The projections' tables, without their `live_ddl` (a replay notifies no one)."""
     for projection in projections:
         for statement in projection.ddl:
             await conn.execute(statement)
@@ -462,6 +463,11 @@ async def _swap(
         # no CASCADE: a view or a foreign key on the live table fails the swap, whole
         await conn.execute(f"DROP TABLE public.{table}")
         await conn.execute(f"ALTER TABLE {schema}.{table} SET SCHEMA public")
+    if statements := live_ddl(projection):
+        # the live table's own statements (its trigger) on the copy, now the live one
+        await conn.execute("SET LOCAL search_path = public")
+        for statement in statements:
+            await conn.execute(statement)
     await conn.execute(
         f"UPDATE {tracking} SET notification_id = $1 WHERE application_name = $2",
         end,

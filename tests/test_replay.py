@@ -16,6 +16,7 @@ import uuid
 import asyncpg
 import pytest
 
+from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from projections import replay
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, position, wait_for
@@ -440,3 +441,54 @@ async def test_a_recorded_skip_is_passed_over_and_an_unskipped_bad_event_stops_t
         await replay.verify(settings.database_url, infra.store, projections)
     assert failed.value.note.id == bad and failed.value.projection == "sites"
     assert await scratch_schemas(infra) == []  # dropped on the error too
+
+
+# -- the live tables' own statements ----------------------------------------------------
+
+
+class Notifications:
+    """What a LISTEN connection on the job streams' channel hears, up to a marker sent
+    from another connection: notifications arrive in commit order, so once the marker is
+    in, everything committed before it is too."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn, self.heard = conn, asyncio.Queue()
+
+    async def __aenter__(self) -> Notifications:
+        await self.conn.add_listener(JOBS_CHANNEL, self._heard)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.conn.remove_listener(JOBS_CHANNEL, self._heard)
+
+    def _heard(self, _conn, _pid, _channel, payload: str) -> None:
+        self.heard.put_nowait(payload)
+
+    async def until_marker(self, pool) -> list[str]:
+        marker = f"marker {uuid.uuid4()}"
+        await pool.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, marker)
+        heard = []
+        while (payload := await asyncio.wait_for(self.heard.get(), 60)) != marker:
+            heard.append(payload)
+        return heard
+
+
+async def test_a_replay_wakes_no_job_stream_and_a_rebuilt_jobs_table_keeps_its_trigger(
+    history, settings
+):
+    projections = read_models()
+    [jobs_model] = [p for p in projections if p.name == "jobs"]
+    listener = await asyncpg.connect(settings.database_url)
+    try:
+        async with Notifications(listener) as notifications:
+            verdict = await replay.verify(settings.database_url, history.store, projections)
+            assert verdict.report() == []
+            await replay.rebuild(settings.database_url, history.store, jobs_model)
+            assert await notifications.until_marker(history.pool) == []  # neither said a word
+
+            # the swapped-in table notifies a change, as the one it replaced did
+            job = await history.pool.fetchrow("SELECT id, event_position FROM jobs LIMIT 1")
+            await history.pool.execute("UPDATE jobs SET status = status WHERE id = $1", job[0])
+            assert await notifications.until_marker(history.pool) == [f"{job[0]} {job[1]}"]
+    finally:
+        await listener.close()
