@@ -492,3 +492,65 @@ async def test_a_replay_wakes_no_job_stream_and_a_rebuilt_jobs_table_keeps_its_t
             assert await notifications.until_marker(history.pool) == [f"{job[0]} {job[1]}"]
     finally:
         await listener.close()
+
+
+# -- stale scratch schemas --------------------------------------------------------------
+
+
+async def scratch_locks(pool) -> int:
+    return await pool.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1",
+        replay.SCHEMA_LOCK_CLASS,
+    )
+
+
+async def test_a_verify_drops_the_schema_a_killed_one_left_and_never_a_running_ones(
+    history, settings
+):
+    async with replay.scratch_schema(settings.database_url) as (running, _conn):
+        # beside a replay at work, a verify killed (-9) while it waits for a live table:
+        # its schema stays behind
+        blocker = await asyncpg.connect(settings.database_url)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backlynk_cli", "replay", "--verify"],
+            env=cli_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            async with blocker.transaction():
+                await blocker.execute("LOCK TABLE public.sites IN ACCESS EXCLUSIVE MODE")
+                for _ in range(600):
+                    if await history.pool.fetchval(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'sites' AND NOT l.granted"
+                    ):
+                        break
+                    await asyncio.sleep(0.1)
+                [left] = [s for s in await scratch_schemas(history) if s != running]
+                proc.kill()
+                proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            await blocker.close()
+        # its backend goes once it finds its client gone, and with it the schema's lock
+        for _ in range(600):
+            if await scratch_locks(history.pool) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await scratch_locks(history.pool) == 1  # the running one's
+        assert sorted(await scratch_schemas(history)) == sorted([left, running])
+
+        verdict = await replay.verify(settings.database_url, history.store, read_models())
+        assert verdict.report() == []
+        assert await scratch_schemas(history) == [running]
+    assert await scratch_schemas(history) == []
+
+    # and from the CLI, which says what it dropped
+    await history.pool.execute(f"CREATE SCHEMA {replay.SCHEMA_PREFIX}0000abcd")
+    code, _, err = await backlynk(settings, "replay", "--verify")
+    assert code == 0, err
+    assert f"dropped {replay.SCHEMA_PREFIX}0000abcd, left behind by a replay" in err
+    assert await scratch_schemas(history) == []
