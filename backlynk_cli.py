@@ -304,6 +304,40 @@ async def _status() -> None:
         )
 
 
+async def _report_directories(as_csv: bool) -> None:
+    """Every account's figures per directory, with the directories' names, from the read
+    database (`READ_DATABASE_URL`): the one query the API's report and the public quality
+    tiers use (`projections.report_directories.directory_stats`)."""
+    import csv
+
+    from adapters.db import connect_pool
+    from api.reports import DirectoryReportOut, csv_cells, csv_header, with_names
+    from projections.report_directories import directory_stats
+
+    pool = await connect_pool(settings_module.load().read_url, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            stats = await directory_stats(conn)
+        rows = await with_names(pool, stats)
+    finally:
+        await pool.close()
+    header = csv_header(DirectoryReportOut)
+    cells = [csv_cells(r) for r in rows]
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows(cells)
+        return
+    # the name first: a table is read by people
+    order = [header.index("directory_name"), *range(len(header) - 1)]
+    table = [[line[i] for i in order] for line in [header, *cells]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(order))]
+    for line in table:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    if not rows:
+        print("(no directory has a task or a backlink yet)", file=sys.stderr)
+
+
 def _import_directories(path: str) -> None:
     from adapters.directories import upsert
     from domain.directory import parse_catalogue
@@ -457,6 +491,16 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--aggregate", metavar="ID", help="only this aggregate's events")
     which.add_argument("--since", metavar="POSITION", help="only events after this position")
     ex.set_defaults(func=lambda a: asyncio.run(_export(a.aggregate, a.since)))
+
+    reports = sub.add_parser("reports", help="reports across every account (operator)")
+    reports_sub = reports.add_subparsers(dest="action", required=True)
+    rd = reports_sub.add_parser(
+        "directories",
+        help="per directory, every account: submitted, verified, failed by code, rates, "
+        "median time to a verified listing",
+    )
+    rd.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    rd.set_defaults(func=lambda a: asyncio.run(_report_directories(a.csv)))
 
     users = sub.add_parser("users", help="account administration")
     users_sub = users.add_subparsers(dest="action", required=True)

@@ -55,6 +55,7 @@ TAGS = (
     ("backlink-check", "Check known linking pages for a link to your domain"),
     ("webhooks", "Signed notifications of job and backlink events, and their deliveries"),
     ("audit", "What happened in the account, and what caused it"),
+    ("reports", "Usage, directory performance and backlinks over time"),
     ("public", "Aggregate data, no account"),
     ("service", "Health, this document and the web pages"),
 )

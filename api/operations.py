@@ -23,6 +23,7 @@ from api import (
     job_stream,
     jobs,
     openapi,
+    reports,
     sessions,
     sites,
     tools,
@@ -42,11 +43,15 @@ from api.queries import (
     AsOf,
     AuditQuery,
     BacklinksQuery,
+    BacklinksReportQuery,
     DirectoriesQuery,
+    DirectoriesReportQuery,
     JobsQuery,
     Paged,
     SitesQuery,
+    UsageReportQuery,
 )
+from api.reports import BacklinksBucketOut, DirectoryReportOut, UsageOut
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
 from api.users import UserOut
@@ -394,6 +399,36 @@ OPERATIONS: tuple[Operation, ...] = (
         "every matching entry as CSV with Accept: text/csv)",
         answer=Page[AuditEntryOut],
         query=AuditQuery,
+        csv=True,
+    ),
+    Operation(
+        GET,
+        "/api/v1/reports/usage",
+        reports.usage,
+        "Quota units reserved, used and released, per month or per site, over a range of "
+        "months (a JSON page, or the whole report as CSV with Accept: text/csv)",
+        answer=Page[UsageOut],
+        query=UsageReportQuery,
+        csv=True,
+    ),
+    Operation(
+        GET,
+        "/api/v1/reports/directories",
+        reports.directories,
+        "Per directory: submitted, verified, failed by error code, acceptance rate, median "
+        "time to a verified listing, dofollow share, lost rate (JSON page or CSV)",
+        answer=Page[DirectoryReportOut],
+        query=DirectoriesReportQuery,
+        csv=True,
+    ),
+    Operation(
+        GET,
+        "/api/v1/reports/backlinks",
+        reports.backlinks,
+        "Backlinks live at the end of each day or week, and those discovered, lost and "
+        "recovered within it (JSON page or CSV)",
+        answer=Page[BacklinksBucketOut],
+        query=BacklinksReportQuery,
         csv=True,
     ),
     Operation(

@@ -131,6 +131,53 @@ class AuditQuery(Paged, frozen=True, kw_only=True):
     ) = None
 
 
+#: a calendar month (UTC), as the quota counts them
+Month = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=7,
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+        description="a calendar month (UTC) as YYYY-MM, e.g. 2026-11",
+    ),
+]
+#: `?format=csv`, read by `api.csv_export.wants_csv`; declared for the document
+ReportFormat = Annotated[
+    str, msgspec.Meta(description="csv: as Accept: text/csv — the whole report")
+]
+
+
+class UsageReportQuery(Paged, frozen=True, kw_only=True):
+    since: Month | None = msgspec.field(default=None, name="from")
+    until: Month | None = msgspec.field(default=None, name="to")
+    group_by: (
+        Annotated[
+            Literal["month", "site"],
+            msgspec.Meta(description="month: a row per month of the range; site: per site"),
+        ]
+        | None
+    ) = None
+    format: ReportFormat | None = None
+
+
+class DirectoriesReportQuery(Paged, frozen=True, kw_only=True):
+    site_id: SiteId | None = None
+    format: ReportFormat | None = None
+
+
+class BacklinksReportQuery(Paged, frozen=True, kw_only=True):
+    site_id: SiteId | None = None
+    interval: (
+        Annotated[
+            Literal["day", "week"],
+            msgspec.Meta(description="day: UTC days; week: ISO weeks from Monday 00:00 UTC"),
+        ]
+        | None
+    ) = None
+    since: Instant | None = msgspec.field(default=None, name="from")
+    until: Instant | None = msgspec.field(default=None, name="to")
+    format: ReportFormat | None = None
+
+
 class _Field(msgspec.Struct, frozen=True):
     """One parameter: its field's name, its name in the query string, its type without
     `None`, and what bounds that type."""
@@ -197,6 +244,8 @@ def _value(field: _Field, raw: str) -> Any:
         return _instant(field, raw)
     if meta is not None and meta.max_length is not None and len(raw) > meta.max_length:
         raise _refuse(name, f"{name} is at most {meta.max_length} characters.")
+    if meta is not None and meta.pattern is not None and not re.fullmatch(meta.pattern, raw):
+        raise _refuse(name, f"{name}: {meta.description or 'not in the expected form'}.")
     return raw
 
 

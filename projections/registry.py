@@ -10,6 +10,7 @@ from projections.backlinks import BacklinksProjection
 from projections.base import Projection
 from projections.dispatcher import Dispatcher
 from projections.jobs import JobsProjection
+from projections.reports import ReportsProjection
 from projections.sites import SitesProjection
 from projections.usage import UsageProjection
 from projections.webhooks import WebhooksProjection
@@ -24,6 +25,7 @@ def read_models() -> list[Projection]:
         UsageProjection(),
         BacklinksProjection(),
         AuditProjection(),
+        ReportsProjection(),
     ]
 
 

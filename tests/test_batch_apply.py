@@ -224,6 +224,24 @@ def backlinks(g: Gen) -> Any:
     return g.event(cls[kind], evidence=evidence)
 
 
+def reports(g: Gen) -> Any:
+    """The report read models read Job, Backlink and Quota events: a mix of them over the
+    same few ids (a quota event's job is one of them too), and now and then a backlink
+    that no directory gave (added by hand)."""
+    r = g.rnd
+    pick = r.random()
+    if pick < 0.4:
+        return jobs(g)
+    if pick < 0.6:
+        kind = r.choice([Quota.Reserved, Quota.Consumed, Quota.Released])
+        units = r.randint(1, 5) if not g.poison or r.random() > 0.05 else 2**31
+        return g.event(kind, uuid.uuid4(), job_id=r.choice(g.ids), units=units)
+    event = backlinks(g)
+    if isinstance(event, Backlink.Discovered) and r.random() < 0.2:
+        event = dataclasses.replace(event, directory_id=None, job_id=None)
+    return event
+
+
 GENERATORS: dict[str, Callable[[Gen], Any]] = {
     "accounts": accounts,
     "api_keys": api_keys,
@@ -231,6 +249,7 @@ GENERATORS: dict[str, Callable[[Gen], Any]] = {
     "jobs": jobs,
     "usage": usage,
     "backlinks": backlinks,
+    "reports": reports,
 }
 PROJECTIONS = {p.name: p for p in read_models()}
 

@@ -1,0 +1,255 @@
+"""Report read model: how each directory performs — submitted, verified, failed by error
+code, acceptance rate, median time from submission to a verified listing, dofollow share
+and lost rate — for one account (`GET /api/v1/reports/directories`), or across every
+account (`backlynk reports directories`, and the public quality tiers, which show the
+figures in aggregate and never a directory's name).
+
+Two tables, kept by the `reports` projection (`projections.reports`):
+
+* `report_tasks`: one row per task of a job (job, directory), with when it was submitted,
+  when its listing was verified, and the error code it failed with;
+* `report_links`: one row per discovered backlink, with its directory (NULL for a link
+  that no directory gave: those count in no directory's figures), its latest link type
+  and whether it was ever lost.
+
+Definitions (`directory_stats`; `tests/report_oracle.py` computes the same from the event
+log alone):
+
+* `submitted`: tasks that reached `submitted` (whatever came after); `verified`: tasks
+  whose listing was verified; `failed`: tasks that failed for good (a submission refused,
+  retries exhausted, or `listing_not_found`), `failed_by_code` the same by error code.
+  Skipped, canceled and still-pending tasks count in none of them.
+* `acceptance_rate`: verified ÷ (verified + failed), the tasks that reached an outcome;
+  null before any did.
+* `median_seconds_to_verified`: the median, over verified tasks, of the time from the
+  submission to the verified listing (the mean of the two middle ones for an even count),
+  in seconds with microsecond precision; null before any verification.
+* `dofollow_share`: backlinks whose latest link type is `dofollow` ÷ backlinks;
+  `lost_rate`: backlinks lost at least once ÷ backlinks; both null without a backlink.
+  Rates are rounded to 4 decimal places.
+
+Only the events named in `EVENTS` are read: other Backlink or Job events (monitoring may
+add some) leave these tables as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from domain.backlink import Backlink
+from domain.job import Job
+from projections.batch import Rows
+
+_LINK_EVENTS = (Backlink.Discovered, Backlink.Checked, Backlink.Lost, Backlink.Recovered)
+EVENTS = (Job.Created, Job.TaskSubmitted, Job.TaskVerified, Job.TaskFailed, *_LINK_EVENTS)
+
+TABLES = ("report_tasks", "report_links")
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS report_tasks (
+        job_id uuid NOT NULL,
+        directory_id integer NOT NULL,
+        account_id uuid NOT NULL,
+        site_id uuid NOT NULL,
+        submitted_at timestamptz,
+        verified_at timestamptz,
+        failed_code text,
+        PRIMARY KEY (job_id, directory_id))""",
+    "CREATE INDEX IF NOT EXISTS report_tasks_account ON report_tasks (account_id, site_id)",
+    """CREATE TABLE IF NOT EXISTS report_links (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL,
+        site_id uuid NOT NULL,
+        directory_id integer,
+        link_type text,
+        ever_lost boolean NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS report_links_account ON report_links (account_id, site_id)",
+)
+
+#: the task column each task event sets to its own value
+_TASK_COLUMN = {
+    Job.TaskSubmitted: "submitted_at",
+    Job.TaskVerified: "verified_at",
+    Job.TaskFailed: "failed_code",
+}
+
+
+def _task_value(event: Any) -> Any:
+    return event.code if isinstance(event, Job.TaskFailed) else event.timestamp
+
+
+def _link(event: Backlink.Discovered) -> dict[str, Any]:
+    return {
+        "id": event.originator_id,
+        "account_id": event.account_id,
+        "site_id": event.site_id,
+        # a link added by hand has no directory (and no job)
+        "directory_id": getattr(event, "directory_id", None),
+        "link_type": event.evidence.link_type,
+        "ever_lost": False,
+    }
+
+
+async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+    if isinstance(event, Job.Created):
+        await conn.executemany(
+            "INSERT INTO report_tasks (job_id, directory_id, account_id, site_id) "
+            "VALUES ($1, $2, $3, $4)",
+            [
+                (event.originator_id, t.directory_id, event.account_id, event.site_id)
+                for t in event.tasks
+            ],
+        )
+    elif type(event) in _TASK_COLUMN:
+        await conn.execute(
+            f"UPDATE report_tasks SET {_TASK_COLUMN[type(event)]} = $3 "
+            "WHERE job_id = $1 AND directory_id = $2",
+            event.originator_id,
+            event.directory_id,
+            _task_value(event),
+        )
+    elif isinstance(event, Backlink.Discovered):
+        row = _link(event)
+        await conn.execute(
+            f"INSERT INTO report_links ({', '.join(row)}) VALUES ($1, $2, $3, $4, $5, $6)",
+            *row.values(),
+        )
+    else:  # Checked, Lost, Recovered: the latest link type; a loss is remembered
+        await conn.execute(
+            "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1",
+            event.originator_id,
+            event.evidence.link_type,
+            isinstance(event, Backlink.Lost),
+        )
+
+
+async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+    """The same as `apply` for each event in turn, one write per table."""
+    tasks, links = Rows("report_tasks", ("job_id", "directory_id")), Rows("report_links", ("id",))
+    task_keys: set[tuple] = set()
+    for event, _ in events:
+        if isinstance(event, Job.Created):
+            task_keys |= {(event.originator_id, t.directory_id) for t in event.tasks}
+        elif type(event) in _TASK_COLUMN:
+            task_keys.add((event.originator_id, event.directory_id))
+    await tasks.load(conn, task_keys)
+    await links.load(conn, {(e.originator_id,) for e, _ in events if isinstance(e, _LINK_EVENTS)})
+    for event, _ in events:
+        if isinstance(event, Job.Created):
+            for t in event.tasks:
+                tasks.insert(
+                    {
+                        "job_id": event.originator_id,
+                        "directory_id": t.directory_id,
+                        "account_id": event.account_id,
+                        "site_id": event.site_id,
+                    }
+                )
+        elif type(event) in _TASK_COLUMN:
+            key = (event.originator_id, event.directory_id)
+            tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
+        elif isinstance(event, Backlink.Discovered):
+            links.insert(_link(event))
+        else:
+            key = (event.originator_id,)
+            row = links.get(key)
+            lost = isinstance(event, Backlink.Lost)
+            links.update(
+                key,
+                link_type=event.evidence.link_type,
+                ever_lost=bool(row and row["ever_lost"]) or lost,
+            )
+    await tasks.write(conn)
+    await links.write(conn)
+
+
+class DirectoryStats(msgspec.Struct, frozen=True):
+    """One directory's figures over a scope (an account, a site, or every account)."""
+
+    directory_id: int
+    submitted: int
+    verified: int
+    failed: int
+    failed_by_code: dict[str, int]
+    acceptance_rate: float | None
+    median_seconds_to_verified: float | None
+    backlinks: int
+    dofollow_share: float | None
+    lost_rate: float | None
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """part ÷ whole rounded to 4 places; None when there is no whole."""
+    return round(part / whole, 4) if whole else None
+
+
+_STATS = """
+WITH tasks AS (
+    SELECT directory_id,
+           count(submitted_at) AS submitted,
+           count(verified_at) AS verified,
+           count(failed_code) AS failed,
+           -- in whole microseconds: the mean of two middle integers is exact in a double
+           percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
+               FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)
+               AS median_us
+    FROM report_tasks
+    WHERE ($1::uuid IS NULL OR account_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
+    GROUP BY directory_id),
+codes AS (
+    SELECT directory_id, jsonb_object_agg(failed_code, n)::text AS failed_by_code
+    FROM (SELECT directory_id, failed_code, count(*) AS n FROM report_tasks
+          WHERE failed_code IS NOT NULL
+            AND ($1::uuid IS NULL OR account_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
+          GROUP BY directory_id, failed_code) AS c
+    GROUP BY directory_id),
+links AS (
+    SELECT directory_id,
+           count(*) AS backlinks,
+           count(*) FILTER (WHERE link_type = 'dofollow') AS dofollow,
+           count(*) FILTER (WHERE ever_lost) AS lost
+    FROM report_links
+    WHERE directory_id IS NOT NULL
+      AND ($1::uuid IS NULL OR account_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
+    GROUP BY directory_id)
+SELECT directory_id,
+       coalesce(t.submitted, 0) AS submitted, coalesce(t.verified, 0) AS verified,
+       coalesce(t.failed, 0) AS failed, c.failed_by_code, t.median_us,
+       coalesce(l.backlinks, 0) AS backlinks, coalesce(l.dofollow, 0) AS dofollow,
+       coalesce(l.lost, 0) AS lost
+FROM tasks t FULL JOIN links l USING (directory_id) LEFT JOIN codes c USING (directory_id)
+ORDER BY directory_id
+"""
+
+
+async def directory_stats(
+    conn: Any, *, account_id: UUID | None = None, site_id: UUID | None = None
+) -> list[DirectoryStats]:
+    """Every directory that a task or a backlink of the scope names, by directory id:
+    one account's (`account_id`), one site's (`site_id`, with its account), or every
+    account's (neither). The one query behind the API's report, the operator's CLI report
+    and the public quality tiers; see the module docstring for each figure."""
+    out = []
+    for r in await conn.fetch(_STATS, account_id, site_id):
+        decided = r["verified"] + r["failed"]
+        median = r["median_us"]
+        out.append(
+            DirectoryStats(
+                directory_id=r["directory_id"],
+                submitted=r["submitted"],
+                verified=r["verified"],
+                failed=r["failed"],
+                failed_by_code=msgspec.json.decode(r["failed_by_code"] or "{}"),
+                acceptance_rate=ratio(r["verified"], decided),
+                median_seconds_to_verified=None if median is None else median / 1_000_000,
+                backlinks=r["backlinks"],
+                dofollow_share=ratio(r["dofollow"], r["backlinks"]),
+                lost_rate=ratio(r["lost"], r["backlinks"]),
+            )
+        )
+    return out

@@ -1,0 +1,63 @@
+"""Driving jobs to outcomes through the application services (as the workers do), for the
+report tests: each task of a job submitted, failed, verified, lost, recovered..."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.backlink import Evidence
+from domain.job import Job
+from domain.services.delivery import Failed, RetryLater, Submitted, begin_submission
+from domain.services.delivery import record_outcome as record
+from domain.services.monitoring import record_recheck
+from domain.services.verification import record_listing_found, record_listing_not_found
+
+
+def evidence(has_link: bool = True, link_type: str | None = "dofollow") -> Evidence:
+    return Evidence(
+        source_url="https://directory.example/listing",
+        has_link=has_link,
+        target_url="https://site.example/" if has_link else None,
+        anchor_text="Site" if has_link else None,
+        link_type=link_type if has_link else None,
+        http_status=200,
+        indexable=has_link,
+    )
+
+
+async def submit(repo: Any, job_id: UUID, directory_id: int) -> None:
+    await begin_submission(repo, job_id, directory_id)
+    await record(repo, job_id, directory_id, Submitted(f"https://d{directory_id}.example/l"))
+
+
+async def fail(repo: Any, job_id: UUID, directory_id: int, code: str = "rejected") -> None:
+    await begin_submission(repo, job_id, directory_id)
+    await record(repo, job_id, directory_id, Failed(code, "The directory said no."))
+
+
+async def retry(repo: Any, job_id: UUID, directory_id: int) -> None:
+    await begin_submission(repo, job_id, directory_id)
+    await record(repo, job_id, directory_id, RetryLater("timeout", "No answer."))
+
+
+async def verify(repo: Any, job_id: UUID, directory_id: int, link_type: str = "dofollow") -> UUID:
+    """The listing is found: returns the backlink's id."""
+    backlink = await record_listing_found(repo, job_id, directory_id, evidence(link_type=link_type))
+    return backlink.id
+
+
+async def not_found(repo: Any, job_id: UUID, directory_id: int) -> None:
+    await record_listing_not_found(repo, job_id, directory_id, "Never listed.")
+
+
+async def lose(repo: Any, backlink_id: UUID) -> None:
+    await record_recheck(repo, backlink_id, evidence(has_link=False))
+
+
+async def recover(repo: Any, backlink_id: UUID, link_type: str = "dofollow") -> None:
+    await record_recheck(repo, backlink_id, evidence(link_type=link_type))
+
+
+async def task_status(repo: Any, job_id: UUID, directory_id: int) -> str:
+    return (await repo.get(job_id, Job)).task(directory_id).status
