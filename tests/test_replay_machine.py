@@ -12,8 +12,8 @@ beside it, then checks what event sourcing promises:
     renders them) at every event's instant equals the aggregate folded up to that event,
     is the unknown-id 404 just before creation and for another account, and at each
     check point's instant equals the read model's row as it stood then;
-(d) reports equal counts computed independently from the exported event log: see
-    `reports_equal_the_export` below (the hook, not wired yet).
+(d) every report equals what `tests/report_oracle.py` computes from the exported event
+    log alone (`backlynk events export`).
 
 Every read model of `projections.registry.read_models()` is covered, so one registered
 later is too. A refused command (a domain error: the plan's limits, a task in the wrong
@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -46,6 +47,7 @@ from hypothesis.stateful import (
 from msgspec.structs import replace
 
 from adapters.directories import PostgresDirectoryCatalogue, upsert
+from adapters.event_export import export_lines
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.repository import EventSourcedRepository, fold
 from adapters.wiring import auth_ports
@@ -55,6 +57,7 @@ from domain.errors import DomainError, NotFound, RefreshTokenReused
 from domain.job import Job, JobStatus, TaskStatus
 from domain.plans import get_plan
 from domain.ports import JobPorts
+from domain.quota import period_of
 from domain.services import (
     accounts,
     api_keys,
@@ -72,8 +75,12 @@ from projections import replay
 from projections.as_of import job_row_at, site_row_at
 from projections.jobs import get_job
 from projections.registry import read_models
+from projections.report_backlinks import backlinks_over_time
+from projections.report_directories import directory_stats
+from projections.report_usage import usage_by_month, usage_by_site
 from projections.runner import ProjectorRunner, wait_for
 from projections.sites import get_site
+from tests import report_oracle as oracle
 from tests.conftest import truncate_all
 from tests.support import catalogue_json, site_ports
 
@@ -453,7 +460,11 @@ class ReplayMachine(RuleBasedStateMachine):
             assert verdict.report() == []
             self.run(self._as_of_every_event())
             self.run(self._as_of_check_points())
-            self.run(reports_equal_the_export(self.infra))
+            self.run(
+                reports_equal_the_export(
+                    self.infra, [a.id for a in self.accounts], [s.id for s in self.sites]
+                )
+            )
         finally:
             self.run(self.runner.stop())
 
@@ -579,12 +590,46 @@ class ReplayMachine(RuleBasedStateMachine):
         assert restored == row["original"]
 
 
-async def reports_equal_the_export(infra: Infrastructure) -> None:
-    """(d), the hook: every report equals counts computed independently from the exported
-    event log. What plugs in: `tests/report_oracle.py` (branch `reports`), which takes the
-    lines of `adapters.event_export.export_lines` and gives the rows each report should
-    hold; this function then reads every report read model (the reports' own queries)
-    and compares them with those rows. Until that oracle lands, nothing is checked here."""
+def _rows(report: list[Any]) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(r) for r in report]
+
+
+async def reports_equal_the_export(
+    infra: Infrastructure, account_ids: list[uuid.UUID], site_ids: list[uuid.UUID]
+) -> None:
+    """(d): every report, as its query answers it from the read model, equals what
+    `tests/report_oracle.py` computes from `backlynk events export` alone, per account,
+    per site (and a site with nothing), over months and day and week buckets, and the
+    operator's report across every account."""
+    async with infra.pool.acquire() as conn:
+        lines = [line async for line in export_lines(conn)]
+    now = datetime.now(UTC)
+    this_month = period_of(now)
+    async with infra.read_pool.acquire() as conn:
+        for account_id in account_ids:
+            for first in (this_month, "2025-11"):
+                assert _rows(await usage_by_month(conn, account_id, first, this_month)) == (
+                    oracle.usage_report(lines, account_id, first, this_month, "month")
+                )
+                assert _rows(await usage_by_site(conn, account_id, first, this_month)) == (
+                    oracle.usage_report(lines, account_id, first, this_month, "site")
+                )
+            assert _rows(await directory_stats(conn, account_id=account_id)) == (
+                oracle.directories_report(lines, account_id)
+            )
+            for site_id in [uuid.uuid4(), *site_ids]:  # theirs, another's, and no one's
+                assert _rows(
+                    await directory_stats(conn, account_id=account_id, site_id=site_id)
+                ) == oracle.directories_report(lines, account_id, site_id)
+            for interval, since, until in [
+                ("day", now - timedelta(days=2), now + timedelta(days=1)),
+                ("week", now - timedelta(weeks=3), now),
+            ]:
+                for site_id in (None, *site_ids):
+                    assert _rows(
+                        await backlinks_over_time(conn, account_id, site_id, interval, since, until)
+                    ) == oracle.backlinks_report(lines, account_id, site_id, interval, since, until)
+        assert _rows(await directory_stats(conn)) == oracle.directories_report(lines)
 
 
 async def _primary_key(pool: asyncpg.Pool, table: str) -> list[str]:
