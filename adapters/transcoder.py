@@ -90,6 +90,7 @@ class _FastDecoder:
     or None when the state is of another shape (another version, a field more or less)."""
 
     def __init__(self, cls: type):
+        self.cls = cls
         types = field_types(cls)
         names = [f.name for f in dataclasses.fields(cls) if f.name not in _NOT_STORED]
         self.version = getattr(cls, "class_version", 1)
@@ -137,10 +138,10 @@ class TypedMapper(Mapper):
         ):
             fast = _fast_decoder(stored_event.topic)
             state = fast.decode(stored_event.state) if fast is not None else None
-            if state is not None:
+            if fast is not None and state is not None:
                 state["originator_id"] = stored_event.originator_id
                 state["originator_version"] = stored_event.originator_version
-                event = object.__new__(resolve_topic(stored_event.topic))
+                event = object.__new__(fast.cls)
                 object.__setattr__(event, "__dict__", state)
                 return event
         return self.general_domain_event(stored_event)
