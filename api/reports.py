@@ -63,6 +63,7 @@ class DirectoryReportOut(DirectoryStats):
     directory_name: str | None
 
 
+# the read model's bucket under the name /docs shows (a docstring would enter the schema)
 class BacklinksBucketOut(LinkBucket):
     pass
 

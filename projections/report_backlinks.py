@@ -6,7 +6,8 @@
 discovery, the change's own event not naming them), kept by the `reports` projection.
 A change of a backlink whose discovery this projection never saw (a link added another
 way) is left out. Other Backlink events (checks that change nothing, states monitoring
-may add) are not read.
+may add) are not read: a link counts as live from its discovery until it is lost, and
+again once it is recovered.
 
 For each bucket (a UTC day, or an ISO week from Monday 00:00 UTC):
 `live` is the number of backlinks live at the bucket's end (discovered + recovered − lost

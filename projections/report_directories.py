@@ -82,6 +82,13 @@ def _task_value(event: Any) -> Any:
     return event.code if isinstance(event, Job.TaskFailed) else event.timestamp
 
 
+def _link_type(event: Any) -> str | None:
+    """The link type an event's evidence shows (a backlink may come without evidence:
+    monitoring lets one be added by its page alone, checked later)."""
+    evidence = getattr(event, "evidence", None)
+    return evidence.link_type if evidence is not None else None
+
+
 def _link(event: Backlink.Discovered) -> dict[str, Any]:
     return {
         "id": event.originator_id,
@@ -89,7 +96,7 @@ def _link(event: Backlink.Discovered) -> dict[str, Any]:
         "site_id": event.site_id,
         # a link added by hand has no directory (and no job)
         "directory_id": getattr(event, "directory_id", None),
-        "link_type": event.evidence.link_type,
+        "link_type": _link_type(event),
         "ever_lost": False,
     }
 
@@ -122,7 +129,7 @@ async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> N
         await conn.execute(
             "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1",
             event.originator_id,
-            event.evidence.link_type,
+            _link_type(event),
             isinstance(event, Backlink.Lost),
         )
 
@@ -160,7 +167,7 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
             lost = isinstance(event, Backlink.Lost)
             links.update(
                 key,
-                link_type=event.evidence.link_type,
+                link_type=_link_type(event),
                 ever_lost=bool(row and row["ever_lost"]) or lost,
             )
     await tasks.write(conn)

@@ -9,7 +9,8 @@ Plain function API — export lines in, expected report rows out:
     directories_report(lines, account_id=None, site_id=None)   # None: every account
     backlinks_report(lines, account_id, site_id, "day" | "week", since, until)
 
-Ids may be given as `uuid.UUID` or str. Each function returns a list of dicts whose keys
+Ids may be given as `uuid.UUID` or str; `since` and `until` are aware datetimes; months
+are "YYYY-MM" (both ends included). Each function returns a list of dicts whose keys
 and values are those of the projection's rows (`msgspec.structs.asdict` of
 `projections.report_usage.UsageRow`, `projections.report_directories.DirectoryStats`,
 `projections.report_backlinks.LinkBucket`): ids as `uuid.UUID`, instants as aware UTC
@@ -156,13 +157,13 @@ def directories_report(
                 "account": _uuid(s["account_id"]),
                 "site": _uuid(s["site_id"]),
                 "directory": s.get("directory_id"),
-                "link_type": s["evidence"].get("link_type"),
+                "link_type": (s.get("evidence") or {}).get("link_type"),
                 "ever_lost": False,
             }
         elif kind in ("Backlink.Checked", "Backlink.Lost", "Backlink.Recovered"):
             link = links.get(e["id"])
             if link is not None:
-                link["link_type"] = s["evidence"].get("link_type")
+                link["link_type"] = (s.get("evidence") or {}).get("link_type")
                 link["ever_lost"] = link["ever_lost"] or kind == "Backlink.Lost"
 
     def in_scope(row: dict[str, Any]) -> bool:
