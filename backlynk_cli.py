@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
+from adapters.log_format import configure_logging
 from projections.base import all_ddl
 from projections.registry import all_projections
 
@@ -25,18 +25,19 @@ class CommandError(Exception):
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_logging()
 
 
 def migrate_ddl() -> list[str]:
     from adapters import credential_feed, directories
-    from projections import stalls
+    from projections import showcase, stalls
 
     return [
         *directories.DDL,
         *all_ddl(all_projections()),
         *stalls.DDL,
         *credential_feed.DDL,
+        *showcase.DDL,
     ]
 
 
@@ -85,9 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if s.web_concurrency > 1:
         if s.dev:
             raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
-        # each web process builds its app (api.serving) and warms its own parsing pool
+        # each web process builds its app (api.serving) and warms its own parsing pool, and
+        # listens on a socket of its own (not uvicorn's --workers: see api.serving)
+        from api.serving import run_processes
+
         os.environ.update(given)
-        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        run_processes("api.serving:app", s.web_concurrency, {**options, "factory": True})
         return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
@@ -421,6 +425,91 @@ def cmd_demo_load(args: argparse.Namespace) -> None:
     asyncio.run(_with_auth_ports(use, "demo load", with_pool=True))
 
 
+async def _with_showcase(use: Callable[..., Coroutine[Any, Any, None]]) -> None:
+    """Open the infrastructure, wire the delivery-example services' ports, run `use`.
+    Domain errors (unknown id, not verified, duplicate, ...) become one-line reasons."""
+    from adapters.directories import PostgresDirectoryCatalogue
+    from adapters.infrastructure import open_infrastructure
+    from domain.errors import DomainError
+    from domain.ports import ShowcasePorts
+    from projections.showcase import PostgresExampleChoices
+
+    s = settings_module.load()
+    infra = await open_infrastructure(s, pool_size=2)
+    try:
+        await use(
+            ShowcasePorts(
+                repository=infra.repository,
+                choices=PostgresExampleChoices(infra.pool),
+                catalogue=PostgresDirectoryCatalogue(infra.pool),
+                clock=infra.clock,
+            )
+        )
+    except DomainError as exc:
+        raise CommandError(exc.details) from None
+    finally:
+        await infra.close()
+
+
+def _id_of(prefix: str, text: str, what: str) -> Any:
+    from domain import ids
+
+    found = ids.decode(prefix, text)
+    if found is None:
+        raise CommandError(f"{text!r} is not {what} id ({prefix}_ and 32 hex digits)")
+    return found
+
+
+def cmd_examples_add(args: argparse.Namespace) -> None:
+    from domain import ids
+    from domain.services.showcase import add_example
+
+    backlink_id = _id_of("bl", args.backlink_id, "a backlink")
+
+    async def use(ports: Any) -> None:
+        choice = await add_example(ports, backlink_id, args.note, _operator())
+        print(f"added {ids.encode('ex', choice.id)} (backlink {args.backlink_id})")
+
+    asyncio.run(_with_showcase(use))
+
+
+def cmd_examples_list(args: argparse.Namespace) -> None:
+    from domain import ids
+    from domain.directory import dr_tier
+    from domain.services.showcase import chosen_examples
+    from domain.showcase import shown
+
+    async def use(ports: Any) -> None:
+        facts = await chosen_examples(ports)
+        public = {f.choice.id for f in shown(facts)}
+        for f in facts:
+            c = f.choice
+            state = "shown" if c.id in public else f"hidden: the backlink is {f.status}"
+            print(
+                f"{ids.encode('ex', c.id)}  {ids.encode('bl', c.backlink_id)}  "
+                f"DR {dr_tier(f.domain_rating)}  {state}  added by {c.added_by} at "
+                f"{c.added_at:%Y-%m-%d %H:%M:%S}Z" + (f"  note: {c.note}" if c.note else "")
+            )
+        if not facts:
+            print(
+                "no delivery examples (add one: backlynk examples add BACKLINK_ID)", file=sys.stderr
+            )
+
+    asyncio.run(_with_showcase(use))
+
+
+def cmd_examples_remove(args: argparse.Namespace) -> None:
+    from domain.services.showcase import remove_example
+
+    example_id = _id_of("ex", args.example_id, "an example")
+
+    async def use(ports: Any) -> None:
+        await remove_example(ports, example_id, _operator())
+        print(f"removed {args.example_id}")
+
+    asyncio.run(_with_showcase(use))
+
+
 def cmd_sandbox(args: argparse.Namespace) -> None:
     from adapters.demo.sandbox import serve
 
@@ -514,6 +603,19 @@ def build_parser() -> argparse.ArgumentParser:
     set_plan.add_argument("email")
     set_plan.add_argument("plan", help="free, pro or agency")
     set_plan.set_defaults(func=cmd_users_set_plan)
+
+    examples = sub.add_parser("examples", help="delivery examples on the public pages")
+    examples_sub = examples.add_subparsers(dest="action", required=True)
+    ex_add = examples_sub.add_parser("add", help="show a verified backlink, anonymised")
+    ex_add.add_argument("backlink_id", metavar="BACKLINK_ID", help="bl_…")
+    ex_add.add_argument("--note", help="one line shown beside it (naming no directory or customer)")
+    ex_add.set_defaults(func=cmd_examples_add)
+    examples_sub.add_parser(
+        "list", help="the chosen examples, who added them, and whether each is shown"
+    ).set_defaults(func=cmd_examples_list)
+    ex_remove = examples_sub.add_parser("remove", help="take an example off the public page")
+    ex_remove.add_argument("example_id", metavar="ID", help="ex_…")
+    ex_remove.set_defaults(func=cmd_examples_remove)
 
     demo = sub.add_parser("demo", help="the demo sandbox")
     demo_sub = demo.add_subparsers(dest="action", required=True)

@@ -145,6 +145,10 @@ class PostgresDirectoryCatalogue:
         )
         return {d.id: d for d in map(_row, rows)}
 
+    async def every(self) -> list[Directory]:
+        rows = await self.pool.fetch("SELECT spec::text AS spec FROM directories ORDER BY id")
+        return [_row(r) for r in rows]
+
     async def active_within(self, dr_cap: int | None) -> list[Directory]:
         rows = await self.pool.fetch(
             "SELECT spec::text AS spec FROM directories WHERE status = 'active' "

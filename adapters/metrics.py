@@ -45,6 +45,12 @@ VERIFICATIONS = Counter(
     "nothing_to_do).",
     ["outcome"],
 )
+RECHECKS = Counter(
+    "backlynk_backlink_rechecks",
+    "Backlink checks by the workers (re-checks, first checks of added links), by outcome: "
+    "found, missing (page without the link, or 404/410) or unreachable.",
+    ["outcome"],
+)
 CHECKER_FETCHES = Counter(
     "backlynk_checker_fetches",
     "Pages fetched by the checker's fetcher (backlink checks, listing verification, "

@@ -38,3 +38,13 @@ def recheck_backlink(backlink_id: UUID, last_checked_at: datetime, period: int) 
     """A re-check of a backlink as last checked at `last_checked_at`, once per re-check
     period (`domain.cron_windows`)."""
     return f"recheck:{backlink_id.hex}:{int(last_checked_at.timestamp())}:{period}"
+
+
+def first_check(backlink_id: UUID) -> str:
+    """The first check of a backlink added to monitoring (`Backlink.Added`)."""
+    return f"first-check:{backlink_id.hex}"
+
+
+def recheck_now(backlink_id: UUID, window: int) -> str:
+    """A re-check asked for through the API, once per window (`domain.cron_windows`)."""
+    return f"recheck-now:{backlink_id.hex}:{window}"

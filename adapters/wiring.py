@@ -13,6 +13,7 @@ from adapters.clock import SystemClock
 from adapters.directories import PostgresDirectoryCatalogue
 from adapters.hostnames import HostNameRules
 from adapters.infrastructure import Infrastructure
+from adapters.monitored_links import PostgresMonitoredLinks
 from adapters.once_per_window import RedisOncePerWindow
 from adapters.page_inspector import FetchingPageInspector
 from adapters.passwords import FAST_HASHER, Argon2Passwords
@@ -34,6 +35,7 @@ from domain.ports import (
     Credentials,
     DeliveryPorts,
     JobPorts,
+    MonitorPorts,
     SitePorts,
     WebhookPorts,
 )
@@ -79,6 +81,16 @@ class Ports:
             secrets=RandomSecrets(),
             sealer=SealedSecrets(self.settings.signing_secret),
             urls=GuardedWebhookUrls(policy),
+        )
+
+    @functools.cached_property
+    def monitoring(self) -> MonitorPorts:
+        """Adding backlinks to monitoring and asking for re-checks (the web side)."""
+        return MonitorPorts(
+            repository=self.repository,
+            urls=GuardedWebhookUrls(AddressPolicy(self.settings.allowed_networks())),
+            links=PostgresMonitoredLinks(self.infra.pool),
+            clock=self.clock,
         )
 
     @functools.cached_property

@@ -18,11 +18,11 @@ from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.job_feed import JobFeed
 from adapters.settings import Settings
 from adapters.wiring import wire
-from api import metrics, openapi
+from api import metrics, openapi, web
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
-from api.middleware import OptionalTrailingSlash, QueryText, RequestContext, SecurityHeaders
+from api.middleware import Edge
 from api.operations import OPERATIONS, Operation
 from domain.errors import DomainError
 from projections.base import Projection
@@ -81,9 +81,10 @@ def _one_route_per_path(operations: Sequence[Operation]) -> list[Route]:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route, from the operation table (`api.operations`), and `/metrics` (kept out of
-    the API's table and document: it is the operator's)."""
-    return [*_one_route_per_path(OPERATIONS), *metrics.routes()]
+    """Every route, from the operation table (`api.operations`), `/metrics` (kept out of
+    the API's table and document: it is the operator's) and the pages for people
+    (`api.web`: not API operations either)."""
+    return [*_one_route_per_path(OPERATIONS), *metrics.routes(), *web.routes()]
 
 
 def create_app(
@@ -137,11 +138,7 @@ def create_app(
         routes=routes(),
         middleware=[
             # the inline scripts and styles of every page, hashed at start-up
-            Middleware(SecurityHeaders, html_policy([*page_sources(), docs_page])),
-            Middleware(RequestContext),
-            Middleware(OptionalTrailingSlash),
-            Middleware(QueryText),
-            Middleware(metrics.RequestMetrics),  # innermost: sees the matched route
+            Middleware(Edge, html_policy([*page_sources(), docs_page])),
         ],
         exception_handlers={
             HTTPException: _http_exception,

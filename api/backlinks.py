@@ -1,6 +1,7 @@
-"""`GET /api/v1/backlinks`: discovered backlinks with their latest evidence, as JSON (one
+"""`/api/v1/backlinks`: the list of backlinks with their latest evidence, as JSON (one
 page) or CSV (`Accept: text/csv` or `?format=csv`: every row that matches the filters,
-streamed)."""
+streamed); one backlink with the history of its checks; adding a link to monitoring; and
+asking for a re-check now (rate-limited per account by plan)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import require_api_access
+from api.bodies import read_json
+from api.consistency import settle
 from api.csv_export import cell, csv_stream, every_row, wants_csv
+from api.limits import per_account
 from api.pagination import paginate
 from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
 from api.sites import site_filter
 from domain import ids
-from projections.backlinks import BacklinkView, list_backlinks
+from domain.backlink import Backlink, Change, backlink_not_found
+from domain.errors import NotFound
+from domain.services import monitored_links
+from domain.site import site_not_found
+from projections.backlink_checks import CheckView, history
+from projections.backlinks import BacklinkView, get_backlink, list_backlinks
 from projections.views import by_name
 
 
@@ -28,7 +37,7 @@ from projections.views import by_name
 class BacklinkOut(BacklinkView):
     id: str  # each overridden field keeps its place
     site_id: str
-    job_id: str
+    job_id: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -39,7 +48,7 @@ def render(row: BacklinkView) -> BacklinkOut:
         row,
         id=ids.encode("bl", row.id),
         site_id=ids.encode("site", row.site_id),
-        job_id=ids.encode("job", row.job_id),
+        job_id=ids.encode("job", row.job_id) if row.job_id else None,
         created_at=row.first_seen_at,
         updated_at=row.last_checked_at,
     )
@@ -95,3 +104,123 @@ async def index(request: Request) -> Response:
         return csv_stream(CSV_FIELDS, export, filename="backlinks.csv")
     rows = await _rows(pool, filters, limit=page.fetch, before=page.after)
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
+
+
+# --- one backlink, its checks; adding one; a re-check now ------------------------------
+
+
+class CheckOut(CheckView):
+    changes: list[Change]  # typed for the document; the read model keeps plain objects
+
+
+class BacklinkDetailOut(BacklinkOut):
+    #: failed checks in a row (missing or unreachable) after the last check
+    consecutive_failures: int
+    #: the newest checks first, at most HISTORY_LIMIT of them
+    checks: list[CheckOut]
+    #: every check recorded (checks shows the newest HISTORY_LIMIT)
+    checks_total: int
+
+
+class AddBacklinkIn(msgspec.Struct):
+    site_id: str
+    source_url: str
+
+
+class RecheckOut(msgspec.Struct):
+    backlink_id: str
+    #: false: a re-check was already queued in this window; this request changed nothing
+    queued: bool
+    #: from then on another request queues another re-check
+    next_recheck_at: datetime
+    details: str
+
+
+def backlink_id_of(request: Request) -> UUID:
+    backlink_id = ids.decode("bl", request.path_params["backlink_id"])
+    if backlink_id is None:
+        raise backlink_not_found()
+    return backlink_id
+
+
+async def _detail(request: Request, account_id: UUID, backlink_id: UUID) -> BacklinkDetailOut:
+    async with request.app.state.infra.read_pool.acquire() as conn:
+        row = await get_backlink(conn, account_id, backlink_id)
+        if row is None:
+            raise backlink_not_found()
+        checks, total = await history(conn, backlink_id)
+    return by_name(
+        BacklinkDetailOut,
+        render(row),
+        consecutive_failures=checks[0].failures if checks else 0,
+        checks=[msgspec.convert(c, CheckOut, from_attributes=True) for c in checks],
+        checks_total=total,
+    )
+
+
+async def show(request: Request) -> Response:
+    principal = await require_api_access(request)
+    return json_response(await _detail(request, principal.account_id, backlink_id_of(request)))
+
+
+def _as_added(backlink: Backlink) -> BacklinkDetailOut:
+    """An added backlink from its aggregate (the read model is still behind)."""
+    view = by_name(
+        BacklinkView,
+        backlink.evidence,
+        id=backlink.id,
+        site_id=backlink.site_id,
+        directory_id=None,
+        job_id=None,
+        status=backlink.status,
+        first_seen_at=backlink.created_on,
+        last_checked_at=backlink.created_on,
+        lost_at=None,
+    )
+    return by_name(
+        BacklinkDetailOut, render(view), consecutive_failures=0, checks=[], checks_total=0
+    )
+
+
+async def create(request: Request) -> Response:
+    principal = await require_api_access(request)
+    body = await read_json(request, AddBacklinkIn)
+    site_id = ids.decode("site", body.site_id)
+    if site_id is None:
+        raise NotFound(site_not_found().details, field="site_id")
+    backlink, position = await monitored_links.add_backlink(
+        request.app.state.ports.monitoring,
+        account_id=principal.account_id,
+        plan=principal.plan,
+        site_id=site_id,
+        source_url=body.source_url,
+    )
+    if await settle(request, position):
+        return json_response(await _detail(request, principal.account_id, backlink.id), 201)
+    return json_response(_as_added(backlink), 201)
+
+
+async def recheck(request: Request) -> Response:
+    principal = await require_api_access(request)
+    backlink_id = backlink_id_of(request)
+    plan = principal.plan
+    await per_account(
+        request,
+        principal.account_id,
+        "recheck",
+        limit=plan.rechecks_per_hour,
+        window_s=3600,
+        refusal=f"The {plan.name} plan allows {plan.rechecks_per_hour} re-checks per hour.",
+    )
+    asked = await monitored_links.request_recheck(
+        request.app.state.ports.monitoring, principal.account_id, backlink_id
+    )
+    details = (
+        "A worker fetches the page now; GET /api/v1/backlinks/{id} shows the check "
+        "at the top of its history."
+        if asked.queued
+        else "A re-check of this backlink was already asked for in this window; it is "
+        "queued or done (see GET /api/v1/backlinks/{id})."
+    )
+    out = RecheckOut(ids.encode("bl", backlink_id), asked.queued, asked.window_ends_at, details)
+    return json_response(out, 202)

@@ -33,7 +33,8 @@ def _tiers(counter: Counter[str]) -> list[TierCount]:
     return [TierCount(t, counter[t]) for t in DR_TIERS]
 
 
-async def coverage(request: Request) -> Response:
+async def read_coverage(request: Request) -> Coverage:
+    """The catalogue's coverage: the JSON below and the public coverage page."""
     rows = await request.app.state.ports.listings.coverage()
     overall: Counter[str] = Counter()
     per_category: dict[str, Counter[str]] = {}
@@ -41,15 +42,18 @@ async def coverage(request: Request) -> Response:
         tier = dr_tier(domain_rating)
         overall[tier] += count
         per_category.setdefault(category, Counter())[tier] += count
-    body = Coverage(
+    return Coverage(
         total=sum(overall.values()),
         categories=[
             CategoryCoverage(c, sum(t.values()), _tiers(t)) for c, t in sorted(per_category.items())
         ],
         dr_tiers=_tiers(overall),
     )
+
+
+async def coverage(request: Request) -> Response:
     return Response(
-        msgspec.json.encode(body),
+        msgspec.json.encode(await read_coverage(request)),
         media_type="application/json",
         headers={"Cache-Control": "public, max-age=60"},
     )

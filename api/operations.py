@@ -23,6 +23,7 @@ from api import (
     job_stream,
     jobs,
     openapi,
+    public,
     reports,
     sessions,
     sites,
@@ -32,13 +33,14 @@ from api import (
 )
 from api.api_keys import ApiKeyOut, CreateApiKeyIn, CreatedApiKeyOut
 from api.audit import AuditEntryOut
-from api.backlinks import BacklinkOut
+from api.backlinks import AddBacklinkIn, BacklinkDetailOut, BacklinkOut, RecheckOut
 from api.checker import CheckBacklinksBody
 from api.coverage import Coverage
 from api.directories import DirectoryOut
 from api.idempotency import Endpoint
 from api.jobs import CreateJobIn, EventOut, JobOut
 from api.pagination import Page
+from api.public import DeliveryExamples, QualityTiers
 from api.queries import (
     AsOf,
     AuditQuery,
@@ -148,6 +150,25 @@ OPERATIONS: tuple[Operation, ...] = (
         coverage.coverage,
         "Catalogue coverage by category and DR tier",
         answer=Coverage,
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/quality-tiers",
+        public.quality_json,
+        "How directories perform in aggregate per DR tier and category: acceptance rate, "
+        "time to a live listing, dofollow share (a group of fewer than 3 directories or 10 "
+        "outcomes shows no figure)",
+        answer=QualityTiers,
+        access=OPEN,
+    ),
+    Operation(
+        GET,
+        "/api/v1/public/delivery-examples",
+        public.examples_json,
+        "Delivery examples: verified listings chosen by the operator, anonymised (no "
+        "directory, no customer; URLs are placeholders), with what their last check showed",
+        answer=DeliveryExamples,
         access=OPEN,
     ),
     Operation(
@@ -324,6 +345,43 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[BacklinkOut],
         query=BacklinksQuery,
         csv=True,
+    ),
+    Operation(
+        POST,
+        "/api/v1/backlinks",
+        backlinks.create,
+        "Monitor a link you already have: pending until its first check, which a worker "
+        "runs at once; then re-checked on the same schedule as backlinks found by jobs",
+        201,
+        AddBacklinkIn,
+        BacklinkDetailOut,
+        errors=((CONFLICT, "This page is already monitored for the site"),),
+        codes=(
+            (CONFLICT, "backlink_exists"),
+            ("422", "invalid_url"),
+            ("422", "blocked_address"),
+            ("422", "monitor_limit_reached"),
+        ),
+    ),
+    Operation(
+        GET,
+        "/api/v1/backlinks/{backlink_id}",
+        backlinks.show,
+        "Read a backlink and its newest 100 checks (newest first: when, status, outcome, "
+        "what changed; checks_total counts them all)",
+        answer=BacklinkDetailOut,
+    ),
+    Operation(
+        POST,
+        "/api/v1/backlinks/{backlink_id}/recheck",
+        backlinks.recheck,
+        "Re-check a backlink now: a worker fetches its page within seconds (queued once "
+        "per 5-minute window; asking again in it changes nothing)",
+        202,
+        None,
+        RecheckOut,
+        errors=(("429", "Rate limited: the plan's re-checks per hour"),),
+        codes=(("429", "rate_limited"),),
     ),
     Operation(
         POST,

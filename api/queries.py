@@ -2,7 +2,7 @@
 `query_of` decodes a request's query string into it — the one way every route reads its
 query, and (through `parameters`) what the OpenAPI document says of it.
 
-The query string arrives cleaned by `api.middleware.QueryText`: an empty parameter is
+The query string arrives cleaned by `api.middleware.Edge`: an empty parameter is
 absent, and NUL is refused. A repeated parameter counts with its last value. A value the
 struct does not allow is 422 `validation_failed` naming the parameter.
 
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from adapters.directories import SORTS
 from api.errors import ApiError
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Seq, decode_cursor
-from domain.backlink import LIVE, LOST
+from domain.backlink import STATUSES
 from domain.job import JOB_STATUSES
 from domain.link_types import LINK_TYPES
 
@@ -59,7 +59,7 @@ class JobsQuery(Paged, frozen=True, kw_only=True):
 
 class BacklinksQuery(Paged, frozen=True, kw_only=True):
     site_id: SiteId | None = None
-    status: Literal[LIVE, LOST] | None = None  # type: ignore[valid-type]
+    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
     link_type: Literal[LINK_TYPES] | None = None  # type: ignore[valid-type]
     # read by `api.csv_export.wants_csv`, like `Accept: text/csv`; declared for the document
     format: (

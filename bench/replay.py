@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import asyncpg
+import msgspec
 from eventsourcing.persistence import StoredEvent
 
 from adapters.event_store import EVENTS_TABLE
@@ -34,7 +35,7 @@ from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from bench.common import drop_database, fresh_database
 from domain.account import Account
 from domain.api_key import ApiKey
-from domain.backlink import Backlink, Evidence
+from domain.backlink import FOUND, LIVE, LOST, MISSING, Backlink, Evidence
 from domain.job import Job, JobStatus, Task, TaskStatus
 from domain.quota import Quota
 from domain.site import Site
@@ -112,6 +113,7 @@ def story() -> tuple[list[Any], list[uuid.UUID]]:
         200,
         True,
     )
+    gone = msgspec.structs.replace(evidence, has_link=False)
     for _ in range(4):
         job = new_id()
         directories = list(range(1, 11))
@@ -147,13 +149,26 @@ def story() -> tuple[list[Any], list[uuid.UUID]]:
                 directory_id=d,
                 job_id=job,
                 evidence=evidence,
+                page_url=None,
             )
-            add(Backlink.Checked, backlink, evidence=evidence)
-            if d % 3 == 0:
-                add(Backlink.Lost, backlink, evidence=evidence)
-                add(Backlink.Recovered, backlink, evidence=evidence)
+            add(Backlink.Checked, backlink, **check(evidence, LIVE, FOUND, 0))
+            if d % 3 == 0:  # lost after two misses in a row, then recovered
+                add(Backlink.Checked, backlink, **check(gone, LIVE, MISSING, 1))
+                add(Backlink.Lost, backlink, **check(gone, LOST, MISSING, 2))
+                add(Backlink.Recovered, backlink, **check(evidence, LIVE, FOUND, 0))
         add(Job.Finished, job, status=JobStatus.COMPLETED)
     return out, ids
+
+
+def check(evidence: Evidence, status: str, outcome: str, failures: int) -> dict[str, Any]:
+    """The fields of a backlink check event (`domain.backlink.Backlink.CheckRecorded`)."""
+    return {
+        "evidence": evidence,
+        "status": status,
+        "outcome": outcome,
+        "failures": failures,
+        "changes": [],
+    }
 
 
 async def write_log(conn: asyncpg.Connection, total: int) -> int:

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 from domain.backlink_evidence import Inspection
 from domain.credentials import CredentialRecord
 from domain.directory import Directory
+from domain.showcase import ExampleChoice, ExampleFacts
 from domain.site import SiteFacts
 
 A = TypeVar("A", bound=Aggregate)
@@ -66,6 +67,7 @@ class PlanLimits(Protocol):
     monthly_submissions: int
     dr_cap: int | None
     max_sites: int
+    monitored_links: int
 
 
 class PasswordHasher(Protocol):
@@ -322,4 +324,60 @@ class DeliveryPorts:
     outbox: WebhookOutbox
     poster: WebhookPoster
     sealer: SecretSealer
+    clock: Clock
+
+
+class MonitoredLinks(Protocol):
+    """What the read model knows of an account's monitored backlinks."""
+
+    async def count(self, account_id: UUID) -> int: ...
+
+    async def on_page(self, site_id: UUID, page_url: str) -> UUID | None:
+        """The backlink of `site_id` whose page is `page_url` (found or added), if any."""
+        ...
+
+
+class ExampleChoices(Protocol):
+    """The operator's choice of delivery examples (`domain.showcase`)."""
+
+    async def add(
+        self, backlink_id: UUID, note: str | None, added_by: str, at: datetime
+    ) -> ExampleChoice:
+        """Record the choice; raise `DuplicateExample` when the
+        backlink is shown already."""
+        ...
+
+    async def remove(self, example_id: UUID, removed_by: str, at: datetime) -> ExampleChoice:
+        """Mark the choice removed (kept for the audit); raise `UnknownExample` when there
+        is no such example shown."""
+        ...
+
+    async def facts(self) -> list[ExampleFacts]:
+        """Every example chosen and not removed, newest choice first."""
+        ...
+
+
+class CatalogueEntries(Protocol):
+    async def every(self) -> list[Directory]:
+        """Every directory of the catalogue, paused ones too."""
+        ...
+
+
+@dataclass(frozen=True)
+class MonitorPorts:
+    """What the monitoring services take (the web side: add, ask for a re-check)."""
+
+    repository: Repository
+    urls: UrlGuard
+    links: MonitoredLinks
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class ShowcasePorts:
+    """What the delivery-example services take."""
+
+    repository: Repository
+    choices: ExampleChoices
+    catalogue: CatalogueEntries
     clock: Clock

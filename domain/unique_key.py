@@ -19,6 +19,8 @@ from domain.aggregate import Aggregate
 
 EMAIL = "email"
 API_KEY_HASH = "api_key_hash"
+#: the n-th backlink an account added to monitoring ("<account hex>:<n>")
+MONITOR_SLOT = "monitor_slot"
 
 
 def unique_key_id(kind: str, value: str) -> UUID:

@@ -1,4 +1,8 @@
-"""Read model: backlinks with their latest evidence (`GET /backlinks`, CSV, reports)."""
+"""Read model: backlinks with their latest evidence (`GET /backlinks`, CSV, reports).
+
+A backlink added to monitoring (`Backlink.Added`) has no job and no directory (NULL), is
+`pending` until its first check, and its `first_seen_at` / `last_checked_at` are when it
+was added until that check."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import asyncpg
 import msgspec
 from eventsourcing.utils import get_topic
 
-from domain.backlink import LIVE, LOST, Backlink, Evidence
+from domain.backlink import LIVE, LOST, PENDING, Backlink, Evidence
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
@@ -20,15 +24,22 @@ class BacklinksProjection:
     tables = ("backlinks",)
     topics = tuple(
         get_topic(c)
-        for c in (Backlink.Discovered, Backlink.Checked, Backlink.Lost, Backlink.Recovered)
+        for c in (
+            Backlink.Discovered,
+            Backlink.Added,
+            Backlink.Checked,
+            Backlink.Lost,
+            Backlink.Recovered,
+            Backlink.BecameUnreachable,
+        )
     )
     ddl = (
         """CREATE TABLE IF NOT EXISTS backlinks (
             id uuid PRIMARY KEY,
             account_id uuid NOT NULL,
             site_id uuid NOT NULL,
-            directory_id integer NOT NULL,
-            job_id uuid NOT NULL,
+            directory_id integer,
+            job_id uuid,
             source_url text NOT NULL,
             target_url text,
             anchor_text text,
@@ -45,24 +56,28 @@ class BacklinksProjection:
         # the re-check cron looks at live and lost links alike (a lost one may return)
         "DROP INDEX IF EXISTS backlinks_live",
         "CREATE INDEX IF NOT EXISTS backlinks_last_checked ON backlinks (last_checked_at)",
+        # backlinks added to monitoring have neither (tables made before them had NOT NULL)
+        "ALTER TABLE backlinks ALTER COLUMN directory_id DROP NOT NULL",
+        "ALTER TABLE backlinks ALTER COLUMN job_id DROP NOT NULL",
+        # duplicate check of `POST /backlinks` (same site and page)
+        "CREATE INDEX IF NOT EXISTS backlinks_site_source ON backlinks (site_id, source_url)",
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        if isinstance(event, Backlink.Discovered):
-            row = _discovered(event, notification_id)
+        if isinstance(event, Backlink.Discovered | Backlink.Added):
+            row = _created(event, notification_id)
             await insert(conn, "backlinks", [row], account_id=event.account_id)
             return
-        status = _new_status(event)
         await conn.execute(
-            f"""UPDATE backlinks SET last_checked_at = $2,
-                   status = coalesce($3, status),
-                   lost_at = CASE WHEN $3 = 'lost' THEN $2 WHEN $3 = 'live' THEN NULL
+            f"""UPDATE backlinks SET last_checked_at = $2, status = $3,
+                   lost_at = CASE WHEN $4 THEN $2 WHEN $3 IS DISTINCT FROM 'lost' THEN NULL
                                   ELSE lost_at END,
                    {_SET_EVIDENCE}
                WHERE id = $1""",
             event.originator_id,
             event.timestamp,
-            status,
+            event.status,
+            isinstance(event, Backlink.Lost),
             *_evidence(event).values(),
         )
 
@@ -72,21 +87,20 @@ class BacklinksProjection:
         await rows.load(conn, {(e.originator_id,) for e, _ in events})
         for event, notification_id in events:
             key = (event.originator_id,)
-            if isinstance(event, Backlink.Discovered):
-                row = _discovered(event, notification_id)
+            if isinstance(event, Backlink.Discovered | Backlink.Added):
+                row = _created(event, notification_id)
                 rows.insert(as_columns(row, account_id=event.account_id))
                 continue
-            status = _new_status(event)
             row = rows.get(key)
             lost_at = row and row["lost_at"]
-            if status == LOST:
+            if isinstance(event, Backlink.Lost):
                 lost_at = event.timestamp
-            elif status == LIVE:
+            elif event.status != LOST:
                 lost_at = None
             rows.update(
                 key,
                 last_checked_at=event.timestamp,
-                status=status or (row and row["status"]),
+                status=event.status,
                 lost_at=lost_at,
                 **_evidence(event),
             )
@@ -99,8 +113,8 @@ class BacklinkView(msgspec.Struct, frozen=True):
 
     id: UUID
     site_id: UUID
-    directory_id: int
-    job_id: UUID
+    directory_id: int | None
+    job_id: UUID | None
     source_url: str
     target_url: str | None
     anchor_text: str | None
@@ -120,33 +134,32 @@ class BacklinkRow(BacklinkView, frozen=True):
     seq: int
 
 
-#: what each check rewrites: the columns the evidence carries, from $4 on
+#: what each check rewrites: the columns the evidence carries, from $5 on
 _EVIDENCE = [n for n in BacklinkView.__struct_fields__ if n in Evidence.__struct_fields__]
 _SET_EVIDENCE = ", ".join(
-    f"{n} = {placeholder(BacklinkView, n, i)}" for i, n in enumerate(_EVIDENCE, start=4)
+    f"{n} = {placeholder(BacklinkView, n, i)}" for i, n in enumerate(_EVIDENCE, start=5)
 )
 
 
-def _discovered(event: Backlink.Discovered, notification_id: int) -> BacklinkRow:
-    """The row a discovery creates (both apply paths)."""
+def _created(event: Backlink.Discovered | Backlink.Added, notification_id: int) -> BacklinkRow:
+    """The row a discovery or an addition creates (both apply paths)."""
+    if isinstance(event, Backlink.Added):
+        evidence = Evidence(source_url=event.page_url, has_link=False)
+        found: dict[str, Any] = {"directory_id": None, "job_id": None, "status": PENDING}
+    else:
+        evidence = event.evidence
+        found = {"directory_id": event.directory_id, "job_id": event.job_id, "status": LIVE}
     return by_name(
         BacklinkRow,
-        event.evidence,
+        evidence,
         id=event.originator_id,
         site_id=event.site_id,
-        directory_id=event.directory_id,
-        job_id=event.job_id,
-        status=LIVE,
         first_seen_at=event.timestamp,
         last_checked_at=event.timestamp,
         lost_at=None,
         seq=notification_id,
+        **found,
     )
-
-
-def _new_status(event: Any) -> str | None:
-    """The status a later event sets: lost or live, None for a check (kept)."""
-    return {Backlink.Lost: LOST, Backlink.Recovered: LIVE}.get(type(event))
 
 
 def _evidence(event: Any) -> dict[str, Any]:
@@ -177,3 +190,13 @@ async def list_backlinks(
         limit,
     )
     return [convert(r, BacklinkRow) for r in rows]
+
+
+async def get_backlink(conn: Any, account_id: UUID, backlink_id: UUID) -> BacklinkRow | None:
+    """The account's backlink (None for another account's, as for an unknown one)."""
+    row = await conn.fetchrow(
+        f"SELECT {columns(BacklinkRow)} FROM backlinks WHERE id = $1 AND account_id = $2",
+        backlink_id,
+        account_id,
+    )
+    return convert(row, BacklinkRow) if row else None

@@ -2,7 +2,9 @@
 
 * `Job.Created` → `run_job`;
 * `Job.TaskRetryScheduled` → `submit_task` again, after the retry back-off;
-* `Job.TaskSubmitted` → `verify_listing`, deferred until the first look.
+* `Job.TaskSubmitted` → `verify_listing`, deferred until the first look;
+* `Backlink.Added` → `recheck_backlink` at once (its first check; the re-check cron takes
+  it from there), and `Backlink.RecheckRequested` → `recheck_backlink` at once.
 
 When is the domain's (`domain.task_schedule`). arq job ids are derived from the event
 (`adapters.queue_ids`), so a batch replayed after a crash enqueues nothing twice. Workers
@@ -19,6 +21,7 @@ from eventsourcing.utils import get_topic
 
 from adapters import queue_ids
 from adapters.queue import TaskQueue
+from domain.backlink import Backlink
 from domain.job import Job
 from domain.task_schedule import first_look, retry_delay
 
@@ -27,7 +30,16 @@ class Dispatcher:
     name = "dispatcher"
     tables: tuple[str, ...] = ()
     ddl: tuple[str, ...] = ()
-    topics = tuple(get_topic(c) for c in (Job.Created, Job.TaskRetryScheduled, Job.TaskSubmitted))
+    topics = tuple(
+        get_topic(c)
+        for c in (
+            Job.Created,
+            Job.TaskRetryScheduled,
+            Job.TaskSubmitted,
+            Backlink.Added,
+            Backlink.RecheckRequested,
+        )
+    )
 
     def __init__(self, queue: TaskQueue | None):
         """`queue`: None for a dispatcher that is only listed (its name and tracking
@@ -45,6 +57,15 @@ class Dispatcher:
             await self._queue.close()
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+        if isinstance(event, Backlink.Added | Backlink.RecheckRequested):
+            backlink_id = event.originator_id
+            arq_id = (
+                queue_ids.first_check(backlink_id)
+                if isinstance(event, Backlink.Added)
+                else queue_ids.recheck_now(backlink_id, event.window)
+            )
+            await self.queue.enqueue("recheck_backlink", backlink_id.hex, job_id=arq_id)
+            return
         job_id = event.originator_id
         job = job_id.hex
         if isinstance(event, Job.Created):

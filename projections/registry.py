@@ -6,6 +6,7 @@ from adapters.queue import TaskQueue
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.audit import AuditProjection
+from projections.backlink_checks import BacklinkChecksProjection
 from projections.backlinks import BacklinksProjection
 from projections.base import Projection
 from projections.dispatcher import Dispatcher
@@ -24,6 +25,7 @@ def read_models() -> list[Projection]:
         JobsProjection(),
         UsageProjection(),
         BacklinksProjection(),
+        BacklinkChecksProjection(),
         AuditProjection(),
         ReportsProjection(),
     ]

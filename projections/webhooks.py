@@ -14,7 +14,10 @@ Which domain events are which webhook events:
 * `Backlink.Lost` / `Backlink.Recovered` → `backlink.lost` / `backlink.recovered`.
 
 Jobs' and backlinks' later events do not carry the account, so `webhook_owners` keeps
-which account each job and backlink belongs to (from `Job.Created`, `Backlink.Discovered`).
+which account each job and backlink belongs to (from `Job.Created`, `Backlink.Discovered`,
+`Backlink.Added`). A backlink records `Lost` and `Recovered` only on the transition
+(`domain.backlink`: a check that keeps it lost is a `Checked`), so each transition makes
+one delivery per webhook.
 
 Like the dispatcher, this projection is not a rebuildable read model: its effect is what
 was sent. It is listed beside the dispatcher, not in `read_models()`, and declares no
@@ -132,6 +135,7 @@ class WebhooksProjection:
             Job.Finished,
             Job.TaskVerified,
             Backlink.Discovered,
+            Backlink.Added,
             Backlink.Lost,
             Backlink.Recovered,
         )
@@ -170,7 +174,7 @@ class WebhooksProjection:
                 event.timestamp,
                 event.timestamp + DELIVERY_WINDOW,
             )
-        elif isinstance(event, Job.Created | Backlink.Discovered):
+        elif isinstance(event, Job.Created | Backlink.Discovered | Backlink.Added):
             await conn.execute(
                 """INSERT INTO webhook_owners (id, account_id, site_id) VALUES ($1, $2, $3)
                    ON CONFLICT (id) DO NOTHING""",

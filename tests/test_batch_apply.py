@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from domain.account import Account
 from domain.api_key import ApiKey
-from domain.backlink import Backlink, Evidence
+from domain.backlink import OUTCOMES, STATUSES, Backlink, Change, Evidence
 from domain.job import Job, JobStatus, Task, TaskError, TaskStatus
 from domain.quota import Quota
 from domain.site import Site
@@ -209,8 +209,9 @@ def backlinks(g: Gen) -> Any:
         rel_attributes=[g.text() for _ in range(r.randint(0, 2))],
         http_status=g.maybe(r.choice([200, 404, 500])),
         indexable=r.random() < 0.5,
+        error=g.maybe(r.choice(["timeout", g.text()])),
     )
-    kind = r.choice(["discovered", "checked", "lost", "recovered"])
+    kind = r.choice(["discovered", "added", "checked", "lost", "recovered", "unreachable"])
     if kind == "discovered":
         return g.event(
             Backlink.Discovered,
@@ -220,8 +221,34 @@ def backlinks(g: Gen) -> Any:
             job_id=uuid.uuid4(),
             evidence=evidence,
         )
-    cls = {"checked": Backlink.Checked, "lost": Backlink.Lost, "recovered": Backlink.Recovered}
-    return g.event(cls[kind], evidence=evidence)
+    if kind == "added":
+        return g.event(
+            Backlink.Added,
+            account_id=uuid.uuid4(),
+            site_id=uuid.uuid4(),
+            page_url=f"https://page/{g.text()}",
+        )
+    cls = {
+        "checked": Backlink.Checked,
+        "lost": Backlink.Lost,
+        "recovered": Backlink.Recovered,
+        "unreachable": Backlink.BecameUnreachable,
+    }
+    return g.event(
+        cls[kind],
+        evidence=evidence,
+        status=r.choice(STATUSES),
+        outcome=r.choice(OUTCOMES),
+        failures=r.randint(0, 3),
+        changes=[Change(g.text(), r.choice([None, 200, True, g.text()]), [g.text()])],
+    )
+
+
+def backlink_checks(g: Gen) -> Any:
+    """The backlinks' events that `backlink_checks` subscribes to (an addition is no check)."""
+    while isinstance(event := backlinks(g), Backlink.Added):
+        pass
+    return event
 
 
 def reports(g: Gen) -> Any:
@@ -249,6 +276,7 @@ GENERATORS: dict[str, Callable[[Gen], Any]] = {
     "jobs": jobs,
     "usage": usage,
     "backlinks": backlinks,
+    "backlink_checks": backlink_checks,
     "reports": reports,
 }
 PROJECTIONS = {p.name: p for p in read_models()}

@@ -7,12 +7,14 @@ import uuid
 
 import asyncpg
 
+from domain.backlink import Backlink
 from domain.services import delivery, jobs, monitoring, sites, verification
 from domain.services.delivery import Failed, RetryLater, Submitted
+from domain.services.retry import change
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, rebuild, wait_for
 from tests.support import Limits, job_ports, new_site, site_ports
-from tests.test_backlink_aggregate import GONE, LINKED
+from tests.test_backlink_aggregate import GONE, LINKED, TIMEOUT
 
 
 async def table_contents(conn: asyncpg.Connection, table: str) -> list[tuple]:
@@ -51,7 +53,14 @@ async def exercise_every_event(repo, catalogue) -> uuid.UUID:
     await delivery.record_outcome(repo, running.id, 4, Submitted(None))
     backlink = await verification.record_listing_found(repo, running.id, 1, LINKED)
     await verification.record_listing_not_found(repo, running.id, 4, "not after 14 days")
-    await monitoring.record_recheck(repo, backlink.id, GONE)
+    for seen in (GONE, TIMEOUT, GONE, LINKED):  # unreachable, lost, recovered
+        await monitoring.record_recheck(repo, backlink.id, seen)
+    # a link added to monitoring: no job, no directory; a re-check asked for
+    added = Backlink.add(account, site.id, "https://page.example/links")
+    await repo.save(added)
+    for seen in (TIMEOUT, LINKED):
+        await monitoring.record_recheck(repo, added.id, seen)
+    await change(repo, Backlink, added.id, lambda b: b.request_recheck(1))
     # canceled while a task was in flight, whose attempt then failed transiently
     in_flight = await job([2, 3])
     await delivery.begin_submission(repo, in_flight.id, 2)
@@ -76,7 +85,11 @@ async def test_rebuilding_each_read_model_equals_the_live_one(infra, settings, c
         live = {t: await table_contents(conn, t) for p in projections for t in p.tables}
         usage = live["usage"][0]
         assert (usage[3], usage[4]) == (2, 0)  # used, reserved
-        assert [r[12] for r in live["backlinks"]] == ["lost"]
+        assert sorted(r[12] for r in live["backlinks"]) == ["live", "live"]
+        events = sorted(r[4] for r in live["backlink_checks"])
+        found = ["Discovered", "Checked", "BecameUnreachable", "Lost", "Recovered"]
+        added = ["BecameUnreachable", "Checked"]
+        assert events == sorted([*found, *added])
         tasks = {(r[2], r[4], r[5]) for r in live["job_tasks"] if r[0] == running}
         assert tasks == {(1, "verified", 1), (2, "failed", 2), (4, "failed", 1)}
         assert {r[0]: r[3] for r in live["jobs"]}[running] == "completed"

@@ -159,7 +159,10 @@ async def lose_backlinks(server, infra, tokens, n: int = 1) -> list[Backlink]:
             job_id=uuid.uuid4(),
             evidence=Evidence(source_url=f"https://dir.example/{i}", has_link=True),
         )
-        link.record_check(Evidence(source_url=f"https://dir.example/{i}", has_link=False))
+        for _ in range(2):  # lost after two misses in a row
+            link.record_check(
+                Evidence(source_url=f"https://dir.example/{i}", has_link=False, http_status=200)
+            )
         links.append(link)
     await settled(server, infra, await infra.repository.save(*links))
     return links

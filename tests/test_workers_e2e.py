@@ -312,14 +312,25 @@ async def test_a_backlink_turns_lost_when_the_link_goes_and_live_when_it_returns
         RedisSettings.from_dsn(settings.redis_url), default_queue_name=settings.queue_name
     )
     try:
-        for action, expected in (("drop", "lost"), ("restore", "live")):
+        # lost only after two misses in a row; one good check makes it live again
+        for action, expected, checks in (("drop", "lost", 2), ("restore", "live", 1)):
             async with api.http.post(f"{sandbox.base}/_control/saas-hub/{action}/{domain}"):
                 pass
-            await queue.enqueue_job(
-                "recheck_backlink",
-                found["id"].removeprefix("bl_"),
-                _job_id=f"test-recheck:{action}:{uuid.uuid4().hex}",
-            )
+            for _ in range(checks):
+                before = (await get(api, tokens, f"/api/v1/backlinks/{found['id']}"))[
+                    "checks_total"
+                ]
+                await queue.enqueue_job(
+                    "recheck_backlink",
+                    found["id"].removeprefix("bl_"),
+                    _job_id=f"test-recheck:{action}:{uuid.uuid4().hex}",
+                )
+
+                async def checked(before=before):
+                    shown = await get(api, tokens, f"/api/v1/backlinks/{found['id']}")
+                    return shown if shown["checks_total"] > before else None
+
+                await eventually(checked, timeout=30)
 
             async def status_is(expected=expected):
                 row = await backlink()

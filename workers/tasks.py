@@ -131,8 +131,11 @@ async def verify_listing(ctx: dict[str, Any], job_hex: str, directory_id: int, a
 
 @task_cause(CauseKind.WORKER)
 async def recheck_backlink(ctx: dict[str, Any], backlink_hex: str) -> str:
-    backlink = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
-    return backlink.status
+    """Check a backlink's page once (the cron's re-checks, an added link's first check and
+    the re-checks asked for through the API all come here)."""
+    backlink, outcome = await monitoring.recheck(_delivery(ctx), UUID(hex=backlink_hex))
+    metrics.RECHECKS.labels(outcome).inc()
+    return f"{outcome}: {backlink.status}"
 
 
 @task_cause(CauseKind.CRON)

@@ -89,12 +89,20 @@ class StoreCredentials:
 
 
 async def authenticate_access_token(ports: AuthPorts, token: str) -> Principal:
+    claims = ports.tokens.read(token, ports.clock.now())
+    return await authenticate_session(ports, claims.session_id, claims.account_id)
+
+
+async def authenticate_session(
+    ports: AuthPorts, session_id: UUID, account_id: UUID | None = None
+) -> Principal:
+    """The caller of a session, if it is still on: what an access token naming it needs,
+    and what the dashboard's session cookie needs (`account_id`: the one a token names)."""
     now = ports.clock.now()
-    claims = ports.tokens.read(token, now)
-    record = await ports.credentials.by_session(claims.session_id)
+    record = await ports.credentials.by_session(session_id)
     if record is None:
         raise InvalidToken("This access token names no session.")
-    if record.account.id != claims.account_id:
+    if account_id is not None and record.account.id != account_id:
         raise InvalidToken("This access token is not valid.")
     if record.revoked:
         raise InvalidToken("This session has ended; sign in again.")

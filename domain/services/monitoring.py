@@ -1,5 +1,6 @@
-"""Use cases of monitoring: re-check a backlink's listing page; the backlink turns `lost`
-when the link goes and `live` when it returns."""
+"""Use cases of monitoring on the workers' side: check a backlink's page and record what
+the check saw (the rules that turn checks into `live`, `unreachable` and `lost` are
+`domain.backlink`'s). Adding links and asking for a re-check are `monitored_links`'."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ async def record_recheck(repo: Repository, backlink_id: UUID, evidence: Evidence
     return await change(repo, Backlink, backlink_id, lambda b: b.record_check(evidence))
 
 
-async def recheck(d: Delivery, backlink_id: UUID) -> Backlink:
+async def recheck(d: Delivery, backlink_id: UUID) -> tuple[Backlink, str]:
+    """Check the backlink's page once; the backlink and the check's outcome."""
     backlink = await d.repo.get(backlink_id, Backlink)
     site = await d.repo.get(backlink.site_id, Site)
-    evidence = await look_for_listing(
-        d, backlink.evidence.source_url, site.domain.removeprefix("www.")
+    evidence = await look_for_listing(d, backlink.page_url, site.domain.removeprefix("www."))
+    outcomes: list[str] = []
+    saved = await change(
+        d.repo, Backlink, backlink_id, lambda b: outcomes.append(b.record_check(evidence))
     )
-    return await record_recheck(d.repo, backlink_id, evidence)
+    return saved, outcomes[-1]

@@ -101,7 +101,10 @@ def test_nested_fields_enums_limits_and_nullable_are_spelled_out() -> None:
     assert "string or null" in sites and "at most 5000 characters" in sites
     assert "each item at most 100 characters" in sites and "at most 50 items" in sites
     backlinks = section(PAGE, "get_api_v1_backlinks")
-    assert "one of &quot;live&quot;, &quot;lost&quot;" in backlinks
+    assert (
+        "one of &quot;pending&quot;, &quot;live&quot;, &quot;unreachable&quot;, &quot;lost&quot;"
+        in backlinks
+    )
     assert "≥ 1; ≤ 200" in backlinks and "Accept: text/csv" in backlinks
 
 

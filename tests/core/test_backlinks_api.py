@@ -71,7 +71,8 @@ async def discover(
 
 async def lose(api, infra, backlink_id: str, source_url: str) -> None:
     gone = Evidence(source_url, has_link=False, http_status=200, indexable=True)
-    await monitoring.record_recheck(infra.repository, ids.decode("bl", backlink_id), gone)
+    for _ in range(2):  # lost after two misses in a row
+        await monitoring.record_recheck(infra.repository, ids.decode("bl", backlink_id), gone)
     await settled(api, infra)
 
 

@@ -61,7 +61,8 @@ async def many(api, infra, agency: Client) -> dict[str, Any]:
     for chunk in (on_a[:100], on_a[100:], on_b):
         await infra.repository.save(*chunk)
     for lost in on_b[:30]:
-        lost.record_check(Evidence(lost.evidence.source_url, has_link=False, http_status=200))
+        for _ in range(2):  # lost after two misses in a row
+            lost.record_check(Evidence(lost.evidence.source_url, has_link=False, http_status=200))
     await infra.repository.save(*on_b[:30])
     await settled(api, infra)
     return {"site_a": a["id"], "site_b": b["id"]}

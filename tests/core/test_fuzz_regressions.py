@@ -9,6 +9,7 @@ import base64
 
 import pytest
 
+from domain.backlink import STATUSES
 from tests.core.client import Client, assert_error, event_count
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -185,7 +186,7 @@ async def test_the_document_types_query_parameters_and_headers_as_the_routes_rea
         "failed",
         "canceled",
     ]
-    assert params[("/api/v1/backlinks", "status")]["enum"] == ["live", "lost"]
+    assert params[("/api/v1/backlinks", "status")]["enum"] == list(STATUSES)
     assert params[("/api/v1/backlinks", "link_type")]["enum"] == [
         "dofollow",
         "nofollow",

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from api import metrics
+from api import metrics, web
 from api.app import routes
 from api.openapi import document_path
 
 
 def every_route() -> set[tuple[str, str]]:
-    """Every route but the operator's `/metrics`, which the document leaves out."""
-    operator = {route.path for route in metrics.routes() if isinstance(route, Route)}
+    """Every route but the operator's `/metrics` and the pages for people (`api.web`),
+    which the document leaves out."""
+    left_out = {
+        route.path for route in [*metrics.routes(), *web.routes()] if isinstance(route, Route)
+    }
     return {
         (method, document_path(route.path))
         for route in routes()
-        if isinstance(route, Route) and route.path not in operator
+        if isinstance(route, Route) and route.path not in left_out
         for method in route.methods or ()
         if method != "HEAD"
     }
