@@ -69,7 +69,10 @@ class JobsProjection:
         # the crons find tasks waiting for a worker (resume, expire reservations)
         "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
         f"WHERE status IN ({_WAITING})",
-        # the job streams' feed (`adapters.job_feed`): delivered when the batch commits
+    )
+    #: the job streams' feed (`adapters.job_feed`), delivered when the batch commits: on
+    #: the live table only, never on a replay's copy (a replay would wake every stream)
+    live_ddl = (
         f"""CREATE OR REPLACE FUNCTION public.backlynk_job_changed() RETURNS trigger
             LANGUAGE plpgsql AS $body$
             BEGIN
