@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 from adapters import metrics, parsing_pool
 from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
+from adapters.log_format import configure_logging
 from projections.base import all_ddl
 from projections.registry import all_projections
 
@@ -25,7 +25,7 @@ class CommandError(Exception):
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    configure_logging()
 
 
 def migrate_ddl() -> list[str]:
@@ -86,9 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if s.web_concurrency > 1:
         if s.dev:
             raise CommandError("WEB_CONCURRENCY > 1 needs the projector as its own process")
-        # each web process builds its app (api.serving) and warms its own parsing pool
+        # each web process builds its app (api.serving) and warms its own parsing pool, and
+        # listens on a socket of its own (not uvicorn's --workers: see api.serving)
+        from api.serving import run_processes
+
         os.environ.update(given)
-        uvicorn.run("api.serving:app", factory=True, workers=s.web_concurrency, **options)
+        run_processes("api.serving:app", s.web_concurrency, {**options, "factory": True})
         return
     app = create_app(s)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception

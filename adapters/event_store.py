@@ -58,52 +58,39 @@ SCHEMA = [
 
 # One round trip per flush: the lock, the insert, the optimistic-concurrency check and the
 # NOTIFY run server-side in one statement (its implicit transaction holds the lock until
-# commit). The common case is one plain INSERT; only when it hits an existing
-# (originator_id, version) does the block roll back and the batches holding such a key get
-# left out (the caller sees which by the rows returned). Rows are collected before they are
-# returned, so a failed attempt never leaks a row into the result. The NOTIFY is delivered
-# at commit, as in eventsourcing's own function, and only when something was written.
+# commit). Under the lock nothing else writes, so a primary-key probe per key finds every
+# clash before the insert, and the batches holding one are left out (the caller sees
+# which by the rows returned): no exception block, whose subtransaction every append
+# paid for the rare conflict. The NOTIFY is delivered at commit, as in eventsourcing's own
+# function, and only when something was written.
 _APPEND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION public.backlynk_append(
     ids uuid[], versions bigint[], topics text[], states bytea[], batches int[])
 RETURNS TABLE(originator_id uuid, originator_version bigint, notification_id bigint)
 LANGUAGE plpgsql AS $body$
 DECLARE
-    conflicted int[] := '{{}}';
+    conflicted int[];
     w_ids uuid[];
     w_versions bigint[];
     w_notes bigint[];
 BEGIN
     LOCK TABLE public.{EVENTS_TABLE} IN EXCLUSIVE MODE;
-    BEGIN
-        WITH w AS (
-            INSERT INTO public.{EVENTS_TABLE} AS t
-                (originator_id, originator_version, topic, state)
-            SELECT k.id, k.v, k.t, k.s
-              FROM unnest(ids, versions, topics, states) WITH ORDINALITY AS k(id, v, t, s, o)
-             ORDER BY k.o
-            RETURNING t.originator_id, t.originator_version, t.notification_id)
-        SELECT array_agg(w.originator_id), array_agg(w.originator_version),
-               array_agg(w.notification_id)
-          INTO w_ids, w_versions, w_notes FROM w;
-    EXCEPTION WHEN unique_violation THEN
-        -- LATERAL ... LIMIT 1: a primary-key probe per key, whatever the table's size
-        SELECT coalesce(array_agg(DISTINCT k.b), '{{}}') INTO conflicted
-          FROM unnest(ids, versions, batches) AS k(id, v, b)
-          CROSS JOIN LATERAL (SELECT 1 FROM public.{EVENTS_TABLE} e
-             WHERE e.originator_id = k.id AND e.originator_version = k.v LIMIT 1) AS hit;
-        WITH w AS (
-            INSERT INTO public.{EVENTS_TABLE} AS t
-                (originator_id, originator_version, topic, state)
-            SELECT k.id, k.v, k.t, k.s
-              FROM unnest(ids, versions, topics, states, batches)
-                   WITH ORDINALITY AS k(id, v, t, s, b, o)
-             WHERE NOT (k.b = ANY(conflicted)) ORDER BY k.o
-            RETURNING t.originator_id, t.originator_version, t.notification_id)
-        SELECT array_agg(w.originator_id), array_agg(w.originator_version),
-               array_agg(w.notification_id)
-          INTO w_ids, w_versions, w_notes FROM w;
-    END;
+    -- LATERAL ... LIMIT 1: a primary-key probe per key, whatever the table's size
+    SELECT coalesce(array_agg(DISTINCT k.b), '{{}}') INTO conflicted
+      FROM unnest(ids, versions, batches) AS k(id, v, b)
+      CROSS JOIN LATERAL (SELECT 1 FROM public.{EVENTS_TABLE} e
+         WHERE e.originator_id = k.id AND e.originator_version = k.v LIMIT 1) AS hit;
+    WITH w AS (
+        INSERT INTO public.{EVENTS_TABLE} AS t
+            (originator_id, originator_version, topic, state)
+        SELECT k.id, k.v, k.t, k.s
+          FROM unnest(ids, versions, topics, states, batches)
+               WITH ORDINALITY AS k(id, v, t, s, b, o)
+         WHERE NOT (k.b = ANY(conflicted)) ORDER BY k.o
+        RETURNING t.originator_id, t.originator_version, t.notification_id)
+    SELECT array_agg(w.originator_id), array_agg(w.originator_version),
+           array_agg(w.notification_id)
+      INTO w_ids, w_versions, w_notes FROM w;
     IF cardinality(w_notes) > 0 THEN
         NOTIFY {CHANNEL};
     END IF;

@@ -30,6 +30,8 @@ from domain.ports import AccessClaims, RefreshClaims
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 _REQUIRED = ["exp", "iat", "sub", "jti", "sid"]
+#: verified tokens remembered per process (all forgotten when full: ~2.5 MB at most)
+MAX_VERIFIED = 10_000
 
 
 class JwtAccessTokens:
@@ -42,6 +44,10 @@ class JwtAccessTokens:
         self._ttl = ttl
         self._leeway = leeway
         self.expires_in = int(ttl.total_seconds())
+        #: tokens whose signature and claims were verified -> their claims: a token comes
+        #: back with every request it authenticates, and what it says never changes (the
+        #: times are checked on every read; what the session says is the cache's business)
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue(self, account_id: uuid.UUID, session_id: uuid.UUID, now: datetime) -> str:
         claims = {
@@ -54,6 +60,22 @@ class JwtAccessTokens:
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def read(self, token: str, now: datetime) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token, now)
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[token] = claims
+        # checked here against our clock rather than by pyjwt against the system's, so
+        # that expiry follows the one clock the rest of the service uses
+        if claims.issued_at > now + timedelta(seconds=self._leeway):
+            raise InvalidToken("This access token is not valid yet.")
+        if now >= claims.expires_at + timedelta(seconds=self._leeway):
+            raise TokenExpired("This access token has expired; refresh it or sign in again.")
+        return claims
+
+    def _verify(self, token: str, now: datetime) -> AccessClaims:
+        """The signature and the claims, once per token (times unchecked)."""
         try:
             claims = jwt.decode(
                 token,
@@ -72,12 +94,6 @@ class JwtAccessTokens:
             raise InvalidToken("This access token is not valid.") from None
         if account_id is None:
             raise InvalidToken("This access token is not valid.")
-        # checked here against our clock rather than by pyjwt against the system's, so
-        # that expiry follows the one clock the rest of the service uses
-        if issued_at > now + timedelta(seconds=self._leeway):
-            raise InvalidToken("This access token is not valid yet.")
-        if now >= expires_at + timedelta(seconds=self._leeway):
-            raise TokenExpired("This access token has expired; refresh it or sign in again.")
         return AccessClaims(account_id, session_id, str(claims["jti"]), issued_at, expires_at)
 
 

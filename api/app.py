@@ -22,7 +22,7 @@ from api import metrics, openapi, web
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
-from api.middleware import OptionalTrailingSlash, QueryText, RequestContext, SecurityHeaders
+from api.middleware import Edge
 from api.operations import OPERATIONS, Operation
 from domain.errors import DomainError
 from projections.base import Projection
@@ -138,11 +138,7 @@ def create_app(
         routes=routes(),
         middleware=[
             # the inline scripts and styles of every page, hashed at start-up
-            Middleware(SecurityHeaders, html_policy([*page_sources(), docs_page])),
-            Middleware(RequestContext),
-            Middleware(OptionalTrailingSlash),
-            Middleware(QueryText),
-            Middleware(metrics.RequestMetrics),  # innermost: sees the matched route
+            Middleware(Edge, html_policy([*page_sources(), docs_page])),
         ],
         exception_handlers={
             HTTPException: _http_exception,

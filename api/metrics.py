@@ -1,4 +1,4 @@
-"""`/metrics` for Prometheus, and the middleware that counts every request.
+"""`/metrics` for Prometheus, and the count of every request (`count_request`).
 
 The route stays outside `/api/v1` and the OpenAPI document: it is the operator's, not the
 customers'. Without `BACKLYNK_METRICS_TOKEN` it answers 404 like any unknown path; with
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -20,7 +21,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from adapters import metrics
 from api.errors import error_response
@@ -32,34 +33,26 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 SOURCE_TIMEOUT = 2.0
 
 
-class RequestMetrics:
-    """Innermost layer: counts each request under the template of the route Starlette's
-    router matched (`scope["route"]`), never the raw path, so ids make no new series; a
-    path that no route matches counts as `unmatched`."""
+#: (route, method, status) -> its counter and its histogram: `labels()` validates and
+#: locks on every call, and the set is small (route templates, METHODS, statuses)
+_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # an exception that escapes becomes a 500 further out
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope["method"] if scope["method"] in METHODS else "other"
-            metrics.HTTP_REQUESTS.labels(route, method, str(status)).inc()
-            metrics.HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
+def count_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count one answered request under the template of the route Starlette's router
+    matched (`scope["route"]`), never the raw path, so ids make no new series; a path
+    that no route matches counts as `unmatched`. Called by `api.middleware.Edge`."""
+    route = getattr(scope.get("route"), "path", None) or "unmatched"
+    method = scope["method"] if scope["method"] in METHODS else "other"
+    key = (route, method, status)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (
+            metrics.HTTP_REQUESTS.labels(route, method, str(status)),
+            metrics.HTTP_DURATION.labels(route, method),
+        )
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def _authorized(request: Request, token: str) -> bool:

@@ -2,7 +2,7 @@
 `query_of` decodes a request's query string into it — the one way every route reads its
 query, and (through `parameters`) what the OpenAPI document says of it.
 
-The query string arrives cleaned by `api.middleware.QueryText`: an empty parameter is
+The query string arrives cleaned by `api.middleware.Edge`: an empty parameter is
 absent, and NUL is refused. A repeated parameter counts with its last value. A value the
 struct does not allow is 422 `validation_failed` naming the parameter.
 

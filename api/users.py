@@ -14,7 +14,7 @@ from api.rendering import json_response
 from domain import ids
 from domain.plans import Plan
 from domain.quota import period_bounds, period_of, units_remaining
-from projections.accounts import AccountRow, fetch_account
+from projections.accounts import AccountRow, fetch_account_with_usage
 from projections.usage import usage_in
 from projections.views import by_name
 
@@ -50,13 +50,22 @@ class UserOut(msgspec.Struct):
 
 
 async def user_out(
-    request: Request, facts: AccountRow, plan: Plan, conn: asyncpg.Connection | None = None
+    request: Request,
+    facts: AccountRow,
+    plan: Plan,
+    conn: asyncpg.Connection | None = None,
+    *,
+    period: str | None = None,
+    usage: tuple[int, int] | None = None,
 ) -> UserOut:
     """`plan` is the one the request was authorised with (the row's may trail it);
-    `conn`: a read-model connection the caller holds already."""
-    period = period_of(auth_ports(request).clock.now())
+    `conn`: a read-model connection the caller holds already; `usage`: (used, reserved)
+    in `period`, when the caller read them already."""
+    period = period or period_of(auth_ports(request).clock.now())
     start, end = period_bounds(period)
-    if conn is None:
+    if usage is not None:
+        used, reserved = usage
+    elif conn is None:
         async with request.app.state.infra.read_pool.acquire() as conn:
             used, reserved = await usage_in(conn, facts.id, period)
     else:
@@ -79,11 +88,10 @@ async def user_out(
 
 async def me(request: Request) -> Response:
     principal = await require_account(request)
+    period = period_of(auth_ports(request).clock.now())
     async with request.app.state.infra.read_pool.acquire() as conn:
-        row = await fetch_account(conn, principal.account_id)
-        # the plan is the one authorisation used (current to this request); the read
-        # model may trail by a moment, and the principal (current to it) never does
-        facts = row or by_name(
-            AccountRow, principal, id=principal.account_id, plan=principal.plan.code
-        )
-        return json_response(await user_out(request, facts, principal.plan, conn))
+        row, usage = await fetch_account_with_usage(conn, principal.account_id, period)
+    # the plan is the one authorisation used (current to this request); the read
+    # model may trail by a moment, and the principal (current to it) never does
+    facts = row or by_name(AccountRow, principal, id=principal.account_id, plan=principal.plan.code)
+    return json_response(await user_out(request, facts, principal.plan, period=period, usage=usage))

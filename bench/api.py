@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -53,7 +54,8 @@ async def hello(request):
 
 app = Starlette(routes=[Route("/", hello)])
 """
-#: what `backlynk serve` passes to uvicorn, given to the hello-world too
+#: what `backlynk serve` passes to uvicorn, given to the hello-world too (api.serving's
+#: `python -m` entry passes the same)
 UVICORN = ["--no-access-log", "--log-level", "warning", "--proxy-headers"]
 
 
@@ -223,20 +225,17 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
     hello_port, web_port = free_port(), free_port()
     hello = Path(procs.logdir / "hello_app.py")
     hello.write_text(HELLO)
+    # more than one process: started as `backlynk serve` starts them (api.serving), each
+    # on its own socket; not uvicorn's --workers, whose sockets keep Nagle on
+    hello_argv = (
+        ["uvicorn", "hello_app:app", "--port", str(hello_port), *UVICORN]
+        if n == 1
+        else ["api.serving", "hello_app:app", str(n), str(hello_port)]
+    )
     procs.start(
         "hello",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "hello_app:app",
-            "--port",
-            str(hello_port),
-            "--workers",
-            str(n),
-            *UVICORN,
-        ],
-        PYTHONPATH=str(procs.logdir),
+        [sys.executable, "-m", *hello_argv],
+        PYTHONPATH=os.pathsep.join([str(procs.logdir), str(ROOT)]),
     )
     procs.start(
         "web",
@@ -260,7 +259,8 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
                 "bearer": {"Authorization": f"Bearer {access}"},
                 "api_key": {"X-Api-Key": seeded["key"]},
             }
-            print(f"[{n} web process(es), round {round_no}]")
+            load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"[{n} web process(es), round {round_no}; load average {load}]")
             for route in ROUTES:
                 path = route.format(job_id=seeded["job_id"])
                 for via, headers in credentials.items():
@@ -322,7 +322,10 @@ def main() -> None:
         "BACKLYNK_HOST_DELAY": "0",
     }
     procs = Processes(env, logdir)
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     print(
+        f"uvicorn on {loop} with {http} (both sides); "
         f"load generator: {'wrk -t1' if LOAD is wrk else 'aiohttp'}, "
         f"{args.connections} connections, {args.duration} s per route; logs in {logdir}"
     )

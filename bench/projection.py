@@ -1,7 +1,9 @@
 """Catch-up rate of one projection: the per-event apply (a statement per event) beside the
-set-based batch apply (one statement per table per batch: `projections.batch`), with the
-same batches (the runner's size unless `--batch-size`), in the same run, on the same
-database and events. Each is run `--runs` times; the median and the spread are printed.
+set-based batch apply (one statement per table per batch: `projections.batch`, through
+the runner's `catch_up`, which reads the next batch ahead), with the same batches (the
+runner's size unless `--batch-size`), in the same run, on the same database and events.
+Each is run `--runs` times; the median and the spread are printed, of the events/s and of
+this process's CPU time per event (which a machine shared with other work changes less).
 
     python bench/projection.py [--events N] [--runs R] [--batch-size B]
 """
@@ -16,6 +18,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,7 +29,7 @@ from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from bench.common import drop_database, fresh_database
 from projections.base import Projection, tracking_ddl
-from projections.runner import BATCH_SIZE, apply_batch, reset
+from projections.runner import BATCH_SIZE, apply_batch, catch_up, reset
 from tests.counter import Counter
 from tests.counter_projection import BatchedCounterProjection, CounterProjection
 
@@ -49,31 +52,44 @@ async def write_events(store: PostgresEventStore, total: int) -> None:
         await store.append(batch)
 
 
+class Rate(NamedTuple):
+    per_second: float
+    cpu_us: float  # this process's CPU time per event, in microseconds
+
+
 async def rate(
     conn: asyncpg.Connection,
     store: PostgresEventStore,
     projection: Projection,
     batch_size: int,
     events: int,
-) -> float:
-    """Events/s of a catch-up from 0 over the first `events` events."""
+) -> Rate:
+    """A catch-up from 0: the whole log through `catch_up` (the batch apply), or the
+    first `events` batch by batch (the per-event apply: a shorter run)."""
     await reset(conn, projection)
     await conn.execute("VACUUM ANALYZE test_counters, test_counter_log")
     mapper = TypedMapper(MsgspecTranscoder())
-    started = time.perf_counter()
-    n = 0
-    while n < events:
-        read = await apply_batch(conn, store, mapper, projection, min(batch_size, events - n))
-        if not read:
-            break
-        n += read
-    return n / (time.perf_counter() - started)
+    started, cpu = time.perf_counter(), time.process_time()
+    if hasattr(projection, "apply_batch"):
+        n = await catch_up(conn, store, projection, batch_size=batch_size, mapper=mapper)
+    else:
+        n = 0
+        while n < events:
+            read = await apply_batch(conn, store, mapper, projection, min(batch_size, events - n))
+            if not read:
+                break
+            n += read
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Rate(n / wall, cpu / n * 1e6)
 
 
-def summary(rates: list[float]) -> str:
+def summary(rates: list[Rate]) -> str:
+    per_second = [r.per_second for r in rates]
+    cpu = [r.cpu_us for r in rates]
     return (
-        f"{statistics.median(rates):8.0f} events/s "
-        f"(min {min(rates):.0f}, max {max(rates):.0f}, {len(rates)} runs)"
+        f"{statistics.median(per_second):8.0f} events/s "
+        f"(min {min(per_second):.0f}, max {max(per_second):.0f}, {len(rates)} runs); "
+        f"CPU {statistics.median(cpu):.1f} us/event (min {min(cpu):.1f}, max {max(cpu):.1f})"
     )
 
 
@@ -113,7 +129,10 @@ async def main() -> None:
             f"{summary(per_event)}"
         )
         print(f"  batch apply     ({args.events} events): {summary(batched)}")
-        print(f"  ratio {statistics.median(batched) / statistics.median(per_event):.1f}x")
+        ratio = statistics.median(r.per_second for r in batched) / statistics.median(
+            r.per_second for r in per_event
+        )
+        print(f"  ratio {ratio:.1f}x; load average {' '.join(map(str, os.getloadavg()))}")
     finally:
         await conn.close()
         await pool.close()

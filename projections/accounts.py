@@ -113,3 +113,20 @@ async def fetch_account(conn: Any, account_id: UUID) -> AccountRow | None:
         f"SELECT {columns(AccountRow)} FROM accounts WHERE id = $1", account_id
     )
     return convert(row, AccountRow) if row else None
+
+
+_WITH_USAGE = f"""SELECT {", ".join(f"a.{name}" for name in AccountRow.__struct_fields__)},
+        coalesce(u.used, 0) AS used, coalesce(u.reserved, 0) AS reserved
+    FROM (VALUES (1)) AS one
+    LEFT JOIN accounts a ON a.id = $1
+    LEFT JOIN usage u ON u.account_id = $1 AND u.period = $2"""
+
+
+async def fetch_account_with_usage(
+    conn: Any, account_id: UUID, period: str
+) -> tuple[AccountRow | None, tuple[int, int]]:
+    """`fetch_account` and `projections.usage.usage_in` (used, reserved) in one round trip,
+    for `GET /users/me`; either may be missing (zeros for the usage)."""
+    row = await conn.fetchrow(_WITH_USAGE, account_id, period)
+    account = convert(row, AccountRow) if row["id"] is not None else None
+    return account, (row["used"], row["reserved"])

@@ -4,7 +4,11 @@ domain event to them inside the runner's transaction.
 A projection may also offer `async apply_batch(conn, events)`, `events` being a list of
 (event, notification id) in log order: the same effect as `apply` on each in turn, in
 fewer statements (see `projections.batch`). The runner then uses it, and falls back to
-`apply` one event at a time when it raises."""
+`apply` one event at a time when it raises.
+
+A projection may also have `live_ddl`: statements for its live tables only (a trigger that
+tells listeners of a change), run after `ddl` by the migration and by a rebuild on the
+table it swaps in, never on a replay's scratch copy."""
 
 from __future__ import annotations
 
@@ -47,9 +51,15 @@ def tracking_ddl(projection: Projection) -> list[str]:
     ]
 
 
+def live_ddl(projection: Projection) -> tuple[str, ...]:
+    """The statements for the live tables alone (see the module's docstring)."""
+    return getattr(projection, "live_ddl", ())
+
+
 def all_ddl(projections: list[Projection]) -> list[str]:
     out: list[str] = []
     for projection in projections:
         out.extend(projection.ddl)
+        out.extend(live_ddl(projection))
         out.extend(tracking_ddl(projection))
     return out

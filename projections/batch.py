@@ -55,19 +55,28 @@ _ACCEPTS: dict[str, Callable[[Any], bool]] = {
 
 
 class Column:
-    __slots__ = ("accepts", "name", "not_null", "type")
+    __slots__ = ("accepts", "name", "not_null", "ok", "type")
 
     def __init__(self, name: str, type_: str, not_null: bool):
         self.name, self.type, self.not_null = name, type_, not_null
-        self.accepts = _ACCEPTS.get(type_, lambda v: False)  # another type: never batched
+        accepts = _ACCEPTS.get(type_, lambda v: False)  # another type: never batched
+        self.accepts = accepts
+        #: `check` as one test, called once per assignment (the hot path of a batch)
+        self.ok: Callable[[Any], bool] = (
+            (lambda v: v is not None and accepts(v))
+            if not_null
+            else (lambda v: v is None or accepts(v))
+        )
 
     def check(self, value: Any) -> None:
         """Refuse a value the per-event statement would fail on (or might: be strict)."""
+        if not self.ok(value):
+            self.refuse(value)
+
+    def refuse(self, value: Any) -> None:
         if value is None:
-            if self.not_null:
-                raise Refused(f"NULL in {self.name}")
-        elif not self.accepts(value):
-            raise Refused(f"{value!r} in {self.name} ({self.type})")
+            raise Refused(f"NULL in {self.name}")
+        raise Refused(f"{value!r} in {self.name} ({self.type})")
 
 
 _COLUMNS: dict[str, list[Column]] = {}
@@ -122,17 +131,22 @@ class Rows:
     def insert(self, row: dict[str, Any], *, if_absent: bool = False) -> None:
         """A new row (every column). A row that exists is kept when `if_absent` (as `ON
         CONFLICT DO NOTHING`), else refused (as a plain INSERT would fail)."""
-        if not row.keys() <= self.columns.keys():
-            raise Refused(f"{self.table}: columns {sorted(row)}")
-        # a column left out is NULL, as in an INSERT naming the others (no projection's
-        # table has another default for a column its INSERT leaves out)
-        row = {name: row.get(name) for name in self.columns}
-        key = tuple(row[k] for k in self.key)
+        columns = self.columns
+        if row.keys() != columns.keys():
+            if not row.keys() <= columns.keys():
+                raise Refused(f"{self.table}: columns {sorted(row)}")
+            # a column left out is NULL, as in an INSERT naming the others (no projection's
+            # table has another default for a column its INSERT leaves out)
+            row = {name: row.get(name) for name in columns}
+        else:
+            row = dict(row)  # the caller's dict is theirs
+        key = tuple([row[k] for k in self.key])
         exists = self.rows[key] is not None  # a key not loaded fails: never guess
-        for name, value in row.items():
-            # the values are bound before the conflict is found
-            if value is not None or not exists:
-                self.columns[name].check(value)
+        # the values are bound before the conflict is found
+        for column in columns.values():
+            value = row[column.name]
+            if not column.ok(value) and (value is not None or not exists):
+                column.refuse(value)
         if exists:
             if if_absent:
                 return
@@ -144,10 +158,12 @@ class Rows:
         """Set columns of the row `key`; nothing when it does not exist (as an UPDATE
         that matches no row). Returns the row."""
         row = self.rows[key]
+        columns = self.columns
         for name, value in changes.items():
             # a value the statement cannot take fails it even when it matches no row
-            if value is not None or row is not None:
-                self.columns[name].check(value)
+            column = columns[name]
+            if not column.ok(value) and (value is not None or row is not None):
+                column.refuse(value)
         if row is None:
             return None
         row.update(changes)

@@ -69,7 +69,10 @@ class JobsProjection:
         # the crons find tasks waiting for a worker (resume, expire reservations)
         "CREATE INDEX IF NOT EXISTS job_tasks_waiting ON job_tasks (updated_at) "
         f"WHERE status IN ({_WAITING})",
-        # the job streams' feed (`adapters.job_feed`): delivered when the batch commits
+    )
+    #: the job streams' feed (`adapters.job_feed`), delivered when the batch commits: on
+    #: the live table only, never on a replay's copy (a replay would wake every stream)
+    live_ddl = (
         f"""CREATE OR REPLACE FUNCTION public.backlynk_job_changed() RETURNS trigger
             LANGUAGE plpgsql AS $body$
             BEGIN
@@ -343,11 +346,26 @@ async def _with_tasks(conn: Any, rows: list[Any]) -> list[JobRow]:
     return [convert(r, JobRow, tasks=tasks[r["id"]]) for r in rows]
 
 
+#: one job and its tasks in one round trip: a row per task (the job's columns repeated),
+#: or one row with no task when it has none
+_JOB_AND_TASKS = (
+    f"SELECT {', '.join(f'j.{n}' for n in JobRow.__struct_fields__ if n != 'tasks')}, "
+    f"{', '.join(f't.{n} AS t_{n}' for n in TaskRow.__struct_fields__)} "
+    "FROM jobs j LEFT JOIN job_tasks t ON t.job_id = j.id "
+    "WHERE j.id = $1 AND j.account_id = $2 ORDER BY t.position"
+)
+
+
 async def get_job(conn: Any, account_id: UUID, job_id: UUID) -> JobRow | None:
-    row = await conn.fetchrow(
-        f"SELECT {_JOB} FROM jobs WHERE id = $1 AND account_id = $2", job_id, account_id
-    )
-    return (await _with_tasks(conn, [row]))[0] if row else None
+    rows = await conn.fetch(_JOB_AND_TASKS, job_id, account_id)
+    if not rows:
+        return None
+    tasks = [
+        TaskRow(**{name: r[f"t_{name}"] for name in TaskRow.__struct_fields__})
+        for r in rows
+        if r["t_position"] is not None
+    ]
+    return convert(rows[0], JobRow, tasks=tasks)
 
 
 async def list_jobs(

@@ -11,8 +11,11 @@ projection might read outside its own tables would fail loudly there ("relation 
 exist") instead of touching the live tables. The event store, the tracking rows and
 `projection_skips` are always named `public.` here.
 
-The scratch schema is dropped when the work ends, on error and on Ctrl-C too (it is
-named `backlynk_replay_<hex>`; only a `kill -9` can leave one behind).
+The scratch schema is dropped when the work ends, on error and on Ctrl-C too. Only a
+`kill -9` can leave one behind, and the next verify or rebuild drops it: each schema is
+named `backlynk_replay_<8 hex digits>` after an advisory lock that the backend building it
+holds as long as it lives, so a schema whose lock is free has lost its owner, while one
+whose lock is held is a concurrent replay's and is left alone.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, EVENTS_TABLE, PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from projections.base import Projection, tracking_table
+from projections.base import Projection, live_ddl, tracking_table
 from projections.runner import position
 
 log = logging.getLogger("backlynk.replay")
 
 SCHEMA_PREFIX = "backlynk_replay_"
+#: the advisory locks of the scratch schemas: (this class, the number in the name)
+SCHEMA_LOCK_CLASS = 0x626B7270
 
 #: Columns whose value may legitimately differ between a live and a replayed run, per
 #: table. None today: every column comes from the events (timestamps from the event's
@@ -71,13 +76,20 @@ class _Failed(Exception):
 @contextlib.asynccontextmanager
 async def scratch_schema(dsn: str) -> AsyncIterator[tuple[str, asyncpg.Connection]]:
     """A new, empty schema and a connection whose `search_path` is that schema alone.
-    Both go away on leaving, however it is left."""
-    schema = f"{SCHEMA_PREFIX}{secrets.token_hex(6)}"
-    conn: asyncpg.Connection = await asyncpg.connect(dsn, server_settings={"search_path": schema})
-    # who this backend is (a pid alone could be reused once it has gone)
-    backend = await conn.fetchrow(
-        "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
-    )
+    Both go away on leaving, however it is left. Schemas that killed replays left behind
+    are dropped first."""
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    try:
+        schema = await _own_schema(conn)
+        await conn.execute(f"SET search_path = {schema}")
+        await drop_stale_schemas(conn)
+        # who this backend is (a pid alone could be reused once it has gone)
+        backend = await conn.fetchrow(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        )
+    except BaseException:
+        conn.terminate()
+        raise
     try:
         await conn.execute(f"CREATE SCHEMA {schema}")
         yield schema, conn
@@ -89,6 +101,36 @@ async def scratch_schema(dsn: str) -> AsyncIterator[tuple[str, asyncpg.Connectio
         if not conn.is_closed():
             conn.terminate()
         await asyncio.shield(_drop(dsn, schema, backend))
+
+
+async def _own_schema(conn: asyncpg.Connection) -> str:
+    """A schema name whose advisory lock this session now holds (until it ends)."""
+    while True:
+        number = secrets.randbelow(2**31)
+        if await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", SCHEMA_LOCK_CLASS, number):
+            return f"{SCHEMA_PREFIX}{number:08x}"
+
+
+async def drop_stale_schemas(conn: asyncpg.Connection) -> list[str]:
+    """Drop the scratch schemas whose owner has gone (their lock is free); return them.
+    A name not of this scheme (an older version's) is left for the operator."""
+    dropped = []
+    for (schema,) in await conn.fetch(
+        "SELECT nspname FROM pg_namespace WHERE nspname ~ $1 ORDER BY 1",
+        f"^{SCHEMA_PREFIX}[0-9a-f]{{8}}$",
+    ):
+        number = int(schema.removeprefix(SCHEMA_PREFIX), 16)
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1, $2)", SCHEMA_LOCK_CLASS, number
+        ):
+            continue  # a replay running now
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            log.warning("dropped %s, left behind by a replay that was killed", schema)
+            dropped.append(schema)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", SCHEMA_LOCK_CLASS, number)
+    return dropped
 
 
 async def _drop(dsn: str, schema: str, backend: Any) -> None:
@@ -109,6 +151,7 @@ async def _drop(dsn: str, schema: str, backend: Any) -> None:
 
 
 async def create_tables(conn: asyncpg.Connection, projections: Sequence[Projection]) -> None:
+    """The projections' tables, without their `live_ddl` (a replay notifies no one)."""
     for projection in projections:
         for statement in projection.ddl:
             await conn.execute(statement)
@@ -462,6 +505,11 @@ async def _swap(
         # no CASCADE: a view or a foreign key on the live table fails the swap, whole
         await conn.execute(f"DROP TABLE public.{table}")
         await conn.execute(f"ALTER TABLE {schema}.{table} SET SCHEMA public")
+    if statements := live_ddl(projection):
+        # the live table's own statements (its trigger) on the copy, now the live one
+        await conn.execute("SET LOCAL search_path = public")
+        for statement in statements:
+            await conn.execute(statement)
     await conn.execute(
         f"UPDATE {tracking} SET notification_id = $1 WHERE application_name = $2",
         end,

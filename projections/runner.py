@@ -23,7 +23,7 @@ import socket
 import time
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from eventsourcing.persistence import Notification
@@ -140,6 +140,16 @@ async def _advance(conn: Any, projection: Projection, start: int, end: int) -> N
         raise StalePosition(projection.name)
 
 
+class Batch(NamedTuple):
+    """Events read for a projection at position `start`; applying them moves it to `end`.
+    `events`: the notes decoded, when a read ahead decoded them already."""
+
+    start: int
+    notes: list[Notification]
+    end: int
+    events: list[tuple[Any, int]] | None = None
+
+
 async def apply_batch(
     conn: Any,
     store: PostgresEventStore,
@@ -152,11 +162,16 @@ async def apply_batch(
     An event the projection cannot apply raises `CannotApply` after the events before it
     are kept (in their own, smaller batch), so the projection stops exactly at the bad
     event: its position is the id just before it."""
-    start, notes, end = await _read(conn, store, projection, batch_size)
+    batch = Batch(*await _read(conn, store, projection, batch_size))
+    return await _apply_read(conn, mapper, projection, batch)
+
+
+async def _apply_read(conn: Any, mapper: TypedMapper, projection: Projection, batch: Batch) -> int:
+    start, notes, end, events = batch
     if end == start:
         return 0
     try:
-        await _apply(conn, mapper, projection, start, notes, end)
+        await _apply(conn, mapper, projection, start, notes, end, events)
     except CannotApply as stuck:
         if await position(conn, projection) != start:
             # not the event's fault: another runner (or a rebuild) wrote the same rows
@@ -174,6 +189,7 @@ async def _apply(
     start: int,
     notes: list[Notification],
     end: int,
+    events: list[tuple[Any, int]] | None = None,
 ) -> None:
     """Apply `notes` and move the position from `start` to `end`, in one transaction.
 
@@ -183,7 +199,8 @@ async def _apply(
     batched = getattr(projection, "apply_batch", None)
     if batched is not None and len(notes) > 1:
         try:
-            events = [(mapper.to_domain_event(note), note.id) for note in notes]
+            if events is None:
+                events = [(mapper.to_domain_event(note), note.id) for note in notes]
             async with conn.transaction():
                 await batched(conn, events)
                 await _advance(conn, projection, start, end)
@@ -211,6 +228,44 @@ async def _apply(
         await _advance(conn, projection, start, end)
 
 
+async def _read_ahead(
+    store: PostgresEventStore,
+    mapper: TypedMapper,
+    projection: Projection,
+    after: int,
+    limit: int,
+) -> Batch:
+    """The batch after position `after`, read (on the store's pool, not the projection's
+    connection) and decoded while the batch before it is being applied. As `_read`: the
+    end of the log first, then the events up to it."""
+    end = await store.max_notification_id()
+    if end <= after:
+        return Batch(after, [], after)
+    notes = await store.notifications(after, limit, topics=projection.topics, upto=end)
+    try:
+        events = [(mapper.to_domain_event(note), note.id) for note in notes]
+    except Exception:
+        events = None  # `_apply` decodes them again and names the event at fault
+    return Batch(after, notes, notes[-1].id if len(notes) == limit else end, events)
+
+
+async def _next(
+    conn: Any,
+    store: PostgresEventStore,
+    projection: Projection,
+    limit: int,
+    ahead: asyncio.Task[Batch] | None,
+) -> Batch:
+    """The batch read ahead if the projection is still where it was read from (nothing
+    else moved it meanwhile), else a fresh read."""
+    if ahead is not None:
+        with contextlib.suppress(Exception):  # a failed read ahead is read again
+            batch = await ahead
+            if batch.start == await position(conn, projection):
+                return batch
+    return Batch(*await _read(conn, store, projection, limit))
+
+
 async def catch_up(
     conn: Any,
     store: PostgresEventStore,
@@ -218,24 +273,41 @@ async def catch_up(
     *,
     batch_size: int = BATCH_SIZE,
     mapper: TypedMapper | None = None,
+    read_ahead: bool = True,
 ) -> int:
     """Apply batches until the log is exhausted; return the number of events read.
-    An event an operator skipped (`projections skip`) is passed over, as it was live."""
+    An event an operator skipped (`projections skip`) is passed over, as it was live.
+
+    With `read_ahead`, the next batch is read and decoded (on the store's pool) while
+    one is applied: Postgres writes one batch while Python decodes the next."""
     mapper = mapper or TypedMapper(MsgspecTranscoder())
     total = 0
-    while True:
-        try:
-            n = await apply_batch(conn, store, mapper, projection, batch_size)
-        except StalePosition:
-            continue
-        except CannotApply as stuck:
-            if not await stalls.was_skipped(conn, projection.name, stuck.note.id):
-                raise
-            await stalls.pass_over(conn, projection, stuck.note.id, stuck.after)
-            continue
-        if n == 0:
-            return total
-        total += n
+    ahead: asyncio.Task[Batch] | None = None
+    try:
+        while True:
+            batch = await _next(conn, store, projection, batch_size, ahead)
+            ahead = None
+            if batch.end == batch.start:
+                return total
+            if read_ahead:
+                ahead = asyncio.create_task(
+                    _read_ahead(store, mapper, projection, batch.end, batch_size)
+                )
+            try:
+                n = await _apply_read(conn, mapper, projection, batch)
+            except StalePosition:
+                continue
+            except CannotApply as stuck:
+                if not await stalls.was_skipped(conn, projection.name, stuck.note.id):
+                    raise
+                await stalls.pass_over(conn, projection, stuck.note.id, stuck.after)
+                continue
+            total += n
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
 
 
 async def reset(conn: asyncpg.Connection, projection: Projection) -> None:

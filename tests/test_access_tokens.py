@@ -108,3 +108,29 @@ async def test_malformed_authorization_headers_are_401(server, header):
     async with server.http.get("/api/v1/users/me", headers={"Authorization": header}) as r:
         assert r.status == 401
         assert_error(await r.json(), "invalid_token")
+
+
+def test_a_verified_token_is_remembered_yet_its_times_are_checked_on_every_read() -> None:
+    """The process remembers tokens it verified (no signature check per request), never
+    their validity in time, nor anything for a token that differs by one character."""
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from adapters.tokens import JwtAccessTokens
+    from domain.errors import InvalidToken, TokenExpired
+
+    tokens = JwtAccessTokens("s" * 48)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    account, session = uuid4(), uuid4()
+    token = tokens.issue(account, session, now)
+    first = tokens.read(token, now)
+    assert (first.account_id, first.session_id) == (account, session)
+    assert tokens.read(token, now + timedelta(minutes=14)) == first
+    with pytest.raises(TokenExpired):
+        tokens.read(token, now + timedelta(minutes=15))
+    with pytest.raises(InvalidToken):
+        tokens.read(token, now - timedelta(seconds=1))  # not valid yet
+    head, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    with pytest.raises(InvalidToken):
+        tokens.read(f"{head}.{payload}.{flipped}", now)

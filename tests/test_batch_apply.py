@@ -269,7 +269,14 @@ def reports(g: Gen) -> Any:
     return event
 
 
+def audit(g: Gen) -> Any:
+    """Any audited aggregate's events over the same few ids: a creation names the owner
+    (or none), later events are filed under it, or dropped when there is none."""
+    return g.rnd.choice([accounts, api_keys, sites, jobs, usage, backlinks])(g)
+
+
 GENERATORS: dict[str, Callable[[Gen], Any]] = {
+    "audit": audit,
     "accounts": accounts,
     "api_keys": api_keys,
     "sites": sites,

@@ -422,3 +422,38 @@ async def test_batched_and_per_event_catch_up_give_the_same_tables(conn, infra):
         await rebuild(conn, infra.store, BatchedCounterProjection(), batch_size=batch_size)
         assert await snapshot_tables(conn) == one_by_one
     assert await position(conn, PROJECTION) == 42
+
+
+async def test_reading_ahead_gives_the_same_tables_and_is_dropped_when_the_position_moved(
+    conn, infra
+):
+    await write_counters(infra.repository, n=7, increments=5)
+    await catch_up(conn, infra.store, CounterProjection(), batch_size=1, read_ahead=False)
+    one_by_one = await snapshot_tables(conn)
+    for batch_size in (1, 3, 7, 500):
+        await reset(conn, PROJECTION)
+        n = await catch_up(conn, infra.store, BatchedCounterProjection(), batch_size=batch_size)
+        assert n == 42 and await snapshot_tables(conn) == one_by_one
+
+    class ResetMidway(BatchedCounterProjection):
+        """Another runner's reset lands while the next batch is read ahead (as the second
+        batch begins, before it touches anything): that batch and the one read ahead,
+        both from positions the reset undid, must not be kept."""
+
+        calls = 0
+
+        async def apply_batch(self, c, events):
+            ResetMidway.calls += 1
+            if ResetMidway.calls == 2:
+                other = await asyncpg.connect(infra.settings.database_url)
+                try:
+                    await reset(other, PROJECTION)
+                finally:
+                    await other.close()
+            await super().apply_batch(c, events)
+
+    await reset(conn, PROJECTION)
+    await catch_up(conn, infra.store, ResetMidway(), batch_size=5)
+    assert ResetMidway.calls > 9  # the batches from 0 again after the reset
+    assert await snapshot_tables(conn) == one_by_one
+    assert await position(conn, PROJECTION) == 42

@@ -16,6 +16,7 @@ import uuid
 import asyncpg
 import pytest
 
+from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from projections import replay
 from projections.registry import read_models
 from projections.runner import ProjectorRunner, position, wait_for
@@ -440,3 +441,116 @@ async def test_a_recorded_skip_is_passed_over_and_an_unskipped_bad_event_stops_t
         await replay.verify(settings.database_url, infra.store, projections)
     assert failed.value.note.id == bad and failed.value.projection == "sites"
     assert await scratch_schemas(infra) == []  # dropped on the error too
+
+
+# -- the live tables' own statements ----------------------------------------------------
+
+
+class Notifications:
+    """What a LISTEN connection on the job streams' channel hears, up to a marker sent
+    from another connection: notifications arrive in commit order, so once the marker is
+    in, everything committed before it is too."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn, self.heard = conn, asyncio.Queue()
+
+    async def __aenter__(self) -> Notifications:
+        await self.conn.add_listener(JOBS_CHANNEL, self._heard)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.conn.remove_listener(JOBS_CHANNEL, self._heard)
+
+    def _heard(self, _conn, _pid, _channel, payload: str) -> None:
+        self.heard.put_nowait(payload)
+
+    async def until_marker(self, pool) -> list[str]:
+        marker = f"marker {uuid.uuid4()}"
+        await pool.execute("SELECT pg_notify($1, $2)", JOBS_CHANNEL, marker)
+        heard = []
+        while (payload := await asyncio.wait_for(self.heard.get(), 60)) != marker:
+            heard.append(payload)
+        return heard
+
+
+async def test_a_replay_wakes_no_job_stream_and_a_rebuilt_jobs_table_keeps_its_trigger(
+    history, settings
+):
+    projections = read_models()
+    [jobs_model] = [p for p in projections if p.name == "jobs"]
+    listener = await asyncpg.connect(settings.database_url)
+    try:
+        async with Notifications(listener) as notifications:
+            verdict = await replay.verify(settings.database_url, history.store, projections)
+            assert verdict.report() == []
+            await replay.rebuild(settings.database_url, history.store, jobs_model)
+            assert await notifications.until_marker(history.pool) == []  # neither said a word
+
+            # the swapped-in table notifies a change, as the one it replaced did
+            job = await history.pool.fetchrow("SELECT id, event_position FROM jobs LIMIT 1")
+            await history.pool.execute("UPDATE jobs SET status = status WHERE id = $1", job[0])
+            assert await notifications.until_marker(history.pool) == [f"{job[0]} {job[1]}"]
+    finally:
+        await listener.close()
+
+
+# -- stale scratch schemas --------------------------------------------------------------
+
+
+async def scratch_locks(pool) -> int:
+    return await pool.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = $1",
+        replay.SCHEMA_LOCK_CLASS,
+    )
+
+
+async def test_a_verify_drops_the_schema_a_killed_one_left_and_never_a_running_ones(
+    history, settings
+):
+    async with replay.scratch_schema(settings.database_url) as (running, _conn):
+        # beside a replay at work, a verify killed (-9) while it waits for a live table:
+        # its schema stays behind
+        blocker = await asyncpg.connect(settings.database_url)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "backlynk_cli", "replay", "--verify"],
+            env=cli_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            async with blocker.transaction():
+                await blocker.execute("LOCK TABLE public.sites IN ACCESS EXCLUSIVE MODE")
+                for _ in range(600):
+                    if await history.pool.fetchval(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "WHERE c.relname = 'sites' AND NOT l.granted"
+                    ):
+                        break
+                    await asyncio.sleep(0.1)
+                [left] = [s for s in await scratch_schemas(history) if s != running]
+                proc.kill()
+                proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            await blocker.close()
+        # its backend goes once it finds its client gone, and with it the schema's lock
+        for _ in range(600):
+            if await scratch_locks(history.pool) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await scratch_locks(history.pool) == 1  # the running one's
+        assert sorted(await scratch_schemas(history)) == sorted([left, running])
+
+        verdict = await replay.verify(settings.database_url, history.store, read_models())
+        assert verdict.report() == []
+        assert await scratch_schemas(history) == [running]
+    assert await scratch_schemas(history) == []
+
+    # and from the CLI, which says what it dropped
+    await history.pool.execute(f"CREATE SCHEMA {replay.SCHEMA_PREFIX}0000abcd")
+    code, _, err = await backlynk(settings, "replay", "--verify")
+    assert code == 0, err
+    assert f"dropped {replay.SCHEMA_PREFIX}0000abcd, left behind by a replay" in err
+    assert await scratch_schemas(history) == []

@@ -6,6 +6,7 @@ two addresses, one database, one Redis; `WEB_CONCURRENCY` runs several behind on
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 import urllib.error
@@ -17,7 +18,9 @@ import pytest
 
 from tests.live_service import LiveService, quiet_port
 
-pytestmark = pytest.mark.xdist_group("processes")
+# real processes, several CLI commands each: on a machine shared with other work these
+# take longer than the default 120 s
+pytestmark = [pytest.mark.xdist_group("processes"), pytest.mark.timeout(300)]
 
 
 def call(
@@ -182,22 +185,67 @@ def test_rate_limits_and_idempotency_keys_are_shared(two_webs) -> None:
     assert status == 200 and [k["id"] for k in listed["data"]] == [made["id"]]
 
 
+def listeners(port: int) -> set[int]:
+    """The pids holding a socket that listens on `port` (from /proc: no tool needed)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            # local address "0100007F:1F90", state 0A = LISTEN
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                inodes.add(f"socket:[{fields[9]}]")
+    pids = set()
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                pids.add(int(fd_dir.parent.name))
+        except OSError:  # a process that ended meanwhile, or not ours to look at
+            continue
+    return pids
+
+
 def test_web_concurrency_runs_that_many_processes_behind_one_address(tmp_path: Path) -> None:
+    """Each web process listens on a socket of its own (SO_REUSEPORT, see api.serving), a
+    process that dies is replaced, and SIGTERM stops them all gracefully."""
     with LiveService(tmp_path, name="concurrency", WEB_CONCURRENCY="2") as svc:
         svc.migrate()
         svc.start_web()
         wait_healthy(svc, svc.url)
         log = svc.logs["web"]
-        deadline = time.monotonic() + 60
-        while log.read_text().count("Application startup complete") < 2:
-            assert time.monotonic() < deadline, svc.tails()
-            time.sleep(0.2)
+
+        def started(count: int) -> None:
+            deadline = time.monotonic() + 60
+            while log.read_text().count("Application startup complete") < count:
+                assert time.monotonic() < deadline, svc.tails()
+                time.sleep(0.2)
+
+        started(2)
+        web = svc.procs["web"]
+        serving = listeners(svc.port)
+        assert len(serving) == 2 and web.pid not in serving, (serving, web.pid)
         for _ in range(20):
             assert call(svc.url, "GET", "/healthz")[0] == 200
-        web = svc.procs["web"]
+
+        # one of them killed: once its socket is closed (what was queued on it is lost, as
+        # with any process killed), the address answers, and a new process takes its place
+        gone = min(serving)
+        os.kill(gone, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while gone in listeners(svc.port):
+            assert time.monotonic() < deadline, svc.tails()
+            time.sleep(0.05)
+        for _ in range(20):
+            assert call(svc.url, "GET", "/healthz")[0] == 200
+        started(3)
+        deadline = time.monotonic() + 60
+        while len(listeners(svc.port) - {gone}) < 2:
+            assert time.monotonic() < deadline, svc.tails()
+            time.sleep(0.2)
+
         web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
+        assert web.wait(timeout=30) == 0
         assert log.read_text().count("Application shutdown complete") == 2, svc.tails()
+        assert not listeners(svc.port)
 
 
 def test_each_process_streams_the_jobs_changes_to_its_own_clients(two_webs) -> None:

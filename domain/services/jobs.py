@@ -13,6 +13,7 @@ from domain.errors import Forbidden, NotFound, ValidationFailed
 from domain.job import Job, Task, TaskStatus, job_not_found, skipped
 from domain.ports import DirectoryCatalogue, JobPorts, PlanLimits, Repository
 from domain.quota import Quota, period_of
+from domain.services.as_of import owned_as_of
 from domain.services.retry import on_conflict
 from domain.services.sites import get_site
 from domain.site import Site
@@ -143,14 +144,8 @@ async def get_job(repo: Repository, account_id: UUID, job_id: UUID) -> Job:
 async def job_as_of(
     repo: Repository, account_id: UUID, job_id: UUID, instant: datetime
 ) -> tuple[Job, list[Any]]:
-    """The job as it stood at `instant`, and its events up to then. Before it was
-    created it is as unknown as another account's job."""
-    try:
-        job, history = await repo.history(job_id, Job, until=instant)
-    except NotFound:
-        raise job_not_found() from None
-    job.check_belongs_to(account_id)
-    return job, history
+    """The job as it stood at `instant`, and its events up to then."""
+    return await owned_as_of(repo, Job, job_id, account_id, instant, job_not_found)
 
 
 async def cancel_job(ports: JobPorts, *, account_id: UUID, job_id: UUID) -> tuple[Job, int]:

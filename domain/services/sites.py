@@ -10,6 +10,7 @@ import msgspec
 
 from domain.errors import NotFound
 from domain.ports import PlanLimits, Repository, SitePorts
+from domain.services.as_of import owned_as_of
 from domain.services.retry import on_conflict
 from domain.site import (
     InvalidSiteUrl,
@@ -74,14 +75,8 @@ async def get_site(repo: Repository, account_id: UUID, site_id: UUID) -> Site:
 async def site_as_of(
     repo: Repository, account_id: UUID, site_id: UUID, instant: datetime
 ) -> tuple[Site, list[Any]]:
-    """The site as it stood at `instant`, and its events up to then. Before it was
-    registered it is as unknown as another account's site."""
-    try:
-        site, history = await repo.history(site_id, Site, until=instant)
-    except NotFound:
-        raise site_not_found() from None
-    site.check_belongs_to(account_id)
-    return site, history
+    """The site as it stood at `instant`, and its events up to then."""
+    return await owned_as_of(repo, Site, site_id, account_id, instant, site_not_found)
 
 
 async def update_site(
