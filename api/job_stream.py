@@ -90,13 +90,19 @@ def _subscribe(feed: JobFeed, account_id: UUID, job_id: UUID) -> Subscription:
 
 async def stream(request: Request) -> Response:
     principal = await require_api_access(request)
-    job_id = job_id_of(request)
+    return await open_stream(request, principal.account_id, job_id_of(request))
+
+
+async def open_stream(request: Request, account_id: UUID, job_id: UUID) -> Response:
+    """The stream of `account_id`'s job (another account's is `job_not_found`), whoever
+    authenticated the caller: the API's token here, the dashboard's cookie session in
+    `api.dashboard.job_pages`. Both count against the same feed's caps."""
     seen = last_event_id(request)
     feed: JobFeed = request.app.state.job_feed
     # subscribed before the first read: a change committed after it wakes this stream
-    sub = _subscribe(feed, principal.account_id, job_id)
+    sub = _subscribe(feed, account_id, job_id)
     try:
-        row = await _read(request, principal.account_id, job_id)
+        row = await _read(request, account_id, job_id)
         if row is None:
             raise job_not_found()
         if row.status in FINISHED and row.event_position <= seen:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.backlink import Evidence
+import msgspec
+
+from domain.backlink import Backlink, Evidence
 from domain.job import Job
 from domain.services.delivery import Failed, RetryLater, Submitted, begin_submission
 from domain.services.delivery import record_outcome as record
@@ -66,3 +68,24 @@ async def recover(repo: Any, backlink_id: UUID, link_type: str = "dofollow") -> 
 
 async def task_status(repo: Any, job_id: UUID, directory_id: int) -> str:
     return (await repo.get(job_id, Job)).task(directory_id).status
+
+
+async def add_by_hand(repo: Any, account_id: UUID, site_id: UUID, page_url: str) -> UUID:
+    """A link the customer already has, added to monitoring (`pending`, no directory, no
+    job), as `POST /backlinks` saves it: returns the backlink's id."""
+    backlink = Backlink.add(account_id, site_id, page_url)
+    await repo.save(backlink)
+    return backlink.id
+
+
+#: the evidence of a check with each outcome (unreachable: the page answered 500)
+CHECKS = {
+    "found": evidence(),
+    "missing": evidence(has_link=False),
+    "unreachable": msgspec.structs.replace(evidence(has_link=False), http_status=500),
+}
+
+
+async def check(repo: Any, backlink_id: UUID, outcome: str) -> str:
+    """One re-check with `outcome`: the backlink's status after it."""
+    return (await record_recheck(repo, backlink_id, CHECKS[outcome])).status

@@ -29,8 +29,11 @@ The definitions (as the README's reports section states them):
   whether it was ever lost (dofollow share, lost rate); a link without a directory counts
   nowhere; every directory a task or a link of the scope names is listed, by id;
 * backlinks — a change per discovery, loss and recovery (a loss or recovery of a link
-  never discovered is left out); per UTC day or ISO week (Monday) from the one holding
-  `since` to the one holding `until`: live at the bucket's end, and the changes within.
+  never discovered is left out); a link added by hand (`Backlink.Added`) is discovered at
+  its first check whose status is `live` (pending, unreachable or lost before that, it
+  counts nowhere); an unreachable link stays live until lost; per UTC day or ISO week
+  (Monday) from the one holding `since` to the one holding `until`: live at the bucket's
+  end, and the changes within.
 """
 
 from __future__ import annotations
@@ -232,6 +235,7 @@ def backlinks_report(
 ) -> list[dict[str, Any]]:
     account, site = _uuid(account_id), _uuid(site_id)
     owners: dict[UUID, tuple[UUID | None, UUID | None]] = {}
+    pending: dict[UUID, tuple[UUID | None, UUID | None]] = {}  # added by hand, not found yet
     changes: list[tuple[datetime, str]] = []
     names = {
         "Backlink.Discovered": "discovered",
@@ -239,16 +243,28 @@ def backlinks_report(
         "Backlink.Recovered": "recovered",
     }
     for e in _events(lines):
-        if e["type"] not in names:
+        s, kind = e["state"], e["type"]
+        if kind == "Backlink.Added":
+            pending.setdefault(e["id"], (_uuid(s["account_id"]), _uuid(s["site_id"])))
             continue
-        if e["type"] == "Backlink.Discovered":
-            s = e["state"]
+        change = names.get(kind)
+        if (
+            kind in ("Backlink.Checked", "Backlink.Recovered")
+            and s["status"] == "live"
+            and e["id"] in pending
+        ):
+            # a hand-added link is live from its first check that finds it
+            owners.setdefault(e["id"], pending[e["id"]])
+            owner, change = pending.pop(e["id"]), "discovered"
+        elif change is None:
+            continue
+        elif kind == "Backlink.Discovered":
             owners.setdefault(e["id"], (_uuid(s["account_id"]), _uuid(s["site_id"])))
-        owner = owners.get(e["id"])
-        if owner is None:
+            owner = (_uuid(s["account_id"]), _uuid(s["site_id"]))
+        elif (owner := owners.get(e["id"])) is None:
             continue
         if owner[0] == account and (site is None or owner[1] == site):
-            changes.append((e["at"], names[e["type"]]))
+            changes.append((e["at"], change))
     step = timedelta(days=7 if interval == "week" else 1)
     first, last = _bucket(since.astimezone(UTC), interval), _bucket(until.astimezone(UTC), interval)
     delta = {"discovered": 1, "lost": -1, "recovered": 1}

@@ -45,6 +45,7 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard/jobs/new", job_pages.new_job_form, methods=GET),
         Route("/dashboard/jobs/{job_id}", job_pages.show, methods=GET),
         Route("/dashboard/jobs/{job_id}/progress", job_pages.progress, methods=GET),
+        Route("/dashboard/jobs/{job_id}/stream", job_pages.stream, methods=GET),
         Route("/dashboard/jobs/{job_id}/cancel", job_pages.cancel, methods=POST),
         Route("/dashboard/backlinks", backlink_pages.index, methods=GET),
         Route("/dashboard/backlinks.csv", backlink_pages.csv, methods=GET),

@@ -21,6 +21,7 @@ from api.dashboard.views import job_summaries, job_summary, site_names
 from api.dashboard.web_session import Form, redirect, session_form
 from api.errors import ApiError, status_for
 from api.html import render
+from api.job_stream import open_stream
 from api.jobs import CreateJobIn, job_id_of
 from api.queries import JobsQuery, query_of
 from domain import ids
@@ -250,6 +251,16 @@ async def progress(request: Request) -> Response:
     """The job's live part alone (the page's script swaps it in every few seconds)."""
     principal = await paid_user(request)
     return render(request, "dashboard/job_live.html", await _job(request, principal))
+
+
+@page
+async def stream(request: Request) -> Response:
+    """The job's changes as Server-Sent Events for the page's script (which then fetches
+    the live part): the API's job stream (`api.job_stream`), same feed and caps, for the
+    cookie session's account. Signed out, the sign-in redirect; another account's job or
+    a bad id, 404; over a cap, the error page (the script falls back to polling)."""
+    principal = await paid_user(request)
+    return await open_stream(request, principal.account_id, job_id_of(request))
 
 
 @page

@@ -98,6 +98,9 @@ def page(handler: Handler) -> Handler:
         except DomainError as exc:
             return error_page(request, status_for(exc), "That did not work", exc.details)
         except ApiError as exc:
-            return error_page(request, exc.status, "That did not work", exc.details)
+            # its headers too: a stream over the caps says when to try again (Retry-After)
+            return error_page(
+                request, exc.status, "That did not work", exc.details, headers=exc.headers
+            )
 
     return endpoint

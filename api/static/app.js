@@ -53,25 +53,66 @@ document.querySelectorAll("select[data-review-on-change]").forEach((select) => {
   });
 });
 
-// <div data-refresh="/url" data-every="2000">: replaced by the HTML fragment at /url every
-// `data-every` ms until the fragment says `data-final` (a job's live progress). Without
-// JS the page reloads itself (a <noscript> refresh in its head).
+// <div data-refresh="/url" data-stream="/events" data-every="2000">: replaced by the HTML
+// fragment at /url whenever the job changes, until the fragment says `data-final` (a
+// job's live progress). The changes come from the Server-Sent Events at `data-stream`
+// (the job's live-progress stream); without EventSource, or when the stream is refused
+// (signed out, too many streams), the fragment is polled every `data-every` ms instead.
+// Without JS the page reloads itself (a <noscript> refresh in its head).
 document.querySelectorAll("[data-refresh]").forEach((box) => {
   const every = Number(box.dataset.every || 2000);
-  async function tick() {
+  let final = "final" in box.dataset;
+  let busy = false;
+  let again = false;
+
+  // fetch the fragment and swap it in; false when signed out or gone (stop asking)
+  async function refresh() {
     try {
       const answer = await fetch(box.dataset.refresh, { credentials: "same-origin" });
-      if (answer.redirected || !answer.ok) return; // signed out or gone: leave the page as is
+      if (answer.redirected || !answer.ok) return false;
       const holder = document.createElement("div");
       holder.innerHTML = await answer.text(); // our own server-rendered, escaped fragment
       const fresh = holder.firstElementChild;
-      if (!fresh) return;
-      box.replaceChildren(...fresh.childNodes);
-      if ("final" in fresh.dataset) return;
+      if (fresh) {
+        box.replaceChildren(...fresh.childNodes);
+        if ("final" in fresh.dataset) final = true;
+      }
     } catch (error) {
-      // the network blinked: try again on the next tick
+      // the network blinked: the next change or tick tries again
+    }
+    return true;
+  }
+
+  function poll() {
+    async function tick() {
+      if ((await refresh()) && !final) window.setTimeout(tick, every);
     }
     window.setTimeout(tick, every);
   }
-  if (!("final" in box.dataset)) window.setTimeout(tick, every);
+
+  // one fetch at a time; changes that arrive meanwhile make one more
+  async function changed() {
+    if (busy) { again = true; return; }
+    busy = true;
+    do {
+      again = false;
+      await refresh();
+    } while (again && !final);
+    busy = false;
+  }
+
+  if (final) return;
+  if (!box.dataset.stream || !("EventSource" in window)) return poll();
+  const source = new EventSource(box.dataset.stream);
+  source.addEventListener("job", changed);
+  source.addEventListener("finished", async () => {
+    source.close();
+    await changed();
+    // the backlinks' evidence may land just after the job's last change
+    window.setTimeout(refresh, every);
+  });
+  source.addEventListener("error", () => {
+    // CONNECTING: the browser reconnects by itself; CLOSED: refused, so poll instead
+    if (source.readyState === EventSource.CLOSED && !final) poll();
+  });
 });

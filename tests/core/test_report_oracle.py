@@ -1,7 +1,8 @@
 """Every report equals what `tests/report_oracle.py` computes from `backlynk events export`
 alone: random jobs for two accounts are driven through the application services (as the
 API and the workers drive them) — submitted, failed with various codes, retried,
-verified with a link type, not found, lost, recovered, canceled — and then each report,
+verified with a link type, not found, lost, recovered, canceled — and links added by
+hand, checked found, missing or unreachable at random, and then each report,
 as its query answers it from the read model, is compared with the oracle's figures over
 several scopes and ranges."""
 
@@ -67,6 +68,14 @@ async def drive(rnd: random.Random, client: Client, repo: Any) -> None:
     if rnd.random() < 0.3:
         answer = await client.post(f"/api/v1/jobs/{job['id']}/cancel")
         assert answer.status in (202, 409), answer.body
+    for n in range(rnd.randint(0, 2)):
+        # links added by hand: pending, then checks found, missing or unreachable
+        account_id = ids.decode("usr", client.tokens["user"]["id"])
+        link = await flows.add_by_hand(
+            repo, account_id, ids.decode("site", site["id"]), f"https://page{n}.example/"
+        )
+        for _ in range(rnd.randint(0, 4)):
+            await flows.check(repo, link, rnd.choice(list(flows.CHECKS)))
 
 
 def rows(report: list[Any]) -> list[dict[str, Any]]:

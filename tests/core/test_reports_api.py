@@ -24,7 +24,7 @@ from tests.accounts import register
 from tests.conftest import LiveServer
 from tests.core.client import Client, account, assert_error, event_count
 from tests.flows.support import add_directories, json_directory
-from tests.report_flows import fail, lose, not_found, submit, verify
+from tests.report_flows import add_by_hand, check, fail, lose, not_found, submit, verify
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
@@ -157,6 +157,51 @@ async def test_backlinks_report_per_day_and_week(pro: Client, infra):
         },
     )
     assert [d["live"] for d in later.body["data"]] == [1, 1]  # still live after today
+
+
+async def test_backlinks_report_counts_a_hand_added_link_from_its_first_finding(pro: Client, infra):
+    """Pending and unreachable before it is ever found: not live; found: discovered; then
+    unreachable: still live; then missing: lost. No directory's figures count it."""
+    repo = infra.repository
+    site = await pro.add_site()
+    account_id = ids.decode("usr", pro.tokens["user"]["id"])
+    link = await add_by_hand(repo, account_id, ids.decode("site", site["id"]), "https://p.example/")
+
+    async def today() -> dict[str, int]:
+        await settled(infra)
+        answer = await pro.get(BACKLINKS, site_id=site["id"])
+        assert answer.status == 200, answer.body
+        last = answer.body["data"][-1]
+        return {k: last[k] for k in ("live", "discovered", "lost", "recovered")}
+
+    nothing = {"live": 0, "discovered": 0, "lost": 0, "recovered": 0}
+    assert await today() == nothing  # pending
+    assert await check(repo, link, "unreachable") == "unreachable"
+    assert await today() == nothing  # never found yet
+    assert await check(repo, link, "found") == "live"
+    assert await today() == {**nothing, "live": 1, "discovered": 1}
+    assert await check(repo, link, "unreachable") == "unreachable"
+    assert await today() == {**nothing, "live": 1, "discovered": 1}  # unreachable is not lost
+    assert await check(repo, link, "missing") == "lost"
+    assert await today() == {**nothing, "discovered": 1, "lost": 1}
+    directories = await pro.get(DIRECTORIES)
+    assert directories.status == 200 and directories.body["data"] == [], directories.body
+
+
+async def test_a_hand_added_link_lost_before_it_was_ever_found_counts_nowhere(pro: Client, infra):
+    repo = infra.repository
+    site = await pro.add_site()
+    account_id = ids.decode("usr", pro.tokens["user"]["id"])
+    link = await add_by_hand(repo, account_id, ids.decode("site", site["id"]), "https://q.example/")
+    assert await check(repo, link, "missing") == "pending"
+    assert await check(repo, link, "missing") == "lost"
+    await settled(infra)
+    lost = (await pro.get(BACKLINKS, site_id=site["id"])).body["data"][-1]
+    assert (lost["live"], lost["discovered"], lost["lost"]) == (0, 0, 0)
+    assert await check(repo, link, "found") == "live"  # Recovered: its first finding
+    await settled(infra)
+    found = (await pro.get(BACKLINKS, site_id=site["id"])).body["data"][-1]
+    assert (found["live"], found["discovered"], found["lost"], found["recovered"]) == (1, 1, 0, 0)
 
 
 async def test_reports_as_csv_are_whole_and_escape_formulas(pro: Client, infra):

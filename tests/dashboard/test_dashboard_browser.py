@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -199,14 +200,18 @@ async def test_quick_start_by_hand(service: LiveService, browser: Browser):
     await expect(page.locator("#cost-units")).to_have_text(str(len(CHOSEN)))
     await expect(page.locator("#cost-remaining")).to_have_text("150")
     await visit.check_page("new-job")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(urlsplit(r.url).path))
     await page.get_by_role("button", name="Start job").click()
     await expect(page.get_by_role("heading", name="Job for Quickstart Shop")).to_be_visible()
     job_url = page.url
 
-    # live progress: the page's script follows the job until it has finished
+    # live progress: the page's script follows the job's stream until it has finished
     status = page.locator("#job-status")
     await expect(status).to_have_text(re.compile("|".join(FINISHED)), timeout=180_000)
     assert await status.text_content() == "completed", service.tails()
+    job_path = urlsplit(job_url).path
+    assert f"{job_path}/stream" in asked and f"{job_path}/progress" in asked, asked
     await expect(page.locator("#tasks tbody tr")).to_have_count(len(CHOSEN))
     await expect(page.locator("#tasks").get_by_text("live").first).to_be_visible()
     await visit.check_page("job")

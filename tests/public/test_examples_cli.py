@@ -107,6 +107,32 @@ async def test_add_refuses_an_unknown_lost_or_shown_backlink(api, infra, setting
     assert "already" in await refused(settings, infra, "add", found[1])
 
 
+async def test_add_refuses_a_backlink_no_directory_gave(api, infra, settings, agency):
+    """A link the customer added for monitoring (`POST /backlinks`) shows nothing we
+    delivered: refused while pending, and still once a check has found it live."""
+    site = await agency.add_site()
+    added = await agency.post(
+        "/api/v1/backlinks", {"site_id": site["id"], "source_url": "http://127.0.0.1:9/partners"}
+    )
+    assert added.status == 201, added.body
+    assert added.body["status"] == "pending" and added.body["directory_id"] is None
+    assert "no directory gave" in await refused(settings, infra, "add", added.body["id"])
+    found = Evidence(
+        source_url="http://127.0.0.1:9/partners",
+        has_link=True,
+        target_url=site["url"],
+        anchor_text=site["name"],
+        link_type="dofollow",
+        http_status=200,
+        indexable=True,
+    )
+    live = await record_recheck(infra.repository, ids.decode("bl", added.body["id"]), found)
+    assert live.status == "live"
+    await settled(api, infra)
+    assert "no directory gave" in await refused(settings, infra, "add", added.body["id"])
+    assert await examples(api) == []
+
+
 async def test_add_refuses_a_note_that_names_a_directory_or_the_customer(
     api, infra, settings, agency
 ):
