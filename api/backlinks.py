@@ -148,7 +148,7 @@ async def _detail(request: Request, account_id: UUID, backlink_id: UUID) -> Back
         row = await get_backlink(conn, account_id, backlink_id)
         if row is None:
             raise backlink_not_found()
-        checks, total = await history(conn, backlink_id)
+        checks, total = await history(conn, backlink_id, row.last_checked_at)
     return by_name(
         BacklinkDetailOut,
         render(row),

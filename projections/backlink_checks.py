@@ -107,14 +107,21 @@ def _row(event: Any, notification_id: int) -> CheckRow:
     )
 
 
-async def history(conn: Any, backlink_id: UUID) -> tuple[list[CheckRow], int]:
-    """The newest `HISTORY_LIMIT` checks, newest first, and how many there are in all."""
+async def history(conn: Any, backlink_id: UUID, until: datetime) -> tuple[list[CheckRow], int]:
+    """The newest `HISTORY_LIMIT` checks up to `until`, newest first, and how many there
+    are in all. `until` is the last check the `backlinks` row has seen: this read model
+    is another projection's and may be ahead of it, and a check the row's status does not
+    reflect yet would contradict it in one answer."""
     rows = await conn.fetch(
-        f"""SELECT {columns(CheckRow)} FROM backlink_checks WHERE backlink_id = $1
+        f"""SELECT {columns(CheckRow)} FROM backlink_checks
+            WHERE backlink_id = $1 AND checked_at <= $2
             ORDER BY version DESC LIMIT {HISTORY_LIMIT}""",
         backlink_id,
+        until,
     )
     total = await conn.fetchval(
-        "SELECT count(*) FROM backlink_checks WHERE backlink_id = $1", backlink_id
+        "SELECT count(*) FROM backlink_checks WHERE backlink_id = $1 AND checked_at <= $2",
+        backlink_id,
+        until,
     )
     return [convert(r, CheckRow) for r in rows], total
