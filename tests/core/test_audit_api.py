@@ -121,6 +121,9 @@ async def test_a_request_records_its_account_credential_and_request_id(api, pro:
     for secret in (key["key"], pro.tokens["access_token"], pro.tokens["refresh_token"]):
         assert secret.encode() not in stored
         assert secret not in msgspec.json.encode(entries).decode()
+    # the key's use is saved as the key is checked, and names it too
+    [used] = [e for e in entries if e["type"] == "ApiKey.Used"]
+    assert used["aggregate_id"] == key["id"] and used["cause"] == events[1]["cause"]
     key_entry = next(e for e in entries if e["type"] == "ApiKey.Created")
     assert key_entry["aggregate_id"] == key["id"]
     assert "key_hash" not in key_entry["summary"] and key_entry["summary"]["name"] == "deploy"
