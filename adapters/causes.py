@@ -5,9 +5,10 @@ task or cron job (`workers.tasks`), a CLI command (`backlynk_cli`) — by settin
 (a context variable: each request and each task has its own, and `asyncio` hands it to
 the tasks it starts). Who a request acts for is added by `identify`, the one place that
 does it: called by `api.auth` once a credential is checked (access token, API key, the
-dashboard's cookie), and by the sign-in services through `RequestCallers` (password,
-refresh token, sign-up). The repositories call `stamp` as they save, so the domain's
-commands and the application services never carry the cause (`domain.cause`)."""
+dashboard's cookie), and by the services that save before that, through `RequestCallers`
+(sign-ins: password, refresh token, sign-up; an API key's recorded use). The repositories
+call `stamp` as they save, so the domain's commands and the application services never
+carry the cause (`domain.cause`)."""
 
 from __future__ import annotations
 

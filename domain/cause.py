@@ -6,9 +6,11 @@ The domain only declares the shape; nothing here knows where a cause comes from.
 points say what they are (`adapters.causes.caused_by`), and the repository stamps that
 cause on every event it saves, so no command or service signature carries it. Who the
 caller of a request is comes from whoever identified them: `api.auth` for an access token,
-an API key or the dashboard's cookie; the sign-in services (`domain.services.sessions`,
-through `AuthPorts.callers`) for a password, a refresh token or a sign-up, where nobody
-is signed in yet but the request acts on one account and one session.
+an API key or the dashboard's cookie; the services, through `AuthPorts.callers`, where they
+save before the route knows its caller — the sign-in services (`domain.services.sessions`)
+for a password, a refresh token or a sign-up, where nobody is signed in yet but the
+request acts on one account and one session, and an API key's check, which records the
+key's use (`domain.services.authentication`).
 
 `identified_by` came after the other fields: a cause stored before it reads with
 `identified_by = None` (not recorded). It is a field more with a default, so the events
