@@ -19,6 +19,7 @@ import pytest
 import redis
 import uvicorn
 
+from adapters import parsing_pool
 from adapters import settings as settings_module
 from adapters.db import migrate
 from adapters.infrastructure import Infrastructure, open_infrastructure
@@ -223,6 +224,10 @@ class LiveServer:
         self.http: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> LiveServer:
+        # the parsing processes started before serving, as `backlynk serve` does: the
+        # first big page must not pay for their start (seconds on a busy machine) within
+        # its fetch's deadline. Started once; they serve the whole test run.
+        await asyncio.to_thread(parsing_pool.warm)
         self.task = asyncio.create_task(self.server.serve(sockets=[self.socket]))
         while not self.server.started:
             if self.task.done():
