@@ -27,7 +27,7 @@ import asyncpg
 from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from bench.common import drop_database, fresh_database
+from bench.common import backend_cpu, drop_database, fresh_database
 from projections.base import Projection, tracking_ddl
 from projections.runner import BATCH_SIZE, apply_batch, catch_up, reset
 from tests.counter import Counter
@@ -57,25 +57,6 @@ class Rate(NamedTuple):
     cpu_us: float  # this process's CPU time per event, in microseconds
     pg_cpu_us: float  # the database's backends' CPU time per event (nan: not readable)
 
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-async def backend_cpu(conn: asyncpg.Connection) -> float:
-    """CPU seconds used so far by the backends of this database (the server must be on
-    this machine: /proc/<pid>/stat of each; nan when it cannot be read)."""
-    pids = await conn.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-    )
-    total = 0.0
-    for (pid,) in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            return float("nan")
-        total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-    return total
 
 
 async def rate(
