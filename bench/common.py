@@ -48,11 +48,13 @@ _TICK = os.sysconf("SC_CLK_TCK")
 async def backend_cpu(conn: asyncpg.Connection) -> float:
     """CPU seconds used so far by the backends of this database (the server must be on
     this machine: /proc/<pid>/stat of each; nan when it cannot be read)."""
-    pids = await conn.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-    )
+    pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return _cpu_of([pid for (pid,) in pids])
+
+
+def _cpu_of(pids: list[int]) -> float:
     total = 0.0
-    for (pid,) in pids:
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rpartition(")")[2].split()

@@ -58,7 +58,6 @@ class Rate(NamedTuple):
     pg_cpu_us: float  # the database's backends' CPU time per event (nan: not readable)
 
 
-
 async def rate(
     conn: asyncpg.Connection,
     store: PostgresEventStore,
