@@ -32,7 +32,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from bench.common import drop_database, fresh_database
+from bench.common import backend_cpu, drop_database, fresh_database
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.backlink import FOUND, LIVE, LOST, MISSING, Backlink, Evidence
@@ -230,17 +230,21 @@ async def main() -> None:
         mode = "per-event" if args.per_event else "batch"
         for projection in read_models():
             p = PerEvent(projection) if args.per_event else projection
-            began = time.perf_counter()
+            pg_cpu = await backend_cpu(conn)
+            began, cpu = time.perf_counter(), time.process_time()
             applied = await rebuild(conn, store, p)
-            took = time.perf_counter() - began
+            took, cpu = time.perf_counter() - began, time.process_time() - cpu
+            pg_cpu = await backend_cpu(conn) - pg_cpu
             spent += took
             print(
-                f"  {projection.name:10} {applied:9d} events in {took:7.1f} s "
-                f"({applied / took:8.0f} events/s)"
+                f"  {projection.name:15} {applied:9d} events in {took:7.1f} s "
+                f"({applied / took:8.0f} events/s; CPU {cpu / applied * 1e6:5.1f} us/event, "
+                f"Postgres {pg_cpu / applied * 1e6:5.1f})"
             )
         print(
             f"replay ({mode} apply) of every read model: {total / spent:8.0f} events/s "
-            f"({total} log events, {spent:.1f} s)"
+            f"({total} log events, {spent:.1f} s); "
+            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         await pool.close()
     finally:
