@@ -141,7 +141,8 @@ class PostgresEventStore:
         self._taken: list[_Batch] = []  # the flush under way
         self._flusher: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None  # the flusher's, between flushes
-        self._idle: asyncio.TimerHandle | None = None
+        self._idle: asyncio.TimerHandle | None = None  # gives the connection back
+        self._last_flush = 0.0  # loop time the last flush ended
         self._releasing: asyncio.Task[None] | None = None
 
     # -- writing ---------------------------------------------------------------------
@@ -160,13 +161,11 @@ class PostgresEventStore:
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush_while_waiting())
             self._flusher.add_done_callback(self._flusher_ended)
-        # shield: a caller that goes away must not cancel a commit others share
-        return await asyncio.shield(batch.future)
+        # A caller that goes away cancels its future only, never the commit others share:
+        # that runs in the flusher's task, which skips a future already done.
+        return await batch.future
 
     async def _flush_while_waiting(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
         while self._waiting:
             taken = self._taken = []
             count = 0
@@ -184,9 +183,12 @@ class PostgresEventStore:
                     await self._give_back()  # broken or unknown state: not reused
         self._taken = []
         if self._conn is not None:
-            self._idle = asyncio.get_running_loop().call_later(
-                self.hold_connection_for, self._release_if_idle
-            )
+            # one timer while appends keep coming, not one per flush: it looks again when
+            # it fires and gives the connection back only after a quiet spell
+            loop = asyncio.get_running_loop()
+            self._last_flush = loop.time()
+            if self._idle is None:
+                self._idle = loop.call_later(self.hold_connection_for, self._release_if_idle)
 
     def _flusher_ended(self, flusher: asyncio.Task[None]) -> None:
         """A flusher cancelled (the loop is closing), even before it started, or failing
@@ -201,8 +203,14 @@ class PostgresEventStore:
 
     def _release_if_idle(self) -> None:
         self._idle = None
-        if self._flusher is None or self._flusher.done():
-            self._releasing = asyncio.get_running_loop().create_task(self._give_back())
+        if self._flusher is not None and not self._flusher.done():
+            return  # a flush is under way: it sets the timer again when it ends
+        loop = asyncio.get_running_loop()
+        quiet_until = self._last_flush + self.hold_connection_for
+        if loop.time() < quiet_until:
+            self._idle = loop.call_at(quiet_until, self._release_if_idle)
+        else:
+            self._releasing = loop.create_task(self._give_back())
 
     async def _give_back(self) -> None:
         conn, self._conn = self._conn, None
