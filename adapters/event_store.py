@@ -59,14 +59,15 @@ SCHEMA = [
 # One round trip per flush: the lock, the insert, the optimistic-concurrency check and the
 # NOTIFY run server-side in one statement (its implicit transaction holds the lock until
 # commit). Under the lock nothing else writes, so a primary-key probe per key finds every
-# clash before the insert. The uncontended case (no key exists) is one probe and one
-# insert; only when a key exists are the batches holding one worked out and left out
-# (the caller sees which by the rows returned). No exception block, whose subtransaction
-# every append would pay for the rare conflict. Each statement keeps one generic plan
-# across calls: the conflict case's statements are re-planned at every call, which costs
-# more than the whole uncontended case (a custom plan per call, as their estimates from
-# the actual arrays look cheaper), so they stay out of its way. The NOTIFY is delivered at
-# commit, as in eventsourcing's own function, and only when something was written.
+# clash before the insert. The uncontended case (no key exists: nearly every flush) is
+# that probe and the insert, two statements that keep one generic plan across calls. Only
+# when a key exists are the batches holding one worked out and left out (the caller sees
+# which by the rows returned); those statements get a custom plan at every call (their
+# estimates from the actual arrays look cheaper), which cost more than the whole
+# uncontended case when every flush ran them. No exception block, whose subtransaction
+# every append would pay for the rare conflict. The NOTIFY is delivered at commit, as in
+# eventsourcing's own function, and only when something was written (the client never
+# sends an empty flush: its first batch is never left out).
 _APPEND_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION public.backlynk_append(
     ids uuid[], versions bigint[], topics text[], states bytea[], batches int[])
