@@ -9,7 +9,10 @@ prints the CPU time per event of the bench process (the client: encoding, the dr
 event loop or threads) and of the server backends the side used (from /proc, when the
 server runs on this machine), which the load changes far less.
 
-    python bench/event_store.py [--appends 2000] [--runs 5] [--writers 1,16]
+    python bench/event_store.py [--appends 2000] [--runs 5] [--writers 1,16] [--loop asyncio]
+
+Our side runs on asyncio's own event loop unless `--loop uvloop` (what `backlynk serve`
+runs the web processes on when uvloop is installed).
 """
 
 from __future__ import annotations
@@ -192,12 +195,16 @@ async def durability(url: str) -> str:
     return ", ".join(f"{r[0]}={r[1]}" for r in rows)
 
 
-async def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--writers", default="1,16")
-    args = parser.parse_args()
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    return parser.parse_args()
+
+
+async def main(args: argparse.Namespace) -> None:
     url = await fresh_database(DB)
     admin = await asyncpg.connect(url)
     cpu = ServerCpu(admin)
@@ -205,7 +212,8 @@ async def main() -> None:
         print(
             f"event store: {args.appends} appends of 1-3 events of {EVENT_BYTES} bytes per run, "
             f"same database ({await durability(url)}, both sides), {args.runs} runs; "
-            "each run measures both sides on the same generated appends, in alternating order"
+            "each run measures both sides on the same generated appends, in alternating order; "
+            f"ours on the {args.loop} event loop"
         )
         summary = []
         for writers in map(int, args.writers.split(",")):
@@ -265,4 +273,10 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    args = arguments()
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main(args))
+    else:
+        asyncio.run(main(args))
