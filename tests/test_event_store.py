@@ -259,3 +259,48 @@ async def test_a_cancelled_flush_leaves_no_append_waiting(infra):
         await appending
     assert len(await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])) == 1
     await store.close()
+
+
+async def test_a_caller_that_goes_away_leaves_the_shared_commit_alone(infra):
+    """Two appends wait for one flush; the first caller is cancelled before it commits:
+    only its own wait ends (its outcome unknown to it), the flush writes both, and the
+    other caller gets its ids."""
+    store = PostgresEventStore(infra.pool)
+    gone, stays = uuid.uuid4(), uuid.uuid4()
+    first = asyncio.ensure_future(store.append([StoredEvent(gone, 1, "t", b"")]))
+    second = asyncio.ensure_future(store.append([StoredEvent(stays, 1, "t", b"")]))
+    await asyncio.sleep(0)  # both queued, their flusher created, not yet run
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert len(await second) == 1
+    assert [e.originator_id for e in await store.read(gone)] == [gone]  # written all the same
+    assert [e.originator_id for e in await store.read(stays)] == [stays]
+    await store.close()
+
+
+async def test_the_writer_connection_goes_back_only_after_a_quiet_spell(settings):
+    """One timer while appends keep coming, none set per append: when it fires soon after
+    a flush it looks again later; after a quiet spell it gives the connection back."""
+    from adapters.db import connect_pool
+
+    pool = await connect_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        store = PostgresEventStore(pool, hold_connection_for=3600)
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        held, timer = store._conn, store._idle
+        assert held is not None and timer is not None
+        await store.append([StoredEvent(uuid.uuid4(), 1, "t", b"")])
+        assert store._conn is held and store._idle is timer  # the same timer
+        timer.cancel()
+        store._release_if_idle()  # as if it fired now, right after a flush
+        assert store._conn is held and store._idle is not None  # it looks again later
+        store._idle.cancel()
+        store.hold_connection_for = 0  # the quiet spell is over
+        store._release_if_idle()
+        assert store._releasing is not None
+        await store._releasing
+        assert store._conn is None and pool.get_idle_size() == 1
+        await store.close()
+    finally:
+        await pool.close()
