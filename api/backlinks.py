@@ -92,7 +92,7 @@ async def index(request: Request) -> Response:
     query = query_of(request, BacklinksQuery)
     page = page_of(query)
     filters = await _filters(request, principal.account_id, query)
-    pool = request.app.state.infra.read_pool
+    pool = request.app.state.infra.reads
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only
         export = every_row(

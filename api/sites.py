@@ -118,7 +118,7 @@ async def index(request: Request) -> Response:
     page = page_of(query)
     # one query: the pool's own fetch, no connection proxy to build
     rows = await list_sites(
-        request.app.state.infra.read_pool,
+        request.app.state.infra.reads,
         principal.account_id,
         status=query.status,
         limit=page.fetch,

@@ -89,7 +89,7 @@ async def user_out(
 async def me(request: Request) -> Response:
     principal = await require_account(request)
     period = period_of(auth_ports(request).clock.now())
-    pool = request.app.state.infra.read_pool
+    pool = request.app.state.infra.reads
     row, usage = await fetch_account_with_usage(pool, principal.account_id, period)
     # the plan is the one authorisation used (current to this request); the read
     # model may trail by a moment, and the principal (current to it) never does
