@@ -26,6 +26,7 @@ import asyncpg
 
 from adapters.credential_feed import EVERYTHING, CredentialFeed
 from adapters.infrastructure import Infrastructure
+from adapters.quick_reads import QuickReads
 from domain.credentials import CredentialRecord
 from domain.ports import Credentials
 from domain.services.authentication import StoreCredentials
@@ -39,7 +40,7 @@ MAX_ENTRIES = 100_000
 class CachedCredentials:
     """Implements `domain.ports.Credentials` in front of `store` (the event store)."""
 
-    def __init__(self, store: Credentials, dsn: str, pool: asyncpg.Pool):
+    def __init__(self, store: Credentials, dsn: str, pool: asyncpg.Pool | QuickReads):
         """`dsn` and `pool`: the primary (a replica has neither the NOTIFY nor, at once,
         the position)."""
         self.store = store
@@ -50,7 +51,9 @@ class CachedCredentials:
 
     @classmethod
     async def start_for(cls, infra: Infrastructure) -> CachedCredentials:
-        cache = cls(StoreCredentials(infra.repository), infra.settings.database_url, infra.pool)
+        cache = cls(
+            StoreCredentials(infra.repository), infra.settings.database_url, infra.primary_reads
+        )
         await cache.feed.start()
         return cache
 

@@ -32,6 +32,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.listener import Listener
+from adapters.quick_reads import QuickReads
 from adapters.shared_reads import SharedReads
 from domain.account import Account
 from domain.api_key import ApiKey
@@ -91,7 +92,10 @@ EVERYTHING = UUID(int=0)
 
 
 class CredentialFeed:
-    def __init__(self, dsn: str, pool: asyncpg.Pool, on_change: Callable[[UUID], None]):
+    def __init__(
+        self, dsn: str, pool: asyncpg.Pool | QuickReads, on_change: Callable[[UUID], None]
+    ):
+        """`pool`: the primary's, read by `committed` only."""
         self._pool = pool
         self._on_change = on_change
         #: the last credential event processed; None: not listening, trust nothing

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import asyncpg
 import msgspec
 
 from domain.directory import Directory
+
+if TYPE_CHECKING:
+    from adapters.quick_reads import QuickReads
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS directories (
@@ -136,7 +139,8 @@ _LISTED = "spec::text AS spec, created_at, updated_at"
 class PostgresDirectoryCatalogue:
     """Implements `domain.ports.DirectoryCatalogue`."""
 
-    def __init__(self, pool: asyncpg.Pool):
+    def __init__(self, pool: asyncpg.Pool | QuickReads):
+        """`pool`: anything with `fetch` and `fetchrow` (each method is one statement)."""
         self.pool = pool
 
     async def by_ids(self, ids: Sequence[int]) -> dict[int, Directory]:

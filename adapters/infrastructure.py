@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
@@ -14,6 +14,7 @@ from adapters.event_store import PostgresEventStore
 from adapters.fetcher import Fetcher
 from adapters.hostnames import HostNameRules
 from adapters.page_inspector import FetchingPageInspector
+from adapters.quick_reads import QuickReads
 from adapters.repository import EventSourcedRepository
 from adapters.settings import Settings
 from adapters.ssrf import AddressPolicy
@@ -33,6 +34,16 @@ class Infrastructure:
     fetcher: Fetcher
     clock: SystemClock
     host_names: HostNameRules
+    #: one-statement reads of the read pool and of the primary, without the pool's
+    #: per-query acquire and release (`adapters.quick_reads`): the hot reads use these
+    reads: QuickReads = field(init=False)
+    primary_reads: QuickReads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.primary_reads = QuickReads.over(self.pool)
+        self.reads = (
+            self.primary_reads if self.read_pool is self.pool else QuickReads.over(self.read_pool)
+        )
 
     @property
     def page_inspector(self) -> FetchingPageInspector:
@@ -42,6 +53,8 @@ class Infrastructure:
         await self.fetcher.close()
         await self.redis.aclose()
         await self.store.close()
+        await self.reads.close()
+        await self.primary_reads.close()
         if self.read_pool is not self.pool:
             await self.read_pool.close()
         await self.pool.close()

@@ -155,7 +155,8 @@ def wire(
         repository=infra.repository,
         clock=clock,
         catalogue=catalogue,
-        listings=PostgresDirectoryCatalogue(infra.read_pool),
+        # one-statement reads only (its every method is one fetch)
+        listings=PostgresDirectoryCatalogue(infra.reads),
         page_inspector=inspector,
         host_names=infra.host_names,
         site_urls=site_urls,

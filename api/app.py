@@ -24,6 +24,7 @@ from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
 from api.middleware import Edge
 from api.operations import OPERATIONS, Operation
+from api.routing import IndexedRouter
 from domain.errors import DomainError
 from projections.base import Projection
 from projections.registry import all_projections
@@ -147,6 +148,7 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.openapi = openapi.document_bytes(OPERATIONS)
     app.state.docs_page = docs_page
     return app

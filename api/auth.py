@@ -59,7 +59,9 @@ def _bearer(header: str) -> str:
 
 
 async def require_account(request: Request) -> Principal:
-    known = getattr(request.state, "principal", None)
+    # the request's state, read as the dict it is (`request.state` raises and catches an
+    # AttributeError for a name not set yet)
+    known = request.scope.get("state", {}).get("principal")
     if isinstance(known, Principal):
         _identify(known, request.state.identified_by)
         return known

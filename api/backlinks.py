@@ -71,16 +71,15 @@ async def _filters(request: Request, account_id: UUID, query: BacklinksQuery) ->
 
 
 async def _rows(pool: Any, f: BacklinkFilters, *, limit: int, before: int | None) -> list:
-    async with pool.acquire() as conn:
-        return await list_backlinks(
-            conn,
-            f.account_id,
-            site_id=f.site_id,
-            status=f.status,
-            link_type=f.link_type,
-            limit=limit,
-            before=before,
-        )
+    return await list_backlinks(
+        pool,
+        f.account_id,
+        site_id=f.site_id,
+        status=f.status,
+        link_type=f.link_type,
+        limit=limit,
+        before=before,
+    )
 
 
 def _csv_row(row: BacklinkView) -> list[str]:
@@ -93,7 +92,7 @@ async def index(request: Request) -> Response:
     query = query_of(request, BacklinksQuery)
     page = page_of(query)
     filters = await _filters(request, principal.account_id, query)
-    pool = request.app.state.infra.read_pool
+    pool = request.app.state.infra.reads
     if wants_csv(request):
         # an export is whole: `limit` and `cursor` page the JSON list only
         export = every_row(

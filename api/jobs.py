@@ -110,8 +110,7 @@ def job_id_of(request: Request) -> UUID:
 
 
 async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
-    async with request.app.state.infra.read_pool.acquire() as conn:
-        row = await get_job(conn, account_id, job_id)
+    row = await get_job(request.app.state.infra.reads, account_id, job_id)
     if row is None:
         raise job_not_found()
     return render(row)

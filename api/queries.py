@@ -249,8 +249,15 @@ def _value(field: _Field, raw: str) -> Any:
     return raw
 
 
+@functools.cache
+def _defaults(shape: type[Q]) -> Q:
+    return shape()
+
+
 def query_of(request: Request, shape: type[Q]) -> Q:
     """The query of `request` as `shape`; 422 naming the first parameter refused."""
+    if not request.scope.get("query_string") and shape.__struct_config__.frozen:
+        return _defaults(shape)  # no parameter: every field its default (shared: frozen)
     params = request.query_params
     given = {f.name: _value(f, params[f.param]) for f in _fields(shape) if f.param in params}
     return shape(**given)

@@ -116,10 +116,14 @@ async def index(request: Request) -> Response:
     principal = await require_api_access(request)
     query = query_of(request, SitesQuery)
     page = page_of(query)
-    async with request.app.state.infra.read_pool.acquire() as conn:
-        rows = await list_sites(
-            conn, principal.account_id, status=query.status, limit=page.fetch, before=page.after
-        )
+    # one query: the pool's own fetch, no connection proxy to build
+    rows = await list_sites(
+        request.app.state.infra.reads,
+        principal.account_id,
+        status=query.status,
+        limit=page.fetch,
+        before=page.after,
+    )
     return json_response(paginate(rows, page, key=lambda r: r.seq, render=render))
 
 

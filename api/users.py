@@ -89,8 +89,8 @@ async def user_out(
 async def me(request: Request) -> Response:
     principal = await require_account(request)
     period = period_of(auth_ports(request).clock.now())
-    async with request.app.state.infra.read_pool.acquire() as conn:
-        row, usage = await fetch_account_with_usage(conn, principal.account_id, period)
+    pool = request.app.state.infra.reads
+    row, usage = await fetch_account_with_usage(pool, principal.account_id, period)
     # the plan is the one authorisation used (current to this request); the read
     # model may trail by a moment, and the principal (current to it) never does
     facts = row or by_name(AccountRow, principal, id=principal.account_id, plan=principal.plan.code)

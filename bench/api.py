@@ -9,6 +9,13 @@ API key. Each route is measured right after a hello-world run, and its ratio is 
 run. Prints req/s, p99 and the ratio per route and round, then the median and spread
 (min-max) of the ratios over the rounds, and req/s per number of web processes.
 
+It also prints the CPU each request cost the web process(es) (`/proc/<pid>/stat` around
+each load run, the process and its children), for the hello-world and for the route, and
+the CPU the database's backends spent per request of the route (pg_stat_activity's pids
+for the bench database): the CPU ratio (hello-world's µs per request over the route's)
+is what req/s would give on a machine with a core to spare, and unlike req/s it holds on
+a machine that others keep busy.
+
     python bench/api.py [--processes 1,2] [--rounds 3] [--duration 5] [--connections 32]
 
 On a shared or small machine the figures are noisy: compare ratios of one run, never
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -35,6 +43,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
+
+import asyncpg
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -124,12 +135,69 @@ class Processes:
             self.stop(name)
 
 
+# -- CPU of the measured processes ---------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of `pid` (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the web processes `api.serving` supervises)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return out
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {p: _cpu_of(p) for p in pids}
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two snapshots (a process born in between from zero)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def _backend_pids(url: str) -> list[int]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]
+
+
+def backend_pids(url: str) -> list[int]:
+    """The Postgres backends serving the bench database (the web processes' pools, and
+    the projector's and worker's connections, idle meanwhile)."""
+    return asyncio.run(_backend_pids(url))
+
+
 # -- load generators ------------------------------------------------------------------
 
 _UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tuple[float, float]:
+def wrk(
+    url: str, headers: dict[str, str], seconds: int, connections: int
+) -> tuple[float, float, int]:
+    """req/s, p99 (s) and the number of requests answered."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
@@ -138,15 +206,16 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tu
         raise SystemExit(f"{url} answered errors under load:\n{out}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    return rate, float(p99.group(1)) * _UNIT[p99.group(2)]  # type: ignore[union-attr]
+    count = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rate, float(p99.group(1)) * _UNIT[p99.group(2)], count  # type: ignore[union-attr]
 
 
 def aiohttp_load(
     url: str, headers: dict[str, str], seconds: int, connections: int
-) -> tuple[float, float]:
+) -> tuple[float, float, int]:
     import aiohttp
 
-    async def run() -> tuple[float, float]:
+    async def run() -> tuple[float, float, int]:
         latencies: list[float] = []
         stop_at = time.perf_counter() + seconds
         limits = aiohttp.TCPConnector(limit=connections)
@@ -163,7 +232,8 @@ def aiohttp_load(
 
             await asyncio.gather(*(one_connection() for _ in range(connections)))
         latencies.sort()
-        return len(latencies) / seconds, latencies[int(len(latencies) * 0.99)]
+        count = len(latencies)
+        return count / seconds, latencies[int(count * 0.99)], count
 
     return asyncio.run(run())
 
@@ -221,7 +291,31 @@ ROUTES = [
 ]
 
 
-def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
+class Run(NamedTuple):
+    rate: float  # req/s
+    p99: float  # s
+    ratio: float  # to the hello-world run just before
+    cpu_us: float  # web process(es) CPU per request
+    db_us: float  # database backends' CPU per request
+    cpu_ratio: float  # hello-world's CPU per request over this one's
+
+
+def load_with_cpu(
+    args: argparse.Namespace, url: str, headers: dict[str, str], pid: int, db_url: str | None
+) -> tuple[float, float, float, float]:
+    """req/s, p99, CPU µs per request of `pid` and its children, and of the database's
+    backends (0 without `db_url`)."""
+    web = _tree(pid)
+    backends = backend_pids(db_url) if db_url else []
+    web_before, db_before = cpu_by_pid(web), cpu_by_pid(backends)
+    rate, p99, count = LOAD(url, headers, args.duration, args.connections)
+    web_after = cpu_by_pid(web)
+    db_after = cpu_by_pid(backend_pids(db_url)) if db_url else {}
+    per = 1e6 / max(count, 1)
+    return rate, p99, spent(web_before, web_after) * per, spent(db_before, db_after) * per
+
+
+def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> dict:
     hello_port, web_port = free_port(), free_port()
     hello = Path(procs.logdir / "hello_app.py")
     hello.write_text(HELLO)
@@ -242,11 +336,12 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
         [sys.executable, "-m", "backlynk_cli", "serve", "--port", str(web_port)],
         WEB_CONCURRENCY=str(n),
     )
+    hello_pid, web_pid = procs.running["hello"].pid, procs.running["web"].pid
     hello_url, base = f"http://127.0.0.1:{hello_port}", f"http://127.0.0.1:{web_port}"
     wait_for(hello_url + "/")
     wait_for(base + "/readyz")
     seeded = seed(base)
-    results: dict[str, list[tuple[float, float, float]]] = {}
+    results: dict[str, list[Run]] = {}
     try:
         for round_no in range(1, args.rounds + 1):
             access = call(
@@ -266,17 +361,22 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
                 for via, headers in credentials.items():
                     # the hello-world just before each route: on a machine whose load
                     # drifts, a ratio of two measurements made minutes apart means little
-                    hello_rate, hello_p99 = LOAD(
-                        hello_url + "/", {}, args.duration, args.connections
+                    hello_rate, hello_p99, hello_cpu, _ = load_with_cpu(
+                        args, hello_url + "/", {}, hello_pid, None
                     )
-                    rate, p99 = LOAD(base + path, headers, args.duration, args.connections)
-                    ratio = rate / hello_rate
-                    results.setdefault(f"{route} {via}", []).append((rate, p99, ratio))
-                    results.setdefault("hello-world", []).append((hello_rate, hello_p99, 1.0))
+                    rate, p99, cpu, db = load_with_cpu(args, base + path, headers, web_pid, db_url)
+                    ratio, cpu_ratio = rate / hello_rate, hello_cpu / max(cpu, 1e-9)
+                    results.setdefault(f"{route} {via}", []).append(
+                        Run(rate, p99, ratio, cpu, db, cpu_ratio)
+                    )
+                    results.setdefault("hello-world", []).append(
+                        Run(hello_rate, hello_p99, 1.0, hello_cpu, 0.0, 1.0)
+                    )
                     print(
                         f"  {route:24} {via:8} {rate:7.0f} req/s  p99 {p99 * 1000:6.1f} ms  "
-                        f"(hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms)"
-                        f"  {ratio:.2f}x"
+                        f"{cpu:5.0f} µs CPU/req (+db {db:4.0f})  "
+                        f"(hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms  "
+                        f"{hello_cpu:5.0f} µs)  {ratio:.2f}x  CPU {cpu_ratio:.2f}x"
                     )
     finally:
         procs.stop("web")
@@ -284,17 +384,23 @@ def measure(args: argparse.Namespace, procs: Processes, n: int) -> dict:
     return results
 
 
-def summary(n: int, results: dict) -> None:
+def _spread(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
+def summary(n: int, results: dict[str, list[Run]]) -> None:
     rounds = len(results[f"{ROUTES[0]} bearer"])
     print(f"\n{n} web process(es): median of {rounds} rounds (min-max)")
-    for name, runs in results.items():
-        rates = [r for r, _, _ in runs]
-        ratios = [x for _, _, x in runs]
-        p99 = statistics.median(p for _, p, _ in runs) * 1000
+    for name, runs in sorted(results.items(), key=lambda item: item[0] != "hello-world"):
+        p99 = statistics.median(r.p99 for r in runs) * 1000
         print(
-            f"  {name:34} {statistics.median(rates):8.0f} req/s "
-            f"({min(rates):.0f}-{max(rates):.0f})  p99 {p99:6.1f} ms  "
-            f"ratio {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+            f"  {name:34} {_spread([r.rate for r in runs], '.0f')} req/s  p99 {p99:6.1f} ms  "
+            f"ratio {_spread([r.ratio for r in runs], '.2f')}x"
+        )
+        print(
+            f"  {'':34} CPU/req {_spread([r.cpu_us for r in runs], '.0f')} µs  "
+            f"db {statistics.median(r.db_us for r in runs):.0f} µs  "
+            f"CPU ratio {_spread([r.cpu_ratio for r in runs], '.2f')}x"
         )
 
 
@@ -348,14 +454,14 @@ def main() -> None:
         )
         procs.start("projector", [sys.executable, "-m", "backlynk_cli", "projector"])
         procs.start("worker", [sys.executable, "-m", "backlynk_cli", "worker"])
-        totals = {n: measure(args, procs, n) for n in counts}
+        totals = {n: measure(args, procs, n, url) for n in counts}
         for n, results in totals.items():
             summary(n, results)
         if len(counts) > 1:
             print("\nthroughput by web processes (median req/s; hello-world alike):")
             for name in totals[counts[0]]:
                 cells = "  ".join(
-                    f"{n}: {statistics.median(r for r, _, _ in totals[n][name]):7.0f}"
+                    f"{n}: {statistics.median(r.rate for r in totals[n][name]):7.0f}"
                     for n in counts
                 )
                 print(f"  {name:34} {cells}")

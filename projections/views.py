@@ -30,7 +30,8 @@ def json_fields(view: type[msgspec.Struct]) -> frozenset[str]:
     return frozenset(out)
 
 
-def columns(view: type[msgspec.Struct], *, skip: Iterable[str] = ()) -> str:
+@functools.cache  # built once per view: queries put it in their text on every call
+def columns(view: type[msgspec.Struct], *, skip: tuple[str, ...] = ()) -> str:
     """The SELECT list of `view`: a column per field, jsonb ones as text (`skip` those
     that are not columns, such as rows joined from another table)."""
     json = json_fields(view)
