@@ -27,8 +27,8 @@ from domain import ids
 from domain.backlink import Backlink, Change, backlink_not_found
 from domain.services import monitored_links
 from domain.site import site_not_found
-from projections.backlink_checks import CheckView, history
-from projections.backlinks import BacklinkView, get_backlink, list_backlinks
+from projections.backlink_checks import CheckView
+from projections.backlinks import BacklinkView, backlink_with_checks, list_backlinks
 from projections.views import by_name
 
 
@@ -142,10 +142,10 @@ def backlink_id_of(request: Request) -> UUID:
 
 async def _detail(request: Request, account_id: UUID, backlink_id: UUID) -> BacklinkDetailOut:
     async with request.app.state.infra.read_pool.acquire() as conn:
-        row = await get_backlink(conn, account_id, backlink_id)
-        if row is None:
-            raise backlink_not_found()
-        checks, total = await history(conn, backlink_id, row.last_checked_at)
+        found = await backlink_with_checks(conn, account_id, backlink_id)
+    if found is None:
+        raise backlink_not_found()
+    row, checks, total = found
     return by_name(
         BacklinkDetailOut,
         render(row),
