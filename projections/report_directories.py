@@ -4,13 +4,19 @@ and lost rate — for one account (`GET /api/v1/reports/directories`), or across
 account (`backlynk reports directories`, and the public quality tiers, which show the
 figures in aggregate and never a directory's name).
 
-Two tables, kept by the `reports` projection (`projections.reports`):
+Three tables, kept by the `reports` projection (`projections.reports`):
 
 * `report_tasks`: one row per task of a job (job, directory), with when it was submitted,
   when its listing was verified, and the error code it failed with;
 * `report_links`: one row per discovered backlink, with its directory (NULL for a link
   that no directory gave: those count in no directory's figures), its latest link type
-  and whether it was ever lost.
+  and whether it was ever lost;
+* `report_directory_totals`: one row per directory that an outcome or a backlink ever
+  named, across every account: verified, failed, the median time to a verified listing,
+  backlinks and dofollow backlinks — the figures of `directory_stats` with no scope, kept
+  as they change (each batch recomputes the rows of the directories its events touched,
+  from the two tables above), so the public quality tiers read them instead of
+  aggregating every account's tasks (`directory_performances`).
 
 Definitions (`directory_stats`; `tests/report_oracle.py` computes the same from the event
 log alone):
@@ -42,12 +48,13 @@ import msgspec
 
 from domain.backlink import Backlink
 from domain.job import Job
+from domain.public_figures import DirectoryPerformance
 from projections.batch import Rows
 
 _LINK_EVENTS = (Backlink.Discovered, Backlink.Checked, Backlink.Lost, Backlink.Recovered)
 EVENTS = (Job.Created, Job.TaskSubmitted, Job.TaskVerified, Job.TaskFailed, *_LINK_EVENTS)
 
-TABLES = ("report_tasks", "report_links")
+TABLES = ("report_tasks", "report_links", "report_directory_totals")
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS report_tasks (
@@ -68,7 +75,49 @@ DDL = (
         link_type text,
         ever_lost boolean NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS report_links_account ON report_links (account_id, site_id)",
+    # the totals recompute a directory's rows from these
+    "CREATE INDEX IF NOT EXISTS report_tasks_directory ON report_tasks (directory_id)",
+    "CREATE INDEX IF NOT EXISTS report_links_directory ON report_links (directory_id)",
+    """CREATE TABLE IF NOT EXISTS report_directory_totals (
+        directory_id integer PRIMARY KEY,
+        verified bigint NOT NULL,
+        failed bigint NOT NULL,
+        median_us double precision,
+        backlinks bigint NOT NULL,
+        dofollow bigint NOT NULL)""",
 )
+
+#: the median time from submission to verified listing of a group of tasks, in whole
+#: microseconds: the mean of two middle integers is exact in a double
+_MEDIAN_US = """percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
+    FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)"""
+
+#: the totals of the directories `$1` names, from their tasks and links, every account's
+#: (the same figures as `_STATS` with no scope)
+_TOTALS = f"""
+INSERT INTO report_directory_totals AS d
+    (directory_id, verified, failed, median_us, backlinks, dofollow)
+SELECT id, t.verified, t.failed, t.median_us, l.backlinks, l.dofollow
+FROM unnest($1::integer[]) AS ids(id)
+CROSS JOIN LATERAL (
+    SELECT count(verified_at) AS verified, count(failed_code) AS failed,
+           {_MEDIAN_US} AS median_us
+    FROM report_tasks WHERE directory_id = ids.id) AS t
+CROSS JOIN LATERAL (
+    SELECT count(*) AS backlinks, count(*) FILTER (WHERE link_type = 'dofollow') AS dofollow
+    FROM report_links WHERE directory_id = ids.id) AS l
+ON CONFLICT (directory_id) DO UPDATE SET verified = EXCLUDED.verified,
+    failed = EXCLUDED.failed, median_us = EXCLUDED.median_us,
+    backlinks = EXCLUDED.backlinks, dofollow = EXCLUDED.dofollow
+"""
+
+
+async def _recount(conn: asyncpg.Connection, directory_ids: set[int]) -> None:
+    """Recompute the totals of these directories (after their tasks and links changed)."""
+    if directory_ids:
+        await conn.execute(_TOTALS, sorted(directory_ids))
+
 
 #: the task column each task event sets to its own value
 _TASK_COLUMN = {
@@ -119,19 +168,29 @@ async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> N
             event.directory_id,
             _task_value(event),
         )
+        await _recount(conn, {event.directory_id})
     elif isinstance(event, Backlink.Discovered):
         row = _link(event)
         await conn.execute(
             f"INSERT INTO report_links ({', '.join(row)}) VALUES ($1, $2, $3, $4, $5, $6)",
             *row.values(),
         )
+        await _recount(conn, _directory(row))
     else:  # Checked, Lost, Recovered: the latest link type; a loss is remembered
-        await conn.execute(
-            "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1",
+        row = await conn.fetchrow(
+            "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1 "
+            "RETURNING directory_id",
             event.originator_id,
             _link_type(event),
             isinstance(event, Backlink.Lost),
         )
+        await _recount(conn, _directory(row))
+
+
+def _directory(link: Any) -> set[int]:
+    """The directory whose totals a link counts in (none for a link no directory gave, or
+    an unknown link)."""
+    return {link["directory_id"]} if link and link["directory_id"] is not None else set()
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
@@ -145,6 +204,7 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
             task_keys.add((event.originator_id, event.directory_id))
     await tasks.load(conn, task_keys)
     await links.load(conn, {(e.originator_id,) for e, _ in events if isinstance(e, _LINK_EVENTS)})
+    touched: set[int] = set()
     for event, _ in events:
         if isinstance(event, Job.Created):
             for t in event.tasks:
@@ -159,8 +219,10 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
         elif type(event) in _TASK_COLUMN:
             key = (event.originator_id, event.directory_id)
             tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
+            touched.add(event.directory_id)
         elif isinstance(event, Backlink.Discovered):
             links.insert(_link(event))
+            touched |= _directory(_link(event))
         else:
             key = (event.originator_id,)
             row = links.get(key)
@@ -170,8 +232,10 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
                 link_type=_link_type(event),
                 ever_lost=bool(row and row["ever_lost"]) or lost,
             )
+            touched |= _directory(row)
     await tasks.write(conn)
     await links.write(conn)
+    await _recount(conn, touched)
 
 
 class DirectoryStats(msgspec.Struct, frozen=True):
@@ -194,17 +258,13 @@ def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-_STATS = """
+_STATS = f"""
 WITH tasks AS (
     SELECT directory_id,
            count(submitted_at) AS submitted,
            count(verified_at) AS verified,
            count(failed_code) AS failed,
-           -- in whole microseconds: the mean of two middle integers is exact in a double
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
-               FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)
-               AS median_us
+           {_MEDIAN_US} AS median_us
     FROM report_tasks
     WHERE ($1::uuid IS NULL OR account_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
     GROUP BY directory_id),
@@ -260,3 +320,27 @@ async def directory_stats(
             )
         )
     return out
+
+
+async def directory_performances(conn: Any) -> list[DirectoryPerformance]:
+    """Every catalogue directory with an outcome, across every account, with its place in
+    the catalogue (the input of the public quality tiers): precomputed rows of
+    `report_directory_totals`, the same figures as `directory_stats` with no scope."""
+    rows = await conn.fetch(
+        """SELECT d.category, d.domain_rating, t.verified, t.failed, t.median_us,
+                  t.backlinks, t.dofollow
+           FROM report_directory_totals t JOIN directories d ON d.id = t.directory_id
+           WHERE t.verified + t.failed > 0 ORDER BY t.directory_id"""
+    )
+    return [
+        DirectoryPerformance(
+            category=r["category"],
+            domain_rating=r["domain_rating"],
+            verified=r["verified"],
+            failed=r["failed"],
+            median_seconds_to_verified=None if r["median_us"] is None else r["median_us"] / 1e6,
+            backlinks=r["backlinks"],
+            dofollow_share=ratio(r["dofollow"], r["backlinks"]),
+        )
+        for r in rows
+    ]
