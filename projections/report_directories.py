@@ -14,9 +14,12 @@ Three tables, kept by the `reports` projection (`projections.reports`):
 * `report_directory_totals`: one row per directory that an outcome or a backlink ever
   named, across every account: verified, failed, the median time to a verified listing,
   backlinks and dofollow backlinks — the figures of `directory_stats` with no scope, kept
-  as they change (each batch recomputes the rows of the directories its events touched,
-  from the two tables above), so the public quality tiers read them instead of
-  aggregating every account's tasks (`directory_performances`).
+  as they change (a batch recomputes, from the two tables above, the rows of the
+  directories whose figures its events changed: a task verified or failed, a verified
+  one's submission time, a new backlink or a new link type; a re-check that finds the
+  link as it was changes none), so the public quality tiers read them instead of
+  aggregating every account's tasks (`directory_performances`). A recomputation reads
+  that directory's tasks and links (indexed by directory): its cost grows with them.
 
 Definitions (`directory_stats`; `tests/report_oracle.py` computes the same from the event
 log alone):
@@ -161,36 +164,56 @@ async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> N
             ],
         )
     elif type(event) in _TASK_COLUMN:
-        await conn.execute(
+        task = await conn.fetchrow(
             f"UPDATE report_tasks SET {_TASK_COLUMN[type(event)]} = $3 "
-            "WHERE job_id = $1 AND directory_id = $2",
+            "WHERE job_id = $1 AND directory_id = $2 RETURNING verified_at",
             event.originator_id,
             event.directory_id,
             _task_value(event),
         )
-        await _recount(conn, {event.directory_id})
+        await _recount(conn, _task_directory(event, task))
     elif isinstance(event, Backlink.Discovered):
         row = _link(event)
         await conn.execute(
             f"INSERT INTO report_links ({', '.join(row)}) VALUES ($1, $2, $3, $4, $5, $6)",
             *row.values(),
         )
-        await _recount(conn, _directory(row))
+        await _recount(conn, _link_directory(row, None))
     else:  # Checked, Lost, Recovered: the latest link type; a loss is remembered
-        row = await conn.fetchrow(
-            "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1 "
-            "RETURNING directory_id",
+        link = await conn.fetchrow(
+            """UPDATE report_links l SET link_type = $2, ever_lost = l.ever_lost OR $3
+               FROM (SELECT id, link_type FROM report_links WHERE id = $1) AS old
+               WHERE l.id = old.id RETURNING l.directory_id, l.link_type,
+                     old.link_type AS old_link_type""",
             event.originator_id,
             _link_type(event),
             isinstance(event, Backlink.Lost),
         )
-        await _recount(conn, _directory(row))
+        await _recount(conn, _link_directory(link, link and link["old_link_type"]))
 
 
-def _directory(link: Any) -> set[int]:
-    """The directory whose totals a link counts in (none for a link no directory gave, or
-    an unknown link)."""
-    return {link["directory_id"]} if link and link["directory_id"] is not None else set()
+# Which directory's totals an event changes: the totals count verified and failed tasks,
+# the verified ones' times, backlinks and their latest link types; the most frequent
+# events (a re-check that finds the link as it was, a submission before its verification)
+# change none of them and recompute nothing.
+
+
+def _task_directory(event: Any, task: Any) -> set[int]:
+    """A task event's directory, unless the task is unknown or the event is a submission
+    of a task not verified (its time counts only once verified)."""
+    if task is None or (isinstance(event, Job.TaskSubmitted) and task["verified_at"] is None):
+        return set()
+    return {event.directory_id}
+
+
+def _link_directory(link: Any, old_link_type: str | None) -> set[int]:
+    """A link's directory, unless its link type was there and is the same after the event
+    (a new link has none before); none for a link no directory gave, or an unknown one."""
+    if link is None or link["directory_id"] is None:
+        return set()
+    if old_link_type is not None and old_link_type == link["link_type"]:
+        return set()
+    return {link["directory_id"]}
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
@@ -218,21 +241,22 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
                 )
         elif type(event) in _TASK_COLUMN:
             key = (event.originator_id, event.directory_id)
-            tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
-            touched.add(event.directory_id)
+            task = tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
+            touched |= _task_directory(event, task)
         elif isinstance(event, Backlink.Discovered):
             links.insert(_link(event))
-            touched |= _directory(_link(event))
+            touched |= _link_directory(_link(event), None)
         else:
             key = (event.originator_id,)
             row = links.get(key)
+            old_link_type = row and row["link_type"]
             lost = isinstance(event, Backlink.Lost)
-            links.update(
+            row = links.update(
                 key,
                 link_type=_link_type(event),
                 ever_lost=bool(row and row["ever_lost"]) or lost,
             )
-            touched |= _directory(row)
+            touched |= _link_directory(row, old_link_type)
     await tasks.write(conn)
     await links.write(conn)
     await _recount(conn, touched)
