@@ -154,12 +154,21 @@ def _projections_named(name: str | None, queue: Any = None) -> list[Any]:
     return chosen
 
 
-def _read_models_named(name: str | None) -> list[Any]:
+def _read_models_named(name: str | None, action: str) -> list[Any]:
     """The projections that keep tables (the dispatcher's effect is enqueuing: it has no
-    read model to rebuild or compare)."""
+    read model to rebuild or compare, and replaying it would enqueue again)."""
     chosen = [p for p in _projections_named(name) if p.tables]
     if name and not chosen:
-        raise CommandError(f"projection {name!r} keeps no tables: there is nothing to rebuild")
+        raise CommandError(
+            f"projection {name!r} keeps no tables: there is nothing to {action}. Its effect "
+            "is enqueuing worker jobs, so replaying it from the start would enqueue the work "
+            "of the whole history again; it is never replayed. It goes on from its own "
+            "position (`backlynk projections status`). Stuck at an event: fix the cause and "
+            "restart the projector, or `backlynk projections skip "
+            f"{name} POSITION`. Work lost from the queue (Redis lost its data): the cron "
+            "`resume_stalled_jobs` (every 5 minutes) queues stalled jobs again, and "
+            "`recheck_backlinks` the backlinks due a check."
+        )
     return chosen
 
 
@@ -167,7 +176,7 @@ async def _rebuild(name: str | None) -> None:
     from adapters.infrastructure import open_infrastructure
     from projections import replay
 
-    chosen = _read_models_named(name)
+    chosen = _read_models_named(name, "rebuild")
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=2)
     try:
@@ -189,7 +198,7 @@ async def _verify(name: str | None, limit: int) -> int:
     from adapters.infrastructure import open_infrastructure
     from projections import replay
 
-    chosen = _read_models_named(name)
+    chosen = _read_models_named(name, "compare")
     s = settings_module.load()
     infra = await open_infrastructure(s, pool_size=2)
     try:

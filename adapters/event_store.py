@@ -302,12 +302,7 @@ class PostgresEventStore:
             list(topics),
             limit,
         )
-        return [
-            Notification(
-                id=r[0], originator_id=r[1], originator_version=r[2], topic=r[3], state=bytes(r[4])
-            )
-            for r in rows
-        ]
+        return [_notification(r) for r in rows]
 
     async def max_notification_id(self) -> int:
         value = await self.pool.fetchval(f"SELECT MAX(notification_id) FROM {EVENTS_TABLE}")
@@ -338,6 +333,29 @@ class PostgresEventStore:
             lte,
         )
         return StoredEvent(row[0], row[1], row[2], bytes(row[3])) if row else None
+
+
+_NEW = object.__new__
+_SET = object.__setattr__
+
+
+def _notification(r: asyncpg.Record) -> Notification:
+    """A `Notification` of a fetched row (id, originator id and version, topic, state),
+    its fields set at once: the frozen dataclass's `__init__` sets them one at a time
+    through `object.__setattr__`, most of a catch-up's cost of reading the log."""
+    note = _NEW(Notification)
+    _SET(
+        note,
+        "__dict__",
+        {
+            "originator_id": r[1],
+            "originator_version": r[2],
+            "topic": r[3],
+            "state": bytes(r[4]),
+            "id": r[0],
+        },
+    )
+    return note
 
 
 async def create_schema(conn: asyncpg.Connection) -> None:

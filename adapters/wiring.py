@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from adapters.causes import RequestCallers
 from adapters.clock import SystemClock
 from adapters.directories import PostgresDirectoryCatalogue
 from adapters.hostnames import HostNameRules
@@ -133,6 +134,7 @@ def auth_ports(
         throttle=RedisLoginThrottle(infra.redis, settings.redis_key),
         gate=RedisOncePerWindow(infra.redis, settings.redis_key),
         credentials=credentials or StoreCredentials(infra.repository),
+        callers=RequestCallers(),
     )
 
 

@@ -88,6 +88,7 @@ CSV_FIELDS = [
     "account_id",
     "credential_type",
     "credential_id",
+    "identified_by",
     "summary",
 ]
 
@@ -109,6 +110,7 @@ def csv_row(entry: AuditEntryOut) -> list[str]:
             cause.account_id if cause else None,
             credential.type if credential else None,
             credential.id if credential else None,
+            cause.identified_by if cause else None,
             msgspec.json.encode(entry.summary).decode(),
         )
     ]

@@ -10,15 +10,18 @@ Credentials are `Authorization: Bearer <access token>` or `x-api-key: bk_live_�
 both are sent they must name the same account (401 otherwise): a request is never
 silently attributed to one of two identities. The result is kept on the request, so
 calling either function twice costs nothing.
+
+From then on, what the request saves names its caller, the credential's id and how the
+caller showed who they are (`adapters.causes.identify`): an access token, an API key, or
+— set by the dashboard (`attribute`) — its session cookie.
 """
 
 from __future__ import annotations
 
-import msgspec
 from starlette.requests import Request
 
 from adapters import causes
-from domain.cause import CauseKind, Credential
+from domain.cause import Credential, Proof
 from domain.errors import AuthenticationFailed, InvalidToken
 from domain.ports import AuthPorts
 from domain.services.authentication import (
@@ -28,7 +31,14 @@ from domain.services.authentication import (
     require_api_plan,
 )
 
-__all__ = ["Principal", "auth_ports", "client_ip", "require_account", "require_api_access"]
+__all__ = [
+    "Principal",
+    "attribute",
+    "auth_ports",
+    "client_ip",
+    "require_account",
+    "require_api_access",
+]
 
 
 def auth_ports(request: Request) -> AuthPorts:
@@ -51,7 +61,7 @@ def _bearer(header: str) -> str:
 async def require_account(request: Request) -> Principal:
     known = getattr(request.state, "principal", None)
     if isinstance(known, Principal):
-        _attribute(known)
+        _identify(known, request.state.identified_by)
         return known
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
@@ -68,23 +78,22 @@ async def require_account(request: Request) -> Principal:
     if len({p.account_id for p in found}) > 1:
         raise InvalidToken("The access token and the API key belong to different accounts.")
     principal = found[0]
-    request.state.principal = principal
-    _attribute(principal)
+    # with both, the access token is named: its session is the caller's sign-in
+    attribute(request, principal, Proof.ACCESS_TOKEN if authorization else Proof.API_KEY)
     return principal
 
 
-def _attribute(principal: Principal) -> None:
-    """From here on, what the request saves names its caller and credential."""
-    cause = causes.current.get()
-    if cause is not None and cause.kind == CauseKind.REQUEST:
-        causes.current.set(
-            msgspec.structs.replace(
-                cause,
-                account_id=principal.account_id,
-                credential=Credential.SESSION if principal.via == "jwt" else Credential.API_KEY,
-                credential_id=principal.credential_id,
-            )
-        )
+def attribute(request: Request, principal: Principal, by: Proof) -> None:
+    """`principal` is the request's caller, shown `by`: kept on the request, and from here
+    on what it saves names them."""
+    request.state.principal = principal
+    request.state.identified_by = by
+    _identify(principal, by)
+
+
+def _identify(principal: Principal, by: Proof) -> None:
+    credential = Credential.SESSION if principal.via == "jwt" else Credential.API_KEY
+    causes.identify(principal.account_id, credential, principal.credential_id, by)
 
 
 async def require_api_access(request: Request) -> Principal:

@@ -40,3 +40,25 @@ async def drop_database(name: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+async def backend_cpu(conn: asyncpg.Connection) -> float:
+    """CPU seconds used so far by the backends of this database (the server must be on
+    this machine: /proc/<pid>/stat of each; nan when it cannot be read)."""
+    pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return _cpu_of([pid for (pid,) in pids])
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return total

@@ -27,7 +27,7 @@ import asyncpg
 from adapters.db import connect_pool
 from adapters.event_store import PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from bench.common import drop_database, fresh_database
+from bench.common import backend_cpu, drop_database, fresh_database
 from projections.base import Projection, tracking_ddl
 from projections.runner import BATCH_SIZE, apply_batch, catch_up, reset
 from tests.counter import Counter
@@ -55,6 +55,7 @@ async def write_events(store: PostgresEventStore, total: int) -> None:
 class Rate(NamedTuple):
     per_second: float
     cpu_us: float  # this process's CPU time per event, in microseconds
+    pg_cpu_us: float  # the database's backends' CPU time per event (nan: not readable)
 
 
 async def rate(
@@ -69,6 +70,7 @@ async def rate(
     await reset(conn, projection)
     await conn.execute("VACUUM ANALYZE test_counters, test_counter_log")
     mapper = TypedMapper(MsgspecTranscoder())
+    pg_cpu = await backend_cpu(conn)
     started, cpu = time.perf_counter(), time.process_time()
     if hasattr(projection, "apply_batch"):
         n = await catch_up(conn, store, projection, batch_size=batch_size, mapper=mapper)
@@ -80,16 +82,19 @@ async def rate(
                 break
             n += read
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return Rate(n / wall, cpu / n * 1e6)
+    pg_cpu = await backend_cpu(conn) - pg_cpu
+    return Rate(n / wall, cpu / n * 1e6, pg_cpu / n * 1e6)
 
 
 def summary(rates: list[Rate]) -> str:
     per_second = [r.per_second for r in rates]
     cpu = [r.cpu_us for r in rates]
+    pg = [r.pg_cpu_us for r in rates]
     return (
         f"{statistics.median(per_second):8.0f} events/s "
         f"(min {min(per_second):.0f}, max {max(per_second):.0f}, {len(rates)} runs); "
-        f"CPU {statistics.median(cpu):.1f} us/event (min {min(cpu):.1f}, max {max(cpu):.1f})"
+        f"CPU {statistics.median(cpu):.1f} us/event (min {min(cpu):.1f}, max {max(cpu):.1f}), "
+        f"Postgres CPU {statistics.median(pg):.1f} us/event (min {min(pg):.1f}, max {max(pg):.1f})"
     )
 
 

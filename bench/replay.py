@@ -32,7 +32,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from bench.common import drop_database, fresh_database
+from bench.common import backend_cpu, drop_database, fresh_database
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.backlink import FOUND, LIVE, LOST, MISSING, Backlink, Evidence
@@ -210,17 +210,6 @@ class PerEvent:
         await self._p.apply(conn, event, notification_id)
 
 
-def _cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) a process on this machine has used (Postgres runs
-    here in the bench): the backend's work holds under load, its wall time does not."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -239,23 +228,23 @@ async def main() -> None:
         store = PostgresEventStore(pool)
         spent = 0.0
         mode = "per-event" if args.per_event else "batch"
-        backend = await conn.fetchval("SELECT pg_backend_pid()")
         for projection in read_models():
             p = PerEvent(projection) if args.per_event else projection
-            began = time.perf_counter()
-            cpu = time.process_time(), _cpu_of(backend)
+            pg_cpu = await backend_cpu(conn)
+            began, cpu = time.perf_counter(), time.process_time()
             applied = await rebuild(conn, store, p)
-            took = time.perf_counter() - began
+            took, cpu = time.perf_counter() - began, time.process_time() - cpu
+            pg_cpu = await backend_cpu(conn) - pg_cpu
             spent += took
-            ours, theirs = time.process_time() - cpu[0], _cpu_of(backend) - cpu[1]
             print(
-                f"  {projection.name:10} {applied:9d} events in {took:7.1f} s "
-                f"({applied / took:8.0f} events/s); CPU µs/event: this process "
-                f"{ours / applied * 1e6:5.1f}, its Postgres backend {theirs / applied * 1e6:5.1f}"
+                f"  {projection.name:15} {applied:9d} events in {took:7.1f} s "
+                f"({applied / took:8.0f} events/s; CPU {cpu / applied * 1e6:5.1f} us/event, "
+                f"Postgres {pg_cpu / applied * 1e6:5.1f})"
             )
         print(
             f"replay ({mode} apply) of every read model: {total / spent:8.0f} events/s "
-            f"({total} log events, {spent:.1f} s)"
+            f"({total} log events, {spent:.1f} s); "
+            f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         await pool.close()
     finally:

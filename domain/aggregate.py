@@ -5,7 +5,9 @@ Version 2 of every event class added `cause`; events stored before it (version 1
 no `class_version` in their state) are upcast on load to `cause = None`, through
 eventsourcing's class versioning (`class_version`, `upcast_v1_v2`). An event class
 already at version 2 for another reason (`AuthSession.Started`) is version 3, its
-`upcast_v2_v3` adding the cause the same way."""
+`upcast_v2_v3` adding the cause the same way. The cause's later field `identified_by`
+has a default and no version of its own: a cause stored without it reads it as None
+(`domain.cause`)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.backlink_evidence import Inspection
+from domain.cause import Credential, Proof
 from domain.credentials import CredentialRecord
 from domain.directory import Directory
 from domain.showcase import ExampleChoice, ExampleFacts
@@ -172,6 +173,18 @@ class Credentials(Protocol):
     async def by_api_key_hash(self, key_hash: str) -> CredentialRecord | None: ...
 
 
+class Callers(Protocol):
+    """Who a request acts for, said by the service that found out (`domain.cause`)."""
+
+    def identify(
+        self, account_id: UUID, credential: Credential, credential_id: UUID, by: Proof
+    ) -> None:
+        """What the request in progress saves from here on names `account_id`, the
+        credential's id (never a secret) and how the caller showed who they are. Outside
+        a request (a worker, a cron job, the CLI) the cause stays what it is."""
+        ...
+
+
 @dataclass(frozen=True)
 class AuthPorts:
     """Everything the account, session and API-key services need, wired once."""
@@ -185,6 +198,7 @@ class AuthPorts:
     throttle: LoginThrottle
     gate: Gate
     credentials: Credentials
+    callers: Callers
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 
 from domain.backlink import FOUND, LIVE, Backlink
-from projections.batch import Rows, as_columns
+from projections.batch import NewRows, as_columns
 from projections.views import columns, convert, insert
 
 #: the newest checks `GET /backlinks/{id}` shows
@@ -76,9 +76,10 @@ async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> N
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
-    """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
-    rows = Rows("backlink_checks", ("backlink_id", "version"))
-    await rows.load(conn, {(e.originator_id, e.originator_version) for e, _ in events})
+    """The same as `apply` for each event in turn, with one write (`projections.batch`: a
+    check is only ever added, so nothing is read first)."""
+    rows = NewRows("backlink_checks", ("backlink_id", "version"))
+    await rows.load(conn)
     for event, notification_id in events:
         rows.insert(as_columns(_row(event, notification_id)))
     await rows.write(conn)

@@ -3,7 +3,10 @@
 A projection's `apply_batch` loads the rows its events touch (one SELECT per table), folds
 every event into them in order, as its per-event `apply` would change them, and writes each
 table's changed rows with one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE`.
-Several events for one row thus give the row the per-event path gives it.
+Several events for one row thus give the row the per-event path gives it. A table the
+batch only adds rows to (a log, whose rows no event reads back) is `NewRows`: nothing is
+read first, and its rows are written with one COPY, which fails as the per-event INSERT
+would on a key the table holds already.
 
 The per-event path stays the oracle (tests compare both over random sequences) and the
 fallback: whatever the batch cannot do exactly as the per-event path would — an INSERT of
@@ -191,3 +194,41 @@ class Rows:
                 ON CONFLICT ({", ".join(self.key)}) DO UPDATE SET {sets}""",
             *[[row[c.name] for row in changed] for c in cols],
         )
+
+
+class NewRows:
+    """Rows that a batch adds to one table and never reads back (each event's INSERT of a
+    log entry): no read first, one COPY at the end. A key the table holds already fails
+    the COPY (a unique violation, as it fails the per-event INSERT), so the runner applies
+    the batch one event at a time; a key added twice in the batch is refused here."""
+
+    def __init__(self, table: str, key: tuple[str, ...]):
+        self.table, self.key = table, key
+        self.columns: list[Column] = []
+        self.added: dict[tuple, tuple] = {}
+
+    async def load(self, conn: asyncpg.Connection) -> None:
+        """Read the table's columns (cached), before the first `insert`."""
+        self.columns = await table_columns(conn, self.table)
+
+    def insert(self, row: dict[str, Any]) -> None:
+        """A new row (a column left out is NULL, as in an INSERT naming the others)."""
+        if not row.keys() <= {c.name for c in self.columns}:
+            raise Refused(f"{self.table}: columns {sorted(row)}")
+        values = tuple([row.get(c.name) for c in self.columns])
+        for column, value in zip(self.columns, values, strict=True):
+            if not column.ok(value):
+                column.refuse(value)
+        key = tuple([row.get(k) for k in self.key])
+        if key in self.added:
+            raise Refused(f"{self.table} {key} added twice")
+        self.added[key] = values
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """COPY the rows in (binary: jsonb columns take their JSON text, as `Rows`)."""
+        if self.added:
+            await conn.copy_records_to_table(
+                self.table,
+                records=list(self.added.values()),
+                columns=[c.name for c in self.columns],
+            )

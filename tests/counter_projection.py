@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.utils import get_topic
 
-from projections.batch import Rows
+from projections.batch import NewRows, Rows
 from tests.counter import Counter
 
 
@@ -49,9 +49,9 @@ class BatchedCounterProjection(CounterProjection):
 
     async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
         counters = Rows("test_counters", ("id",))
-        log = Rows("test_counter_log", ("notification_id",))
+        log = NewRows("test_counter_log", ("notification_id",))
         await counters.load(conn, {(e.originator_id,) for e, _ in events})
-        await log.load(conn, {(n,) for _, n in events})
+        await log.load(conn)
         for event, notification_id in events:
             key = (event.originator_id,)
             if isinstance(event, Counter.Created):

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from unittest import mock
 
 import redis
 
@@ -97,6 +98,20 @@ class LiveService:
             )
         return done.stdout
 
+    def command(self, *args: str) -> None:
+        """Run `backlynk *args` in this process: the command's own code (`backlynk_cli`,
+        from its argument parser on), with the service's environment, but no Python
+        process to start for it (seconds each on a busy machine). For the steps that set
+        a service up or act as its operator; the commands themselves are tested as
+        processes (tests/test_cli.py, tests/test_cli_users.py, the README test). Call it
+        outside a running event loop, as the command's process would run it."""
+        import backlynk_cli
+
+        parsed = backlynk_cli.build_parser().parse_args(list(args))
+        with mock.patch.dict(os.environ, self.env, clear=True):
+            status = parsed.func(parsed)
+        assert not status, f"backlynk {' '.join(args)} exited {status}"
+
     def start(self, name: str, *args: str) -> None:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
@@ -110,12 +125,12 @@ class LiveService:
             )
 
     def migrate(self) -> None:
-        self.backlynk("migrate")
+        self.command("migrate")
 
     def load_demo(self) -> None:
         """`backlynk demo load` (the demo account and the catalogue at the sandbox's usual
         port), then the same catalogue pointed at this sandbox's port."""
-        self.backlynk("demo", "load")
+        self.command("demo", "load")
         self.import_sandbox_catalogue()
 
     def import_sandbox_catalogue(self) -> None:
@@ -124,7 +139,7 @@ class LiveService:
 
         path = self.workdir / "directories.json"
         path.write_text(json.dumps(catalogue(self.sandbox_url)))
-        self.backlynk("directories", "import", str(path))
+        self.command("directories", "import", str(path))
 
     def start_web(self) -> None:
         # HOST/PORT are in the environment too (a Procfile platform's way)

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from eventsourcing.persistence import StoredEvent
 
-from adapters.causes import caused_by, current, task_cause
+from adapters.causes import caused_by, current, identify, task_cause
 from adapters.memory_repository import InMemoryRepository
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
-from domain.cause import Cause, CauseKind, Credential
+from domain.cause import Cause, CauseKind, Credential, Proof
 from domain.site import Site
 from projections.audit import EVENT_TYPES, summary
 
@@ -125,3 +125,42 @@ def test_an_audit_summary_holds_what_jsonb_can_store():
     shown = summary(registered)
     assert shown["name"] == "ab" and shown["keywords"] == ["x"]
     assert "\\u0000" not in msgspec.json.encode(shown).decode()
+
+
+def test_identify_names_a_requests_caller_and_nothing_else():
+    account, session = uuid.uuid4(), uuid.uuid4()
+    request = Cause(CauseKind.REQUEST, name="POST /api/v1/auth/login", request_id="r1")
+    with caused_by(request):
+        identify(account, Credential.SESSION, session, Proof.PASSWORD)
+        assert current.get() == Cause(
+            CauseKind.REQUEST,
+            name="POST /api/v1/auth/login",
+            request_id="r1",
+            account_id=account,
+            credential=Credential.SESSION,
+            credential_id=session,
+            identified_by=Proof.PASSWORD,
+        )
+        # the same credential shown again another way keeps how it was first shown
+        identify(account, Credential.SESSION, session, Proof.REFRESH_TOKEN)
+        assert current.get().identified_by == Proof.PASSWORD
+        # another credential is named with its own proof
+        key = uuid.uuid4()
+        identify(account, Credential.API_KEY, key, Proof.API_KEY)
+        assert (current.get().credential_id, current.get().identified_by) == (key, Proof.API_KEY)
+    assert current.get() is None
+    # a worker, a cron job or a CLI command stays its own cause; outside any, nothing
+    for own in (Cause(CauseKind.WORKER, name="run_job"), Cause(CauseKind.CLI, name="x")):
+        with caused_by(own):
+            identify(account, Credential.SESSION, session, Proof.PASSWORD)
+            assert current.get() == own
+    identify(account, Credential.SESSION, session, Proof.PASSWORD)
+    assert current.get() is None
+
+
+def test_a_cause_stored_before_identified_by_decodes_with_it_null():
+    old = {"kind": "request", "request_id": "r", "credential": "api_key"}
+    cause = msgspec.json.decode(msgspec.json.encode(old), type=Cause)
+    assert cause.identified_by is None and cause.credential == Credential.API_KEY
+    # a cause without it is stored without it: the stored shape only grows
+    assert "identified_by" not in msgspec.json.decode(msgspec.json.encode(cause))

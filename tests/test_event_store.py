@@ -229,7 +229,13 @@ async def test_a_writer_connection_ended_by_the_server_is_replaced(infra, settin
         assert held is not None
         admin = await asyncpg.connect(settings.database_url)
         try:
-            await admin.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
+            # with a timeout, pg_terminate_backend waits until the backend has exited:
+            # without one it only signals it, and on a busy machine the backend could
+            # still take (and then die in the middle of) the append that must succeed
+            ended = await admin.fetchval(
+                "SELECT pg_terminate_backend($1, 60000)", held.get_server_pid()
+            )
+            assert ended
         finally:
             await admin.close()
         with contextlib.suppress(Exception):  # the first try may meet the dead connection

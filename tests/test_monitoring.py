@@ -7,6 +7,7 @@ and once end to end through the dispatcher and a real `backlynk worker`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,10 +42,13 @@ class Page:
         app = web.Application()
         app.router.add_get("/links", self.handle)
         self.runner = web.AppRunner(app)
+        self.closing = asyncio.Event()  # a slow answer ends early when the test is over
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self.mode == "slow":
-            await asyncio.sleep(5)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await self.closing.wait()
         if self.mode == "gone":
             return web.Response(status=404, text="gone")
         link = (
@@ -65,6 +69,7 @@ class Page:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
+        self.closing.set()  # the cleanup below waits for the slow answers
         await self.runner.cleanup()
 
 

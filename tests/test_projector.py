@@ -414,6 +414,20 @@ async def test_a_batch_that_fails_is_applied_event_by_event_and_stops_at_the_bad
     assert [r[0] for r in (await snapshot_tables(conn))[1]] == [1, 2, 3, 4, 5, 6, 7]
 
 
+async def test_a_log_row_that_exists_fails_the_batch_copy_and_stops_at_its_event(conn, infra):
+    """The counter log is written with COPY, nothing read first (`NewRows`): a row the
+    table holds already fails the whole batch, and one event at a time names its event."""
+    await write_counters(infra.repository, n=2, increments=2)  # ids 1-6
+    await conn.execute("INSERT INTO test_counter_log VALUES (4, $1)", uuid.uuid4())
+    with pytest.raises(CannotApply) as caught:
+        await catch_up(conn, infra.store, BatchedCounterProjection())
+    stuck = caught.value
+    assert "cannot apply notification 4" in str(stuck) and stuck.after == 3
+    assert isinstance(stuck.__cause__, asyncpg.UniqueViolationError)
+    assert await position(conn, PROJECTION) == 3
+    assert [r[0] for r in (await snapshot_tables(conn))[1]] == [1, 2, 3, 4]
+
+
 async def test_batched_and_per_event_catch_up_give_the_same_tables(conn, infra):
     await write_counters(infra.repository, n=7, increments=5)
     await catch_up(conn, infra.store, CounterProjection(), batch_size=1)

@@ -207,7 +207,13 @@ async def test_replay_refuses_without_verify_and_refuses_the_dispatcher(settings
     code, _, err = await backlynk(settings, "replay")
     assert code == 2 and "--verify" in err
     code, _, err = await backlynk(settings, "projections", "rebuild", "dispatcher")
-    assert code == 2 and "keeps no tables" in err
+    assert code == 2 and "keeps no tables: there is nothing to rebuild" in err
+    # why (it enqueues), and what to do instead
+    assert "would enqueue the work of the whole history again" in err
+    assert "backlynk projections skip dispatcher POSITION" in err
+    assert "resume_stalled_jobs" in err
+    code, _, err = await backlynk(settings, "replay", "--verify", "dispatcher")
+    assert code == 2 and "there is nothing to compare" in err
 
 
 # -- projections rebuild ----------------------------------------------------------------

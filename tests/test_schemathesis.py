@@ -103,7 +103,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with LiveService(workdir, name="fuzz", BACKLYNK_PUBLIC_CHECK_RATE="1000000") as service:
         service.migrate()
         service.import_sandbox_catalogue()
-        service.backlynk(
+        service.command(
             "users", "create", "--email", EMAIL, "--password", PASSWORD, "--plan", "agency"
         )
         service.start_web()

@@ -18,8 +18,8 @@ import pytest
 
 from tests.live_service import LiveService, quiet_port
 
-# real processes, several CLI commands each: on a machine shared with other work these
-# take longer than the default 120 s
+# real processes (the operator's commands run in this process: `LiveService.command`):
+# on a machine shared with other work, starting them takes longer than the default 120 s
 pytestmark = [pytest.mark.xdist_group("processes"), pytest.mark.timeout(300)]
 
 
@@ -100,7 +100,7 @@ def test_what_one_process_is_told_the_other_applies_on_the_next_request(two_webs
     svc, a, b = two_webs
     email = f"two-{uuid.uuid4().hex[:8]}@example.com"
     first = register(a, email)
-    svc.backlynk("users", "set-plan", email, "pro")
+    svc.command("users", "set-plan", email, "pro")
     key, _ = new_key(a, first["access_token"])
     api_key = {"x_api_key": key["key"]}
 
@@ -143,7 +143,7 @@ def test_what_one_process_is_told_the_other_applies_on_the_next_request(two_webs
     for base in (a, b):
         assert call(base, "GET", "/api/v1/sites", x_api_key=key["key"])[0] == 200
         assert call(base, "GET", "/api/v1/sites", **bearer(fourth["access_token"]))[0] == 200
-    svc.backlynk("users", "set-plan", email, "free")
+    svc.command("users", "set-plan", email, "free")
     for base in (b, a):
         status, body, _ = call(base, "GET", "/api/v1/sites", x_api_key=key["key"])
         assert status == 403 and body["error"]["code"] == "plan_required", body
@@ -172,7 +172,7 @@ def test_rate_limits_and_idempotency_keys_are_shared(two_webs) -> None:
 
     # a POST replayed through the other process gives the first answer, not a second key
     email = f"idem-{uuid.uuid4().hex[:8]}@example.com"
-    svc.backlynk(
+    svc.command(
         "users", "create", "--email", email, "--password", "correct horse 1", "--plan", "pro"
     )
     access = login(a, email)["access_token"]
@@ -261,9 +261,9 @@ def test_each_process_streams_the_jobs_changes_to_its_own_clients(two_webs) -> N
     svc, a, b = two_webs
     catalogue = svc.workdir / "streams-catalogue.json"
     catalogue.write_bytes(catalogue_json(3))
-    svc.backlynk("directories", "import", str(catalogue))
+    svc.command("directories", "import", str(catalogue))
     email = f"streams-{uuid.uuid4().hex[:8]}@example.com"
-    svc.backlynk(
+    svc.command(
         "users", "create", "--email", email, "--password", "correct horse 1", "--plan", "pro"
     )
     access = login(a, email)["access_token"]

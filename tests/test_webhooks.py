@@ -9,6 +9,7 @@ moves that clock forward by the back-off instead of sleeping."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -62,6 +63,7 @@ class Receiver:
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"https://127.0.0.1:{self.sock.getsockname()[1]}/hooks/backlynk"
         self.runner: web.AppRunner | None = None
+        self.closing = asyncio.Event()  # a stall ends early when the test is over
 
     async def start(self) -> None:
         app = web.Application()
@@ -74,11 +76,14 @@ class Receiver:
         self.received.append((dict(request.headers), await request.read()))
         action = self.plan.pop(0) if self.plan else 200
         if isinstance(action, float):
-            await asyncio.sleep(action)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(action):
+                    await self.closing.wait()
             action = 200
         return web.Response(status=action, text="ok" * 10_000)
 
     async def close(self) -> None:
+        self.closing.set()  # the cleanup below waits for the stalled answers
         if self.runner is not None:
             await self.runner.cleanup()
         self.sock.close()

@@ -5,7 +5,8 @@ throttles) starts an `AuthSession`; the browser keeps that session's first refre
 in an HttpOnly cookie. The token is MAC-signed by the server and names its session, and a
 page authenticates it as an access token naming the same session is authenticated
 (`authenticate_session`): a revoked session (sign out, token reuse) or one past its
-lifetime sends the browser back to sign in, at once and in every web process. Signing out
+lifetime sends the browser back to sign in, at once and in every web process. What a page
+saves names that session, identified by the cookie (`api.auth.attribute`). Signing out
 is the API's logout with that token. The cookie is never rotated: the dashboard does not
 refresh, it asks for a new sign-in when the session ends.
 
@@ -27,10 +28,11 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.auth import Principal, auth_ports, require_account
+from api.auth import Principal, attribute, auth_ports
 from api.bodies import read_raw
 from api.errors import ApiError
 from domain.auth_session import SESSION_LIFETIME
+from domain.cause import Proof
 from domain.errors import AuthenticationFailed
 from domain.services.authentication import authenticate_session
 
@@ -114,8 +116,7 @@ async def signed_in(request: Request) -> Principal | None:
         principal = await authenticate_session(ports, claims.session_id)
     except AuthenticationFailed:
         return None
-    request.state.principal = principal
-    await require_account(request)  # the request's cause names its caller
+    attribute(request, principal, Proof.SESSION_COOKIE)  # the request's cause names them
     request.state.page_user = principal
     request.state.csrf_token = session_csrf(request, principal)
     return principal

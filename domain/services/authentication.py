@@ -19,6 +19,7 @@ import msgspec
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.auth_session import SESSION_LIFETIME, AuthSession
+from domain.cause import Credential, Proof
 from domain.credentials import CredentialRecord
 from domain.errors import (
     ConcurrencyConflict,
@@ -122,6 +123,8 @@ async def authenticate_api_key(ports: AuthPorts, key: str) -> Principal:
         raise InvalidApiKey("This API key is not valid.")
     if record.revoked:
         raise InvalidApiKey("This API key has been revoked.")
+    # the key's `Used` event is saved here, before the route attributes the request
+    ports.callers.identify(record.account.id, Credential.API_KEY, record.id, Proof.API_KEY)
     await _record_use(ports, record.id)
     return _principal(record)
 

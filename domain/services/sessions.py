@@ -3,6 +3,11 @@
 A refresh token names its session and its generation (`ports.refresh_tokens` makes and
 authenticates them): the session says which aggregate to load, the generation whether the
 token is the current one, a spent one, or one never issued.
+
+Nobody is signed in when these run, so each says who its request acts for
+(`ports.callers`) before it saves: the account, the session it starts, refreshes or ends
+(its id, never a token), and how the caller showed who they are — signing up, a password,
+a refresh token. What they save records it as its cause (`domain.cause`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import msgspec
 
 from domain.account import Account, email_key
 from domain.auth_session import SESSION_LIFETIME, AuthSession
+from domain.cause import Credential, Proof
 from domain.errors import (
     ConcurrencyConflict,
     InvalidCredentials,
@@ -36,14 +42,20 @@ class SignedIn(msgspec.Struct, frozen=True):
     notification_id: int
 
 
-def _start(ports: AuthPorts, account: Account) -> tuple[AuthSession, str]:
-    """A new session for `account` (unsaved) and its first refresh token."""
+def _start(ports: AuthPorts, account: Account, by: Proof) -> tuple[AuthSession, str]:
+    """A new session for `account` (unsaved) and its first refresh token; the request
+    acts for the account, through this session, as shown `by`."""
     session = AuthSession(
         account_id=account.id,
         expires_at=ports.clock.now() + SESSION_LIFETIME,
         id=uuid4(),
     )
+    _acts_for(ports, session, by)
     return session, ports.refresh_tokens.issue(session.id, session.generation)
+
+
+def _acts_for(ports: AuthPorts, session: AuthSession, by: Proof) -> None:
+    ports.callers.identify(session.account_id, Credential.SESSION, session.id, by)
 
 
 def _signed_in(
@@ -57,7 +69,7 @@ async def register(ports: AuthPorts, email: str, password: str, name: str | None
     """Self-service sign-up on the default plan; signed in at once. The account, its
     email claim and its first session commit together or not at all."""
     account, claim = await new_account(ports, email, password, name, DEFAULT_PLAN.code)
-    session, token = _start(ports, account)
+    session, token = _start(ports, account, Proof.SIGN_UP)
     nid = await save_new_account(ports, account, claim, session)
     return _signed_in(ports, account, session.id, token, nid)
 
@@ -81,7 +93,7 @@ async def login(ports: AuthPorts, email: str, password: str, client_ip: str) -> 
     await ports.throttle.succeeded(key, client_ip)
     if ports.passwords.needs_rehash(account.password_hash):
         account.rehash_password(await ports.passwords.hash(password))
-    session, token = _start(ports, account)
+    session, token = _start(ports, account, Proof.PASSWORD)
     try:
         nid = await ports.repository.save(account, session)
     except ConcurrencyConflict:
@@ -97,6 +109,7 @@ async def refresh(ports: AuthPorts, refresh_token: str) -> SignedIn:
 
     async def attempt() -> SignedIn:
         session = await _session(ports, claims.session_id)
+        _acts_for(ports, session, Proof.REFRESH_TOKEN)
         now = ports.clock.now()
         if session.was_spent(claims.generation):
             if not session.is_revoked:
@@ -123,6 +136,7 @@ async def logout(ports: AuthPorts, refresh_token: str) -> int:
         session = await _session(ports, claims.session_id)
         if not session.issued(claims.generation):
             raise InvalidToken("This refresh token is not valid.", field="refresh_token")
+        _acts_for(ports, session, Proof.REFRESH_TOKEN)
         if session.is_revoked:
             return 0
         session.revoke(at=ports.clock.now(), because="logout")

@@ -97,6 +97,7 @@ async def test_a_request_records_its_account_credential_and_request_id(api, pro:
         "request_id": "trace-bearer-1",
         "account_id": me,
         "credential": {"type": "session", "id": session_of(api, pro.tokens)},
+        "identified_by": "access_token",
     }
     assert events[1]["cause"] == {
         "kind": "request",
@@ -104,6 +105,7 @@ async def test_a_request_records_its_account_credential_and_request_id(api, pro:
         "request_id": "trace-key-2",
         "account_id": me,
         "credential": {"type": "api_key", "id": key["id"]},
+        "identified_by": "api_key",
     }
 
     # the audit shows the same causes; no secret is stored or shown anywhere
@@ -119,6 +121,9 @@ async def test_a_request_records_its_account_credential_and_request_id(api, pro:
     for secret in (key["key"], pro.tokens["access_token"], pro.tokens["refresh_token"]):
         assert secret.encode() not in stored
         assert secret not in msgspec.json.encode(entries).decode()
+    # the key's use is saved as the key is checked, and names it too
+    [used] = [e for e in entries if e["type"] == "ApiKey.Used"]
+    assert used["aggregate_id"] == key["id"] and used["cause"] == events[1]["cause"]
     key_entry = next(e for e in entries if e["type"] == "ApiKey.Created")
     assert key_entry["aggregate_id"] == key["id"]
     assert "key_hash" not in key_entry["summary"] and key_entry["summary"]["name"] == "deploy"
@@ -143,6 +148,7 @@ async def test_a_worker_task_records_itself_as_the_cause(pro: Client, infra, set
         "request_id": None,
         "account_id": None,
         "credential": None,
+        "identified_by": None,
     }
     await settled(infra)
     [entry] = await audit(pro, type="Job.Started")
@@ -162,13 +168,17 @@ async def test_a_cli_command_records_itself_as_the_cause(api, infra, settings):
         "request_id": None,
         "account_id": None,
         "credential": None,
+        "identified_by": None,
     }
     assert changed["summary"] == {"plan_code": "pro"}
     assert changed["aggregate_id"] == tokens["user"]["id"]
-    # the sign-up and the sign-ins were requests, before anyone was signed in
+    # the sign-up and the sign-ins were requests, before anyone was signed in, acting for
+    # the account they made or signed in to (`test_sign_in_causes`)
     registered = (await audit(client, type="Account.Registered"))[0]
     assert registered["cause"]["kind"] == "request"
     assert registered["cause"]["name"] == "POST /api/v1/auth/register"
+    assert registered["cause"]["account_id"] == tokens["user"]["id"]
+    assert registered["cause"]["identified_by"] == "sign_up"
     assert "password_hash" not in registered["summary"]
     logins = await audit(client, type="AuthSession.Started")
     assert len(logins) == 2  # register and login each start a session
@@ -271,6 +281,7 @@ async def test_audit_as_csv_follows_the_export_rules(pro: Client, infra):
             "account_id",
             "credential_type",
             "credential_id",
+            "identified_by",
             "summary",
         ]
         assert [int(r[0]) for r in rows[1:]] == [e["position"] for e in entries]
@@ -278,7 +289,8 @@ async def test_audit_as_csv_follows_the_export_rules(pro: Client, infra):
         assert registered[2] == site.body["id"]
         assert registered[7] == "'=cmd|' /C calc'!A0"
         assert registered[9] == "session"
-        assert msgspec.json.decode(registered[11])["name"] == "=HYPERLINK(1)"
+        assert registered[11] == "access_token"
+        assert msgspec.json.decode(registered[12])["name"] == "=HYPERLINK(1)"
     only = await pro.get(AUDIT, format="csv", type="Site.Registered")
     assert len(list(csv.reader(io.StringIO(only.body)))) == 2
 
