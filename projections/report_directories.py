@@ -96,13 +96,16 @@ _MEDIAN_US = """percentile_cont(0.5) WITHIN GROUP (
     ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
     FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)"""
 
-#: the totals of the directories `$1` names, from their tasks and links, every account's
-#: (the same figures as `_STATS` with no scope)
-_TOTALS = f"""
+
+def _totals(directories: str, on_conflict: str) -> str:
+    """The statement that writes the totals of the `directories` (a FROM item naming
+    their ids as `ids(id)`) from their tasks and links, every account's (the figures of
+    `_STATS` with no scope)."""
+    return f"""
 INSERT INTO report_directory_totals AS d
     (directory_id, verified, failed, median_us, backlinks, dofollow)
 SELECT id, t.verified, t.failed, t.median_us, l.backlinks, l.dofollow
-FROM unnest($1::integer[]) AS ids(id)
+FROM {directories}
 CROSS JOIN LATERAL (
     SELECT count(verified_at) AS verified, count(failed_code) AS failed,
            {_MEDIAN_US} AS median_us
@@ -110,10 +113,31 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (
     SELECT count(*) AS backlinks, count(*) FILTER (WHERE link_type = 'dofollow') AS dofollow
     FROM report_links WHERE directory_id = ids.id) AS l
-ON CONFLICT (directory_id) DO UPDATE SET verified = EXCLUDED.verified,
+ON CONFLICT (directory_id) {on_conflict}"""
+
+
+#: the totals of the directories `$1` names, as they are now
+_TOTALS = _totals(
+    "unnest($1::integer[]) AS ids(id)",
+    """DO UPDATE SET verified = EXCLUDED.verified,
     failed = EXCLUDED.failed, median_us = EXCLUDED.median_us,
-    backlinks = EXCLUDED.backlinks, dofollow = EXCLUDED.dofollow
-"""
+    backlinks = EXCLUDED.backlinks, dofollow = EXCLUDED.dofollow""",
+)
+
+#: the rows the projection would have made, for a database whose reports were projected
+#: before the totals existed (`backlynk migrate`; nothing to do on one kept up to date):
+#: every directory with a task verified or failed, or a backlink — those are the events
+#: that give a directory its row
+DDL = (
+    *DDL,
+    _totals(
+        """(SELECT directory_id FROM report_tasks
+            WHERE verified_at IS NOT NULL OR failed_code IS NOT NULL
+            UNION SELECT directory_id FROM report_links WHERE directory_id IS NOT NULL)
+           AS ids(id)""",
+        "DO NOTHING",
+    ),
+)
 
 
 async def _recount(conn: asyncpg.Connection, directory_ids: set[int]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from domain import ids
 from domain.public_figures import DirectoryPerformance
+from projections import report_directories
 from projections.registry import read_models
 from projections.report_directories import directory_performances, directory_stats
 from projections.runner import wait_for
@@ -115,3 +116,15 @@ async def test_directory_stats_per_account_per_site_and_across_accounts(pro, age
         if s.verified + s.failed
     ]
     assert [p.verified + p.failed for p in public] == [2, 2, 1]  # directories 1, 2, 3
+
+    # a database whose reports were projected before the totals existed: `backlynk
+    # migrate` (the DDL's last statement) makes the rows the projection would have made
+    async with infra.pool.acquire() as conn:
+        kept = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+        await conn.execute("DELETE FROM report_directory_totals")
+        await conn.execute(report_directories.DDL[-1])
+        filled = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+        await conn.execute(report_directories.DDL[-1])  # again: nothing changes
+        again = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+    assert [dict(r) for r in filled] == [dict(r) for r in kept] == [dict(r) for r in again]
+    assert [r["directory_id"] for r in kept] == [1, 2, 3]  # 4: pending tasks only
