@@ -17,7 +17,7 @@ from adapters import settings as settings_module
 from adapters.db import ensure_database, migrate
 from adapters.log_format import configure_logging
 from projections.base import all_ddl
-from projections.registry import all_projections
+from projections.registry import all_projections, merged_ddl, merged_left
 
 
 class CommandError(Exception):
@@ -36,6 +36,7 @@ def migrate_ddl() -> list[str]:
         *directories.DDL,
         *all_ddl(all_projections()),
         *stalls.DDL,
+        *merged_ddl(),
         *credential_feed.DDL,
         *showcase.DDL,
     ]
@@ -48,10 +49,18 @@ async def _migrate() -> None:
 
     conn = await asyncpg.connect(s.database_url)
     try:
+        merged = await merged_left(conn)
         await migrate(conn, migrate_ddl())
     finally:
         await conn.close()
     print("migrated", file=sys.stderr)
+    for old, into in merged.items():
+        print(
+            f"projection {old} is now part of {into}, whose tables were at two positions: "
+            f"run `backlynk projections rebuild {into}` (until then {into} may miss rows "
+            "or stall)",
+            file=sys.stderr,
+        )
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -12,10 +12,11 @@ from api.auth import auth_ports, require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.pagination import paginate
+from api.public_ids import path_id
 from api.queries import page_request
 from api.rendering import json_response, no_content
 from domain import ids
-from domain.errors import NotFound
+from domain.api_key import api_key_not_found
 from domain.services.api_keys import create_api_key, revoke_api_key
 from projections.api_keys import ApiKeyView, api_key_row, list_api_keys
 from projections.views import by_name
@@ -64,8 +65,6 @@ async def index(request: Request) -> Response:
 
 async def revoke(request: Request) -> Response:
     principal = await require_api_access(request)
-    key_id = ids.decode("key", request.path_params["key_id"])
-    if key_id is None:
-        raise NotFound("No API key with this id.")
+    key_id = path_id(request, "key", "key_id", api_key_not_found)
     await settle(request, await revoke_api_key(auth_ports(request), principal.account_id, key_id))
     return no_content()

@@ -19,16 +19,16 @@ from api.consistency import settle
 from api.csv_export import cell, csv_stream, every_row, wants_csv
 from api.limits import per_account
 from api.pagination import paginate
+from api.public_ids import field_id, path_id
 from api.queries import BacklinksQuery, page_of, query_of
 from api.rendering import json_response
 from api.sites import site_filter
 from domain import ids
 from domain.backlink import Backlink, Change, backlink_not_found
-from domain.errors import NotFound
 from domain.services import monitored_links
 from domain.site import site_not_found
-from projections.backlink_checks import CheckView, history
-from projections.backlinks import BacklinkView, get_backlink, list_backlinks
+from projections.backlink_checks import CheckView
+from projections.backlinks import BacklinkView, backlink_with_checks, list_backlinks
 from projections.views import by_name
 
 
@@ -136,18 +136,15 @@ class RecheckOut(msgspec.Struct):
 
 
 def backlink_id_of(request: Request) -> UUID:
-    backlink_id = ids.decode("bl", request.path_params["backlink_id"])
-    if backlink_id is None:
-        raise backlink_not_found()
-    return backlink_id
+    return path_id(request, "bl", "backlink_id", backlink_not_found)
 
 
 async def _detail(request: Request, account_id: UUID, backlink_id: UUID) -> BacklinkDetailOut:
     async with request.app.state.infra.read_pool.acquire() as conn:
-        row = await get_backlink(conn, account_id, backlink_id)
-        if row is None:
-            raise backlink_not_found()
-        checks, total = await history(conn, backlink_id, row.last_checked_at)
+        found = await backlink_with_checks(conn, account_id, backlink_id)
+    if found is None:
+        raise backlink_not_found()
+    row, checks, total = found
     return by_name(
         BacklinkDetailOut,
         render(row),
@@ -184,9 +181,7 @@ def _as_added(backlink: Backlink) -> BacklinkDetailOut:
 async def create(request: Request) -> Response:
     principal = await require_api_access(request)
     body = await read_json(request, AddBacklinkIn)
-    site_id = ids.decode("site", body.site_id)
-    if site_id is None:
-        raise NotFound(site_not_found().details, field="site_id")
+    site_id = field_id(body.site_id, "site", "site_id", site_not_found)
     backlink, position = await monitored_links.add_backlink(
         request.app.state.ports.monitoring,
         account_id=principal.account_id,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -91,6 +92,34 @@ def _empty(title: str, width: int, height: int, kind: str) -> Markup:
     return Markup("".join(parts))
 
 
+class _Frame(NamedTuple):
+    parts: list[str]  # the open `<svg>` and its y axis; the chart adds its marks
+    top: float
+    plot_w: float
+    plot_h: float
+
+
+def _frame(
+    points: Sequence[Point], title: str, unit: str, width: int, height: int, kind: str
+) -> _Frame | Markup:
+    """A chart's frame: the whole chart ("No data yet") without points, else the open
+    SVG with its axis up to `axis_top` of the largest value, and the plot's size."""
+    if not points:
+        return _empty(title, width, height, kind)
+    top = axis_top(max(v for _, v in points))
+    parts = _open(title, width, height, kind) + _axes(top, width, height, unit)
+    return _Frame(parts, top, width - LEFT - RIGHT, height - TOP - BOTTOM)
+
+
+def _finish(
+    parts: list[str], points: Sequence[Point], xs: Sequence[float], width: int, height: int
+) -> Markup:
+    """The x labels under the marks, and the closing tag."""
+    parts += _x_labels([label for label, _ in points], xs, width, height)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def bar_chart(
     points: Sequence[Point],
     *,
@@ -100,13 +129,12 @@ def bar_chart(
     height: int = HEIGHT,
 ) -> Markup:
     """One bar per point, in order, from zero."""
-    if not points:
-        return _empty(title, width, height, "bar")
-    top = axis_top(max(v for _, v in points))
-    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+    frame = _frame(points, title, unit, width, height, "bar")
+    if isinstance(frame, Markup):
+        return frame
+    parts, top, plot_w, plot_h = frame
     slot = plot_w / len(points)
     bar = max(1.0, slot * 0.7)
-    parts = _open(title, width, height, "bar") + _axes(top, width, height, unit)
     centres = []
     for i, (label, value) in enumerate(points):
         h = plot_h * max(value, 0) / top
@@ -117,9 +145,7 @@ def bar_chart(
             f'height="{h:.1f}"><title>{escape(label)}: {escape(_fmt(value))}{escape(unit)}'
             "</title></rect>"
         )
-    parts += _x_labels([label for label, _ in points], centres, width, height)
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return _finish(parts, points, centres, width, height)
 
 
 def line_chart(
@@ -131,16 +157,15 @@ def line_chart(
     height: int = HEIGHT,
 ) -> Markup:
     """A line through the points, in order, with a dot on each (a single point is a dot)."""
-    if not points:
-        return _empty(title, width, height, "line")
-    top = axis_top(max(v for _, v in points))
-    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+    frame = _frame(points, title, unit, width, height, "line")
+    if isinstance(frame, Markup):
+        return frame
+    parts, top, plot_w, plot_h = frame
     step = plot_w / max(len(points) - 1, 1)
     xy = [
         (LEFT + (step * i if len(points) > 1 else plot_w / 2), TOP + plot_h - plot_h * v / top)
         for i, (_, v) in enumerate((label, max(value, 0)) for label, value in points)
     ]
-    parts = _open(title, width, height, "line") + _axes(top, width, height, unit)
     if len(xy) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
         parts.append(f'<polyline class="line" points="{path}"/>')
@@ -149,9 +174,7 @@ def line_chart(
             f'<circle class="dot" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(label)}: '
             f"{escape(_fmt(value))}{escape(unit)}</title></circle>"
         )
-    parts += _x_labels([label for label, _ in points], [x for x, _ in xy], width, height)
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return _finish(parts, points, [x for x, _ in xy], width, height)
 
 
 def meter(

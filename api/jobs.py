@@ -16,11 +16,11 @@ from api.bodies import read_json
 from api.causes import CauseOut, render_cause
 from api.consistency import settle
 from api.pagination import paginate
+from api.public_ids import field_id, path_id
 from api.queries import AsOf, JobsQuery, page_of, page_request, query_of
 from api.rendering import json_response
 from api.sites import site_filter
 from domain import ids
-from domain.errors import NotFound
 from domain.job import TASK_STATUSES, Job, job_not_found
 from domain.services import jobs
 from domain.site import site_not_found
@@ -103,10 +103,7 @@ def render(row: JobRow) -> JobOut:
 
 
 def job_id_of(request: Request) -> UUID:
-    job_id = ids.decode("job", request.path_params["job_id"])
-    if job_id is None:
-        raise job_not_found()
-    return job_id
+    return path_id(request, "job", "job_id", job_not_found)
 
 
 async def _read(request: Request, account_id: UUID, job_id: UUID) -> JobOut:
@@ -126,9 +123,7 @@ async def _after(request: Request, account_id: UUID, job: Job, position: int) ->
 async def create(request: Request) -> Response:
     principal = await require_api_access(request)
     body = await read_json(request, CreateJobIn)
-    site_id = ids.decode("site", body.site_id)
-    if site_id is None:
-        raise NotFound(site_not_found().details, field="site_id")
+    site_id = field_id(body.site_id, "site", "site_id", site_not_found)
     job, position = await jobs.create_job(
         request.app.state.ports.jobs,
         account_id=principal.account_id,

@@ -5,10 +5,7 @@ directory, its URL or a customer (`domain.public_figures`, `domain.showcase`).""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -18,23 +15,17 @@ from domain import ids
 from domain.public_figures import (
     MIN_DIRECTORIES,
     MIN_OUTCOMES,
-    DirectoryPerformance,
     GroupFigures,
     by_category,
     by_dr_tier,
 )
 from domain.showcase import PublicExample, anonymise, shown
-from projections.report_directories import directory_stats
+from projections.report_directories import directory_performances
 from projections.showcase import PostgresExampleChoices
 
 #: the most examples the page and the JSON show (the newest choices)
 MAX_EXAMPLES = 12
-#: how long a web process reuses the quality figures: they aggregate every account's
-#: tasks, and anyone may ask for them as often as they like
-QUALITY_TTL_S = 60.0
 CACHE = {"Cache-Control": "public, max-age=60"}
-
-T = TypeVar("T")
 
 
 class DeliveryExamples(msgspec.Struct):
@@ -59,46 +50,14 @@ async def read_examples(request: Request) -> DeliveryExamples:
     )
 
 
-async def _quality(request: Request) -> QualityTiers:
-    catalogue = {d.id: d for d in await request.app.state.ports.listings.every()}
+async def read_quality(request: Request) -> QualityTiers:
+    """The quality tiers from the precomputed per-directory totals (every account's,
+    kept by the projector: `report_directory_totals`), grouped here: one small read."""
     async with request.app.state.infra.read_pool.acquire() as conn:
-        stats = await directory_stats(conn)  # every account's
-    performances = [
-        DirectoryPerformance(
-            category=catalogue[s.directory_id].category,
-            domain_rating=catalogue[s.directory_id].domain_rating,
-            verified=s.verified,
-            failed=s.failed,
-            median_seconds_to_verified=s.median_seconds_to_verified,
-            backlinks=s.backlinks,
-            dofollow_share=s.dofollow_share,
-        )
-        for s in stats
-        if s.directory_id in catalogue
-    ]
+        performances = await directory_performances(conn)
     return QualityTiers(
         MIN_DIRECTORIES, MIN_OUTCOMES, by_dr_tier(performances), by_category(performances)
     )
-
-
-async def _reused(
-    request: Request, name: str, ttl: float, compute: Callable[[Request], Awaitable[T]]
-) -> T:
-    """`compute`'s answer, computed at most once per `ttl` seconds in this web process
-    (concurrent askers wait for the same computation)."""
-    state = request.app.state
-    if not hasattr(state, "public_figures"):
-        state.public_figures = {}
-    held: dict[str, Any] = state.public_figures
-    entry = held.setdefault(name, {"lock": asyncio.Lock(), "at": -ttl, "value": None})
-    async with entry["lock"]:
-        if time.monotonic() - entry["at"] >= ttl:
-            entry["value"], entry["at"] = await compute(request), time.monotonic()
-        return entry["value"]
-
-
-async def read_quality(request: Request) -> QualityTiers:
-    return await _reused(request, "quality", QUALITY_TTL_S, _quality)
 
 
 def _json(body: Any) -> Response:

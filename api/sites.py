@@ -13,6 +13,7 @@ from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.pagination import paginate
+from api.public_ids import path_id
 from api.queries import AsOf, SitesQuery, page_of, query_of
 from api.rendering import json_response
 from domain import ids
@@ -61,10 +62,7 @@ def render(row: SiteView) -> SiteOut:
 
 
 def site_id_of(request: Request) -> UUID:
-    site_id = ids.decode("site", request.path_params["site_id"])
-    if site_id is None:
-        raise site_not_found()
-    return site_id
+    return path_id(request, "site", "site_id", site_not_found)
 
 
 async def site_filter(request: Request, account_id: UUID, public_id: str | None) -> UUID | None:

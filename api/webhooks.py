@@ -14,6 +14,7 @@ from api.auth import require_api_access
 from api.bodies import read_json
 from api.consistency import settle
 from api.pagination import paginate
+from api.public_ids import path_id
 from api.queries import page_request
 from api.rendering import json_response, no_content
 from domain import ids
@@ -63,10 +64,7 @@ def _ports(request: Request) -> WebhookPorts:
 
 
 def _webhook_id(request: Request) -> UUID:
-    webhook_id = ids.decode("whk", request.path_params["webhook_id"])
-    if webhook_id is None:
-        raise webhook_not_found()
-    return webhook_id
+    return path_id(request, "whk", "webhook_id", webhook_not_found)
 
 
 def _render(row: WebhookView) -> WebhookOut:

@@ -20,6 +20,11 @@ from domain.errors import NotFound, ValidationFailed
 NAME_MAX = 100
 
 
+def api_key_not_found() -> NotFound:
+    """Unknown id and another account's id get this same answer: nothing tells them apart."""
+    return NotFound("No API key with this id.")
+
+
 class ApiKeyRevoked(NotFound):
     """A revoked key is gone as far as its owner can tell: not listed, not found."""
 

@@ -1,5 +1,8 @@
-"""Read model `backlink_checks`: every check of every backlink — when, the status after
-it, its outcome, the failed checks in a row and what changed (`GET /backlinks/{id}`).
+"""Table `backlink_checks` of the `backlinks` projection (`projections.backlinks`): every
+check of every backlink — when, the status after it, its outcome, the failed checks in a
+row and what changed (`GET /backlinks/{id}`). The projection applies an event to both of
+its tables in one transaction, so a check is in this table exactly when the `backlinks`
+row reflects it.
 
 The discovery is the first check (the listing was found with the link); a backlink added
 to monitoring has none until its first check. Checks stored before outcomes and changes
@@ -13,7 +16,6 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from eventsourcing.utils import get_topic
 
 from domain.backlink import FOUND, LIVE, Backlink
 from projections.batch import NewRows, as_columns
@@ -43,46 +45,44 @@ class CheckRow(CheckView, frozen=True):
     position: int
 
 
-class BacklinkChecksProjection:
-    name = "backlink_checks"
-    tables = ("backlink_checks",)
-    topics = tuple(
-        get_topic(c)
-        for c in (
-            Backlink.Discovered,
-            Backlink.Checked,
-            Backlink.Lost,
-            Backlink.Recovered,
-            Backlink.BecameUnreachable,
-        )
-    )
-    ddl = (
-        """CREATE TABLE IF NOT EXISTS backlink_checks (
-            backlink_id uuid NOT NULL,
-            version bigint NOT NULL,
-            position bigint NOT NULL,
-            checked_at timestamptz NOT NULL,
-            event text NOT NULL,
-            status text NOT NULL,
-            outcome text NOT NULL,
-            failures integer NOT NULL,
-            http_status integer,
-            error text,
-            changes jsonb NOT NULL,
-            PRIMARY KEY (backlink_id, version))""",
-    )
+#: the events that are checks (an addition to monitoring is none)
+EVENTS = (
+    Backlink.Discovered,
+    Backlink.Checked,
+    Backlink.Lost,
+    Backlink.Recovered,
+    Backlink.BecameUnreachable,
+)
+TABLES = ("backlink_checks",)
+DDL = (
+    """CREATE TABLE IF NOT EXISTS backlink_checks (
+        backlink_id uuid NOT NULL,
+        version bigint NOT NULL,
+        position bigint NOT NULL,
+        checked_at timestamptz NOT NULL,
+        event text NOT NULL,
+        status text NOT NULL,
+        outcome text NOT NULL,
+        failures integer NOT NULL,
+        http_status integer,
+        error text,
+        changes jsonb NOT NULL,
+        PRIMARY KEY (backlink_id, version))""",
+)
 
-    async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        await insert(conn, "backlink_checks", [_row(event, notification_id)])
 
-    async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
-        """The same as `apply` for each event in turn, with one write (`projections.batch`:
-        a check is only ever added, so nothing is read first)."""
-        rows = NewRows("backlink_checks", ("backlink_id", "version"))
-        await rows.load(conn)
-        for event, notification_id in events:
-            rows.insert(as_columns(_row(event, notification_id)))
-        await rows.write(conn)
+async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+    await insert(conn, "backlink_checks", [_row(event, notification_id)])
+
+
+async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+    """The same as `apply` for each event in turn, with one write (`projections.batch`: a
+    check is only ever added, so nothing is read first)."""
+    rows = NewRows("backlink_checks", ("backlink_id", "version"))
+    await rows.load(conn)
+    for event, notification_id in events:
+        rows.insert(as_columns(_row(event, notification_id)))
+    await rows.write(conn)
 
 
 def _row(event: Any, notification_id: int) -> CheckRow:
@@ -108,21 +108,17 @@ def _row(event: Any, notification_id: int) -> CheckRow:
     )
 
 
-async def history(conn: Any, backlink_id: UUID, until: datetime) -> tuple[list[CheckRow], int]:
-    """The newest `HISTORY_LIMIT` checks up to `until`, newest first, and how many there
-    are in all. `until` is the last check the `backlinks` row has seen: this read model
-    is another projection's and may be ahead of it, and a check the row's status does not
-    reflect yet would contradict it in one answer."""
+async def history(conn: Any, backlink_id: UUID) -> tuple[list[CheckRow], int]:
+    """The newest `HISTORY_LIMIT` checks, newest first, and how many there are in all.
+    Read in the snapshot that read the `backlinks` row (`projections.backlinks.detail`),
+    they are the checks its status reflects: one projection writes both tables in one
+    transaction."""
     rows = await conn.fetch(
         f"""SELECT {columns(CheckRow)} FROM backlink_checks
-            WHERE backlink_id = $1 AND checked_at <= $2
-            ORDER BY version DESC LIMIT {HISTORY_LIMIT}""",
+            WHERE backlink_id = $1 ORDER BY version DESC LIMIT {HISTORY_LIMIT}""",
         backlink_id,
-        until,
     )
     total = await conn.fetchval(
-        "SELECT count(*) FROM backlink_checks WHERE backlink_id = $1 AND checked_at <= $2",
-        backlink_id,
-        until,
+        "SELECT count(*) FROM backlink_checks WHERE backlink_id = $1", backlink_id
     )
     return [convert(r, CheckRow) for r in rows], total

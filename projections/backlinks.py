@@ -1,4 +1,8 @@
-"""Read model: backlinks with their latest evidence (`GET /backlinks`, CSV, reports).
+"""Read model: backlinks with their latest evidence (`GET /backlinks`, CSV, reports), and
+every check of each (`backlink_checks`, `projections.backlink_checks`): one projection
+owns both tables and applies an event to both in one transaction, so a reader that reads
+both in one snapshot (`backlink_with_checks`) never sees a check the row's status does
+not reflect, nor a status without its check.
 
 A backlink added to monitoring (`Backlink.Added`) has no job and no directory (NULL), is
 `pending` until its first check, and its `first_seen_at` / `last_checked_at` are when it
@@ -15,13 +19,15 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.backlink import LIVE, LOST, PENDING, Backlink, Evidence
+from projections import backlink_checks
+from projections.backlink_checks import CheckRow
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class BacklinksProjection:
     name = "backlinks"
-    tables = ("backlinks",)
+    tables = ("backlinks", *backlink_checks.TABLES)
     topics = tuple(
         get_topic(c)
         for c in (
@@ -61,50 +67,68 @@ class BacklinksProjection:
         "ALTER TABLE backlinks ALTER COLUMN job_id DROP NOT NULL",
         # duplicate check of `POST /backlinks` (same site and page)
         "CREATE INDEX IF NOT EXISTS backlinks_site_source ON backlinks (site_id, source_url)",
+        *backlink_checks.DDL,
     )
 
     async def apply(self, conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
-        if isinstance(event, Backlink.Discovered | Backlink.Added):
-            row = _created(event, notification_id)
-            await insert(conn, "backlinks", [row], account_id=event.account_id)
-            return
-        await conn.execute(
-            f"""UPDATE backlinks SET last_checked_at = $2, status = $3,
-                   lost_at = CASE WHEN $4 THEN $2 WHEN $3 IS DISTINCT FROM 'lost' THEN NULL
-                                  ELSE lost_at END,
-                   {_SET_EVIDENCE}
-               WHERE id = $1""",
-            event.originator_id,
-            event.timestamp,
-            event.status,
-            isinstance(event, Backlink.Lost),
-            *_evidence(event).values(),
-        )
+        await _apply(conn, event, notification_id)
+        if isinstance(event, backlink_checks.EVENTS):
+            await backlink_checks.apply(conn, event, notification_id)
 
     async def apply_batch(self, conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
-        """The same as `apply` for each event in turn, with one write (`projections.batch`)."""
-        rows = Rows("backlinks", ("id",))
-        await rows.load(conn, {(e.originator_id,) for e, _ in events})
-        for event, notification_id in events:
-            key = (event.originator_id,)
-            if isinstance(event, Backlink.Discovered | Backlink.Added):
-                row = _created(event, notification_id)
-                rows.insert(as_columns(row, account_id=event.account_id))
-                continue
-            row = rows.get(key)
-            lost_at = row and row["lost_at"]
-            if isinstance(event, Backlink.Lost):
-                lost_at = event.timestamp
-            elif event.status != LOST:
-                lost_at = None
-            rows.update(
-                key,
-                last_checked_at=event.timestamp,
-                status=event.status,
-                lost_at=lost_at,
-                **_evidence(event),
-            )
-        await rows.write(conn)
+        """The same as `apply` for each event in turn, with one write per table
+        (`projections.batch`). Each table is folded from its own rows alone, so applying
+        one table's events before the other's has the per-event path's effect."""
+        await _apply_batch(conn, events)
+        checks = [(e, n) for e, n in events if isinstance(e, backlink_checks.EVENTS)]
+        if checks:
+            await backlink_checks.apply_batch(conn, checks)
+
+
+async def _apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> None:
+    """`apply` on the `backlinks` table."""
+    if isinstance(event, Backlink.Discovered | Backlink.Added):
+        row = _created(event, notification_id)
+        await insert(conn, "backlinks", [row], account_id=event.account_id)
+        return
+    await conn.execute(
+        f"""UPDATE backlinks SET last_checked_at = $2, status = $3,
+               lost_at = CASE WHEN $4 THEN $2 WHEN $3 IS DISTINCT FROM 'lost' THEN NULL
+                              ELSE lost_at END,
+               {_SET_EVIDENCE}
+           WHERE id = $1""",
+        event.originator_id,
+        event.timestamp,
+        event.status,
+        isinstance(event, Backlink.Lost),
+        *_evidence(event).values(),
+    )
+
+
+async def _apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
+    """`apply_batch` on the `backlinks` table."""
+    rows = Rows("backlinks", ("id",))
+    await rows.load(conn, {(e.originator_id,) for e, _ in events})
+    for event, notification_id in events:
+        key = (event.originator_id,)
+        if isinstance(event, Backlink.Discovered | Backlink.Added):
+            row = _created(event, notification_id)
+            rows.insert(as_columns(row, account_id=event.account_id))
+            continue
+        row = rows.get(key)
+        lost_at = row and row["lost_at"]
+        if isinstance(event, Backlink.Lost):
+            lost_at = event.timestamp
+        elif event.status != LOST:
+            lost_at = None
+        rows.update(
+            key,
+            last_checked_at=event.timestamp,
+            status=event.status,
+            lost_at=lost_at,
+            **_evidence(event),
+        )
+    await rows.write(conn)
 
 
 class BacklinkView(msgspec.Struct, frozen=True):
@@ -200,3 +224,17 @@ async def get_backlink(conn: Any, account_id: UUID, backlink_id: UUID) -> Backli
         account_id,
     )
     return convert(row, BacklinkRow) if row else None
+
+
+async def backlink_with_checks(
+    conn: Any, account_id: UUID, backlink_id: UUID
+) -> tuple[BacklinkRow, list[CheckRow], int] | None:
+    """The account's backlink with its newest checks and their count
+    (`backlink_checks.history`), read in one snapshot: the checks are those its status
+    reflects. None for another account's backlink, as for an unknown one."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        row = await get_backlink(conn, account_id, backlink_id)
+        if row is None:
+            return None
+        checks, total = await backlink_checks.history(conn, backlink_id)
+    return row, checks, total

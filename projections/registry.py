@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from adapters.queue import TaskQueue
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.audit import AuditProjection
-from projections.backlink_checks import BacklinkChecksProjection
 from projections.backlinks import BacklinksProjection
 from projections.base import Projection
 from projections.dispatcher import Dispatcher
@@ -25,10 +26,35 @@ def read_models() -> list[Projection]:
         JobsProjection(),
         UsageProjection(),
         BacklinksProjection(),
-        BacklinkChecksProjection(),
         AuditProjection(),
         ReportsProjection(),
     ]
+
+
+#: projections that are gone, and the projection that now keeps their tables: an existing
+#: database still has their tracking table (and maybe a stall); `backlynk migrate` drops
+#: them and says which projection to rebuild (its tables were at two positions)
+MERGED = {"backlink_checks": "backlinks"}
+
+
+def merged_ddl() -> list[str]:
+    """Statements that forget the merged projections' positions and stalls (idempotent;
+    after `projections.stalls.DDL`)."""
+    out = []
+    for old in MERGED:
+        out.append(f"DROP TABLE IF EXISTS public.{old}_tracking")
+        out.append(f"DELETE FROM projection_stalls WHERE projection = '{old}'")
+    return out
+
+
+async def merged_left(conn: Any) -> dict[str, str]:
+    """The merged projections whose tracking table is still there (before the migration
+    drops it), each with the projection to rebuild."""
+    return {
+        old: into
+        for old, into in MERGED.items()
+        if await conn.fetchval("SELECT to_regclass($1)", f"public.{old}_tracking")
+    }
 
 
 def all_projections(queue: TaskQueue | None = None) -> list[Projection]:

@@ -4,13 +4,22 @@ and lost rate — for one account (`GET /api/v1/reports/directories`), or across
 account (`backlynk reports directories`, and the public quality tiers, which show the
 figures in aggregate and never a directory's name).
 
-Two tables, kept by the `reports` projection (`projections.reports`):
+Three tables, kept by the `reports` projection (`projections.reports`):
 
 * `report_tasks`: one row per task of a job (job, directory), with when it was submitted,
   when its listing was verified, and the error code it failed with;
 * `report_links`: one row per discovered backlink, with its directory (NULL for a link
   that no directory gave: those count in no directory's figures), its latest link type
-  and whether it was ever lost.
+  and whether it was ever lost;
+* `report_directory_totals`: one row per directory that an outcome or a backlink ever
+  named, across every account: verified, failed, the median time to a verified listing,
+  backlinks and dofollow backlinks — the figures of `directory_stats` with no scope, kept
+  as they change (a batch recomputes, from the two tables above, the rows of the
+  directories whose figures its events changed: a task verified or failed, a verified
+  one's submission time, a new backlink or a new link type; a re-check that finds the
+  link as it was changes none), so the public quality tiers read them instead of
+  aggregating every account's tasks (`directory_performances`). A recomputation reads
+  that directory's tasks and links (indexed by directory): its cost grows with them.
 
 Definitions (`directory_stats`; `tests/report_oracle.py` computes the same from the event
 log alone):
@@ -42,12 +51,13 @@ import msgspec
 
 from domain.backlink import Backlink
 from domain.job import Job
+from domain.public_figures import DirectoryPerformance
 from projections.batch import Rows
 
 _LINK_EVENTS = (Backlink.Discovered, Backlink.Checked, Backlink.Lost, Backlink.Recovered)
 EVENTS = (Job.Created, Job.TaskSubmitted, Job.TaskVerified, Job.TaskFailed, *_LINK_EVENTS)
 
-TABLES = ("report_tasks", "report_links")
+TABLES = ("report_tasks", "report_links", "report_directory_totals")
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS report_tasks (
@@ -68,7 +78,73 @@ DDL = (
         link_type text,
         ever_lost boolean NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS report_links_account ON report_links (account_id, site_id)",
+    # the totals recompute a directory's rows from these
+    "CREATE INDEX IF NOT EXISTS report_tasks_directory ON report_tasks (directory_id)",
+    "CREATE INDEX IF NOT EXISTS report_links_directory ON report_links (directory_id)",
+    """CREATE TABLE IF NOT EXISTS report_directory_totals (
+        directory_id integer PRIMARY KEY,
+        verified bigint NOT NULL,
+        failed bigint NOT NULL,
+        median_us double precision,
+        backlinks bigint NOT NULL,
+        dofollow bigint NOT NULL)""",
 )
+
+#: the median time from submission to verified listing of a group of tasks, in whole
+#: microseconds: the mean of two middle integers is exact in a double
+_MEDIAN_US = """percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
+    FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)"""
+
+
+def _totals(directories: str, on_conflict: str) -> str:
+    """The statement that writes the totals of the `directories` (a FROM item naming
+    their ids as `ids(id)`) from their tasks and links, every account's (the figures of
+    `_STATS` with no scope)."""
+    return f"""
+INSERT INTO report_directory_totals AS d
+    (directory_id, verified, failed, median_us, backlinks, dofollow)
+SELECT id, t.verified, t.failed, t.median_us, l.backlinks, l.dofollow
+FROM {directories}
+CROSS JOIN LATERAL (
+    SELECT count(verified_at) AS verified, count(failed_code) AS failed,
+           {_MEDIAN_US} AS median_us
+    FROM report_tasks WHERE directory_id = ids.id) AS t
+CROSS JOIN LATERAL (
+    SELECT count(*) AS backlinks, count(*) FILTER (WHERE link_type = 'dofollow') AS dofollow
+    FROM report_links WHERE directory_id = ids.id) AS l
+ON CONFLICT (directory_id) {on_conflict}"""
+
+
+#: the totals of the directories `$1` names, as they are now
+_TOTALS = _totals(
+    "unnest($1::integer[]) AS ids(id)",
+    """DO UPDATE SET verified = EXCLUDED.verified,
+    failed = EXCLUDED.failed, median_us = EXCLUDED.median_us,
+    backlinks = EXCLUDED.backlinks, dofollow = EXCLUDED.dofollow""",
+)
+
+#: the rows the projection would have made, for a database whose reports were projected
+#: before the totals existed (`backlynk migrate`; nothing to do on one kept up to date):
+#: every directory with a task verified or failed, or a backlink — those are the events
+#: that give a directory its row
+DDL = (
+    *DDL,
+    _totals(
+        """(SELECT directory_id FROM report_tasks
+            WHERE verified_at IS NOT NULL OR failed_code IS NOT NULL
+            UNION SELECT directory_id FROM report_links WHERE directory_id IS NOT NULL)
+           AS ids(id)""",
+        "DO NOTHING",
+    ),
+)
+
+
+async def _recount(conn: asyncpg.Connection, directory_ids: set[int]) -> None:
+    """Recompute the totals of these directories (after their tasks and links changed)."""
+    if directory_ids:
+        await conn.execute(_TOTALS, sorted(directory_ids))
+
 
 #: the task column each task event sets to its own value
 _TASK_COLUMN = {
@@ -112,26 +188,56 @@ async def apply(conn: asyncpg.Connection, event: Any, notification_id: int) -> N
             ],
         )
     elif type(event) in _TASK_COLUMN:
-        await conn.execute(
+        task = await conn.fetchrow(
             f"UPDATE report_tasks SET {_TASK_COLUMN[type(event)]} = $3 "
-            "WHERE job_id = $1 AND directory_id = $2",
+            "WHERE job_id = $1 AND directory_id = $2 RETURNING verified_at",
             event.originator_id,
             event.directory_id,
             _task_value(event),
         )
+        await _recount(conn, _task_directory(event, task))
     elif isinstance(event, Backlink.Discovered):
         row = _link(event)
         await conn.execute(
             f"INSERT INTO report_links ({', '.join(row)}) VALUES ($1, $2, $3, $4, $5, $6)",
             *row.values(),
         )
+        await _recount(conn, _link_directory(row, None))
     else:  # Checked, Lost, Recovered: the latest link type; a loss is remembered
-        await conn.execute(
-            "UPDATE report_links SET link_type = $2, ever_lost = ever_lost OR $3 WHERE id = $1",
+        link = await conn.fetchrow(
+            """UPDATE report_links l SET link_type = $2, ever_lost = l.ever_lost OR $3
+               FROM (SELECT id, link_type FROM report_links WHERE id = $1) AS old
+               WHERE l.id = old.id RETURNING l.directory_id, l.link_type,
+                     old.link_type AS old_link_type""",
             event.originator_id,
             _link_type(event),
             isinstance(event, Backlink.Lost),
         )
+        await _recount(conn, _link_directory(link, link and link["old_link_type"]))
+
+
+# Which directory's totals an event changes: the totals count verified and failed tasks,
+# the verified ones' times, backlinks and their latest link types; the most frequent
+# events (a re-check that finds the link as it was, a submission before its verification)
+# change none of them and recompute nothing.
+
+
+def _task_directory(event: Any, task: Any) -> set[int]:
+    """A task event's directory, unless the task is unknown or the event is a submission
+    of a task not verified (its time counts only once verified)."""
+    if task is None or (isinstance(event, Job.TaskSubmitted) and task["verified_at"] is None):
+        return set()
+    return {event.directory_id}
+
+
+def _link_directory(link: Any, old_link_type: str | None) -> set[int]:
+    """A link's directory, unless its link type was there and is the same after the event
+    (a new link has none before); none for a link no directory gave, or an unknown one."""
+    if link is None or link["directory_id"] is None:
+        return set()
+    if old_link_type is not None and old_link_type == link["link_type"]:
+        return set()
+    return {link["directory_id"]}
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -> None:
@@ -145,6 +251,7 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
             task_keys.add((event.originator_id, event.directory_id))
     await tasks.load(conn, task_keys)
     await links.load(conn, {(e.originator_id,) for e, _ in events if isinstance(e, _LINK_EVENTS)})
+    touched: set[int] = set()
     for event, _ in events:
         if isinstance(event, Job.Created):
             for t in event.tasks:
@@ -158,20 +265,25 @@ async def apply_batch(conn: asyncpg.Connection, events: list[tuple[Any, int]]) -
                 )
         elif type(event) in _TASK_COLUMN:
             key = (event.originator_id, event.directory_id)
-            tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
+            task = tasks.update(key, **{_TASK_COLUMN[type(event)]: _task_value(event)})
+            touched |= _task_directory(event, task)
         elif isinstance(event, Backlink.Discovered):
             links.insert(_link(event))
+            touched |= _link_directory(_link(event), None)
         else:
             key = (event.originator_id,)
             row = links.get(key)
+            old_link_type = row and row["link_type"]
             lost = isinstance(event, Backlink.Lost)
-            links.update(
+            row = links.update(
                 key,
                 link_type=_link_type(event),
                 ever_lost=bool(row and row["ever_lost"]) or lost,
             )
+            touched |= _link_directory(row, old_link_type)
     await tasks.write(conn)
     await links.write(conn)
+    await _recount(conn, touched)
 
 
 class DirectoryStats(msgspec.Struct, frozen=True):
@@ -194,17 +306,13 @@ def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-_STATS = """
+_STATS = f"""
 WITH tasks AS (
     SELECT directory_id,
            count(submitted_at) AS submitted,
            count(verified_at) AS verified,
            count(failed_code) AS failed,
-           -- in whole microseconds: the mean of two middle integers is exact in a double
-           percentile_cont(0.5) WITHIN GROUP (
-               ORDER BY (extract(epoch FROM verified_at - submitted_at) * 1000000)::bigint)
-               FILTER (WHERE verified_at IS NOT NULL AND submitted_at IS NOT NULL)
-               AS median_us
+           {_MEDIAN_US} AS median_us
     FROM report_tasks
     WHERE ($1::uuid IS NULL OR account_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
     GROUP BY directory_id),
@@ -260,3 +368,27 @@ async def directory_stats(
             )
         )
     return out
+
+
+async def directory_performances(conn: Any) -> list[DirectoryPerformance]:
+    """Every catalogue directory with an outcome, across every account, with its place in
+    the catalogue (the input of the public quality tiers): precomputed rows of
+    `report_directory_totals`, the same figures as `directory_stats` with no scope."""
+    rows = await conn.fetch(
+        """SELECT d.category, d.domain_rating, t.verified, t.failed, t.median_us,
+                  t.backlinks, t.dofollow
+           FROM report_directory_totals t JOIN directories d ON d.id = t.directory_id
+           WHERE t.verified + t.failed > 0 ORDER BY t.directory_id"""
+    )
+    return [
+        DirectoryPerformance(
+            category=r["category"],
+            domain_rating=r["domain_rating"],
+            verified=r["verified"],
+            failed=r["failed"],
+            median_seconds_to_verified=None if r["median_us"] is None else r["median_us"] / 1e6,
+            backlinks=r["backlinks"],
+            dofollow_share=ratio(r["dofollow"], r["backlinks"]),
+        )
+        for r in rows
+    ]

@@ -244,13 +244,6 @@ def backlinks(g: Gen) -> Any:
     )
 
 
-def backlink_checks(g: Gen) -> Any:
-    """The backlinks' events that `backlink_checks` subscribes to (an addition is no check)."""
-    while isinstance(event := backlinks(g), Backlink.Added):
-        pass
-    return event
-
-
 def reports(g: Gen) -> Any:
     """The report read models read Job, Backlink and Quota events: a mix of them over the
     same few ids (a quota event's job is one of them too), and now and then a backlink
@@ -283,7 +276,6 @@ GENERATORS: dict[str, Callable[[Gen], Any]] = {
     "jobs": jobs,
     "usage": usage,
     "backlinks": backlinks,
-    "backlink_checks": backlink_checks,
     "reports": reports,
 }
 PROJECTIONS = {p.name: p for p in read_models()}

@@ -61,3 +61,20 @@ def test_nul_characters_are_refused_before_they_reach_postgres(settings, tmp_pat
     assert done.returncode == 2 and "NUL" in done.stderr
     with pytest.raises(ValidationFailed):
         clean_name("a\x00b")  # an operator's `users create --name` goes through this
+
+
+async def test_migrate_forgets_a_merged_projection_and_names_the_one_to_rebuild(settings, infra):
+    """A database from before `backlink_checks` became part of the `backlinks` projection
+    still has its tracking table: migrate drops it and says to rebuild `backlinks` (its
+    two tables were at two positions); once done, it says nothing of it again."""
+    await infra.pool.execute(
+        "CREATE TABLE public.backlink_checks_tracking (application_name text PRIMARY KEY, "
+        "notification_id bigint)"
+    )
+    done = backlynk("migrate", DATABASE_URL=settings.database_url)
+    assert done.returncode == 0, done.stderr
+    assert "run `backlynk projections rebuild backlinks`" in done.stderr
+    gone = await infra.pool.fetchval("SELECT to_regclass('public.backlink_checks_tracking')")
+    assert gone is None
+    again = backlynk("migrate", DATABASE_URL=settings.database_url)
+    assert again.returncode == 0 and "rebuild" not in again.stderr

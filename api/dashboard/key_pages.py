@@ -13,9 +13,10 @@ from api.dashboard.site_pages import paid_user
 from api.dashboard.web_session import redirect, session_form
 from api.errors import status_for
 from api.html import render
+from api.public_ids import path_id
 from domain import ids
-from domain.api_key import NAME_MAX
-from domain.errors import DomainError, NotFound
+from domain.api_key import NAME_MAX, api_key_not_found
+from domain.errors import DomainError
 from domain.services.api_keys import create_api_key, revoke_api_key
 from projections.api_keys import list_api_keys
 
@@ -74,9 +75,7 @@ async def create(request: Request) -> Response:
 @page
 async def revoke(request: Request) -> Response:
     principal = await paid_user(request)
-    key_id = ids.decode("key", request.path_params["key_id"])
     await session_form(request, principal)
-    if key_id is None:
-        raise NotFound("No API key with this id.")
+    key_id = path_id(request, "key", "key_id", api_key_not_found)
     await settle(request, await revoke_api_key(auth_ports(request), principal.account_id, key_id))
     return redirect("/dashboard/api-keys?done=revoked")

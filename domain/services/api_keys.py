@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 
 from domain.account import Account
-from domain.api_key import ApiKey, ApiKeyRevoked, clean_key_name
+from domain.api_key import ApiKey, ApiKeyRevoked, api_key_not_found, clean_key_name
 from domain.errors import NotFound
 from domain.ports import AuthPorts
 from domain.services.retry import on_conflict
@@ -59,7 +59,7 @@ async def _own_key(ports: AuthPorts, account_id: UUID, key_id: UUID) -> ApiKey:
     except NotFound:
         api_key = None
     if api_key is None or api_key.account_id != account_id:
-        raise NotFound("No API key with this id.")
+        raise api_key_not_found()
     if not api_key.is_active:
         raise ApiKeyRevoked("No API key with this id (it has been revoked).")
     return api_key

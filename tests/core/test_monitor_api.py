@@ -199,6 +199,55 @@ async def test_the_history_is_capped_at_the_newest_checks(api, infra, pro: Clien
     assert times == sorted(times, reverse=True)
 
 
+async def test_an_answer_never_shows_a_check_its_status_does_not_reflect(api, infra, pro: Client):
+    """Checks are recorded one at a time (each its own event, applied by the running
+    projector as it comes) while the backlink is read again and again: every answer is
+    one state of it. A check shown is reflected by the status (and the last check time,
+    and the failures in a row); a backlink that shows no check is still pending."""
+    site = await pro.add_site()
+    added = (await pro.post(BACKLINKS, body(site))).body
+    backlink_id = ids.decode("bl", added["id"])
+    seen = [
+        Evidence(PAGE, True, http_status=200, indexable=True),
+        Evidence(PAGE, False, http_status=503),
+        Evidence(PAGE, False, http_status=404),
+    ]
+    rounds = 30
+    recorded = asyncio.Event()
+
+    async def record() -> None:
+        for n in range(rounds):
+            backlink = await infra.repository.get(backlink_id, Backlink)
+            backlink.record_check(seen[n % len(seen)])
+            await infra.repository.save(backlink)
+            await asyncio.sleep(0)
+        recorded.set()
+
+    answers: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        while not recorded.is_set():
+            answers.append((await pro.get(f"{BACKLINKS}/{added['id']}")).body)
+
+    await asyncio.gather(record(), read())
+    await settled(api, infra)
+    answers.append((await pro.get(f"{BACKLINKS}/{added['id']}")).body)
+    for shown in answers:
+        checks = shown["checks"]
+        assert shown["checks_total"] == len(checks), shown
+        if not checks:
+            assert (shown["status"], shown["consecutive_failures"]) == ("pending", 0), shown
+            continue
+        newest = checks[0]
+        assert (shown["status"], shown["last_checked_at"], shown["consecutive_failures"]) == (
+            newest["status"],
+            newest["checked_at"],
+            newest["failures"],
+        ), shown
+    assert answers[-1]["checks_total"] == rounds
+    assert len(answers) > 1
+
+
 async def test_another_accounts_backlink_is_not_found(api, pro: Client, agency: Client):
     site = await agency.add_site()
     theirs = (await agency.post(BACKLINKS, body(site))).body["id"]

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from domain import ids
+from domain.public_figures import DirectoryPerformance
+from projections import report_directories
 from projections.registry import read_models
-from projections.report_directories import directory_stats
+from projections.report_directories import directory_performances, directory_stats
 from projections.runner import wait_for
 from tests.core.client import Client
 from tests.report_flows import fail, lose, not_found, submit, verify
@@ -91,3 +93,38 @@ async def test_directory_stats_per_account_per_site_and_across_accounts(pro, age
         ]
     )
     assert a1.median_seconds_to_verified == pytest.approx(sum(durations) / 2, abs=1e-6)
+
+    # the public quality tiers' precomputed totals: the same figures, for the directories
+    # with an outcome, with their place in the catalogue
+    async with infra.read_pool.acquire() as conn:
+        public = await directory_performances(conn)
+        places = {
+            r["id"]: (r["category"], r["domain_rating"])
+            for r in await conn.fetch("SELECT id, category, domain_rating FROM directories")
+        }
+    assert public == [
+        DirectoryPerformance(
+            category=places[s.directory_id][0],
+            domain_rating=places[s.directory_id][1],
+            verified=s.verified,
+            failed=s.failed,
+            median_seconds_to_verified=s.median_seconds_to_verified,
+            backlinks=s.backlinks,
+            dofollow_share=s.dofollow_share,
+        )
+        for s in every.values()
+        if s.verified + s.failed
+    ]
+    assert [p.verified + p.failed for p in public] == [2, 2, 1]  # directories 1, 2, 3
+
+    # a database whose reports were projected before the totals existed: `backlynk
+    # migrate` (the DDL's last statement) makes the rows the projection would have made
+    async with infra.pool.acquire() as conn:
+        kept = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+        await conn.execute("DELETE FROM report_directory_totals")
+        await conn.execute(report_directories.DDL[-1])
+        filled = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+        await conn.execute(report_directories.DDL[-1])  # again: nothing changes
+        again = await conn.fetch("SELECT * FROM report_directory_totals ORDER BY directory_id")
+    assert [dict(r) for r in filled] == [dict(r) for r in kept] == [dict(r) for r in again]
+    assert [r["directory_id"] for r in kept] == [1, 2, 3]  # 4: pending tasks only
