@@ -89,6 +89,13 @@ async def read_json(request: Request, struct: type[T]) -> T:
     media = content_type.split(";", 1)[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Encoding {encoding[:40]!r} is not accepted; send the body uncompressed.",
+        )
     body = await read_raw(request)
     try:
         raw = msgspec.json.decode(bytes(body)) if body else None
