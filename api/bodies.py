@@ -15,6 +15,18 @@ T = TypeVar("T")
 MAX_BODY = 1024 * 1024  # 1 MiB
 
 _PATH = re.compile(r"at `\$(?P<path>[^`]*)`")
+_REGEX = re.compile(r"Expected `str` matching regex '.*'", re.DOTALL)
+
+#: what a text pattern of a body field means, in words: msgspec's own message quotes the
+#: regex, which tells a person (or a dashboard form) nothing
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded_pattern(pattern: str, words: str, **meta: Any) -> msgspec.Meta:
+    """`msgspec.Meta(pattern=…)` whose refusal says `Expected <words>.` instead of the regex
+    (`words` is also the OpenAPI description)."""
+    _PATTERN_WORDS[repr(pattern)[1:-1]] = words
+    return msgspec.Meta(pattern=pattern, description=words, **meta)
 
 
 def _field_of(message: str) -> str | None:
@@ -26,7 +38,11 @@ def _field_of(message: str) -> str | None:
 
 
 def _clean(message: str) -> str:
-    return _PATH.sub("", message).rstrip(" -") or "Invalid value."
+    message = _PATH.sub("", message).rstrip(" -")
+    if _REGEX.search(message):
+        words = next((w for p, w in _PATTERN_WORDS.items() if p in message), "the documented form")
+        message = _REGEX.sub(f"Expected {words}.", message)
+    return message or "Invalid value."
 
 
 def nul_field(value: Any, path: str = "") -> str | None:
@@ -73,6 +89,13 @@ async def read_json(request: Request, struct: type[T]) -> T:
     media = content_type.split(";", 1)[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Encoding {encoding[:40]!r} is not accepted; send the body uncompressed.",
+        )
     body = await read_raw(request)
     try:
         raw = msgspec.json.decode(bytes(body)) if body else None

@@ -2,14 +2,17 @@
 
 Keyset pagination, newest first: a route fetches `limit + 1` rows strictly after the
 cursor's sort key and `paginate` trims the extra row into `has_more`. The cursor is the
-sort key of the last row returned, JSON-encoded then base64url — opaque to clients, and
-scoped by the route's own query (an account can only page through its own rows).
+sort key of the last row returned, beside a tag of the list that handed it out, JSON-encoded
+then base64url — opaque to clients, and scoped by the route's own query (an account can
+only page through its own rows). A cursor pages only the list it came from: another
+list's (or another job's events') is refused, not read as a position it never was.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -43,6 +46,8 @@ class PageRequest(msgspec.Struct, frozen=True):
     limit: int
     #: the decoded cursor: sort key of the last row already seen, or None for page one
     after: Any = None
+    #: the list this page belongs to (`list_tag`): the cursors it hands out carry it
+    tag: str = ""
 
     @property
     def fetch(self) -> int:
@@ -50,18 +55,32 @@ class PageRequest(msgspec.Struct, frozen=True):
         return self.limit + 1
 
 
-def encode_cursor(key: Any) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(key)).decode().rstrip("=")
+def list_tag(name: str) -> str:
+    """A short tag naming one list (a route and its query shape, or a path with its ids),
+    so that a cursor says which list it pages without showing how it is built."""
+    return hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
 
 
-def decode_cursor(cursor: str, key_type: Any) -> Any:
+def encode_cursor(key: Any, tag: str = "") -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode([tag, key])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key_type: Any, tag: str = "") -> Any:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return msgspec.json.decode(raw, type=key_type)
+        given, key = msgspec.json.decode(raw, type=tuple[str, key_type])
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise ApiError(
             422, "validation_failed", "This cursor is not one we handed out.", field="cursor"
         ) from None
+    if given != tag:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "This cursor belongs to another list; page a list with the cursors it returns.",
+            field="cursor",
+        )
+    return key
 
 
 def paginate(
@@ -74,5 +93,5 @@ def paginate(
     """`rows` as fetched (up to `page.fetch`, in order) -> the list envelope."""
     shown = list(rows[: page.limit])
     has_more = len(rows) > page.limit
-    next_cursor = encode_cursor(key(shown[-1])) if has_more and shown else None
+    next_cursor = encode_cursor(key(shown[-1]), page.tag) if has_more and shown else None
     return Page([render(r) for r in shown], Pagination(page.limit, has_more, next_cursor))

@@ -27,7 +27,7 @@ from starlette.requests import Request
 
 from adapters.directories import SORTS
 from api.errors import ApiError
-from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Seq, decode_cursor
+from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Seq, decode_cursor, list_tag
 from domain.backlink import STATUSES
 from domain.job import JOB_STATUSES
 from domain.link_types import LINK_TYPES
@@ -263,15 +263,19 @@ def query_of(request: Request, shape: type[Q]) -> Q:
     return shape(**given)
 
 
-def page_of(query: Paged, key_type: Any = Seq) -> PageRequest:
-    """The page a list query asks for; its cursor decodes to the list's sort key."""
-    after = decode_cursor(query.cursor, key_type) if query.cursor else None
-    return PageRequest(query.limit, after)
+def page_of(query: Paged, key_type: Any = Seq, list_name: str | None = None) -> PageRequest:
+    """The page a list query asks for; its cursor decodes to the list's sort key, and must
+    come from the same list (named by the query's shape unless `list_name` says)."""
+    tag = list_tag(list_name or type(query).__name__)
+    after = decode_cursor(query.cursor, key_type, tag) if query.cursor else None
+    return PageRequest(query.limit, after, tag)
 
 
 def page_request(request: Request, key_type: Any = Seq) -> PageRequest:
-    """`?limit&cursor` of a list that reads nothing else."""
-    return page_of(query_of(request, Paged), key_type)
+    """`?limit&cursor` of a list that reads nothing else: the list is its path, ids and
+    all (one job's events are not another's)."""
+    path = request.url.path.rstrip("/")
+    return page_of(query_of(request, Paged), key_type, list_name=path)
 
 
 def parameters(shape: type[msgspec.Struct]) -> list[dict[str, Any]]:

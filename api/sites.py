@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import require_api_access
-from api.bodies import read_json
+from api.bodies import read_json, worded_pattern
 from api.consistency import settle
 from api.pagination import paginate
 from api.public_ids import path_id
@@ -29,7 +29,14 @@ Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Keywords = Annotated[list[Keyword], msgspec.Meta(max_length=50)]
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Email = Annotated[
+    str,
+    worded_pattern(
+        r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        "an email address such as you@example.com",
+        max_length=254,
+    ),
+]
 
 
 class CreateSiteIn(msgspec.Struct):

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+from pathlib import Path
+
 import pytest
 
+from adapters import metrics
 from adapters.settings import SettingsError, load
 
 
@@ -93,3 +98,29 @@ def test_cheap_password_hashing_is_refused_outside_dev():
         load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"})
     assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1", "BACKLYNK_DEV": "1"}).fast_password_hashing
     assert load({"BACKLYNK_FAST_PASSWORD_HASHING": "1"}, dev=True).fast_password_hashing
+
+
+#: read by the libraries the processes run (uvicorn, Python's ssl), not by `load`
+READ_BY_LIBRARIES = {"FORWARDED_ALLOW_IPS", "SSL_CERT_FILE"}
+
+
+def _documented_variables() -> set[str]:
+    """The first column of the README's Configuration table."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", section, flags=re.MULTILINE))
+
+
+def _variables_the_code_reads() -> set[str]:
+    """Every name `load` reads from the environment, and the metrics directory variable."""
+    source = inspect.getsource(load)
+    names = set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', source))
+    return names | {metrics.DIRECTORY_VARIABLE}
+
+
+def test_the_readme_documents_every_variable_the_code_reads():
+    documented = _documented_variables()
+    read = _variables_the_code_reads()
+    assert "BACKLYNK_PUBLIC_CHECK_URLS" in read and "HOST" in read  # the scan finds them
+    assert read - documented == set(), "read but missing from README ## Configuration"
+    assert documented - read - READ_BY_LIBRARIES == set(), "documented but read by nothing"

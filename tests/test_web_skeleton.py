@@ -3,6 +3,7 @@ JSON access logs."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 
@@ -126,6 +127,23 @@ async def test_other_media_type_is_415_and_big_body_is_413(web):
     ) as r:
         assert r.status == 413
         assert_envelope(await r.json(), "payload_too_large")
+
+
+async def test_a_compressed_body_is_415_not_misread_as_broken_json(web):
+    """The API reads bodies as sent: a `Content-Encoding` it does not apply is refused with
+    a reason (RFC 7694), not decoded as if it were plain JSON (API.md is silent)."""
+    plain = json.dumps({"name": "x"}).encode()
+    for encoding, data in (("gzip", gzip.compress(plain)), ("br", plain)):
+        headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        async with web.http.post("/test/echo", data=data, headers=headers) as r:
+            assert r.status == 415
+            body = await r.json()
+            assert_envelope(body, "unsupported_media_type")
+            assert "Content-Encoding" in body["error"]["details"]
+    for encoding in ("identity", ""):
+        headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        async with web.http.post("/test/echo", data=plain, headers=headers) as r:
+            assert r.status == 200
 
 
 async def test_an_exception_is_a_500_with_the_request_id_and_no_trace(web, caplog):

@@ -9,14 +9,28 @@ import base64
 
 import pytest
 
+from api.pagination import list_tag
 from domain.backlink import STATUSES
 from tests.core.client import Client, assert_error, event_count
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
 
-def cursor_of(value: object) -> str:
-    return base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+def cursor_of(value: object, list_name: str = "") -> str:
+    """A forged cursor: `value` as the key, in the list's own wrapping when `list_name` is
+    given (the list's tag, as `api.pagination` writes it), else bare."""
+    raw = f'["{list_tag(list_name)}",{value}]' if list_name else str(value)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+#: the list each path's cursors belong to (`api.queries.page_of`)
+LIST_NAMES = {
+    "/api/v1/api-keys": "/api/v1/api-keys",
+    "/api/v1/sites": "SitesQuery",
+    "/api/v1/jobs": "JobsQuery",
+    "/api/v1/backlinks": "BacklinksQuery",
+    "/api/v1/directories": "DirectoriesQuery",
+}
 
 
 # --- NUL characters: Postgres text cannot hold them --------------------------------------
@@ -113,18 +127,21 @@ async def test_an_integer_parameter_takes_ascii_digits_only(agency: Client, path
 @pytest.mark.parametrize("key", [2**31, 2**63, 10**21, -1])
 async def test_a_cursor_we_never_handed_out_is_422(agency: Client, path, key):
     """A forged cursor decoding to a number beyond the column's range was a 500."""
-    a = await agency.get(path, cursor=cursor_of(key))
+    a = await agency.get(path, cursor=cursor_of(key, LIST_NAMES[path]))
     if path != "/api/v1/directories" and key == 2**31:
         assert a.status == 200, a.body  # within a 64-bit sequence's range: a page
     else:
         assert_error(a, 422, "validation_failed", field="cursor")
+    # a bare key (no list named) was never handed out either
+    assert_error(await agency.get(path, cursor=cursor_of(key)), 422, "validation_failed", "cursor")
 
 
 @pytest.mark.parametrize("key", [2**63, -1])
 async def test_a_forged_events_cursor_is_422(agency: Client, key):
     site = await agency.add_site()
     job = await agency.job(site["id"], [1])
-    a = await agency.get(f"/api/v1/jobs/{job['id']}/events", cursor=cursor_of(key))
+    path = f"/api/v1/jobs/{job['id']}/events"
+    a = await agency.get(path, cursor=cursor_of(key, path))
     assert_error(a, 422, "validation_failed", field="cursor")
 
 

@@ -146,6 +146,19 @@ async def test_site_validation_errors_name_the_field(pro: Client, infra):
     assert await event_count(infra) == before
 
 
+async def test_a_malformed_email_is_explained_in_words_not_a_regex(pro: Client):
+    for answer in (
+        await pro.post(
+            "/api/v1/sites", {"url": "https://e.example.com/", "name": "x", "contact_email": "nope"}
+        ),
+        await pro.patch(f"/api/v1/sites/{(await pro.add_site())['id']}", {"contact_email": "x"}),
+    ):
+        assert_error(answer, 422, "validation_failed", "contact_email")
+        details = answer.body["error"]["details"]
+        assert "regex" not in details and "^" not in details, details
+        assert "email address" in details, details
+
+
 async def test_unknown_fields_are_ignored(pro: Client):
     a = await pro.post(
         "/api/v1/sites", {"url": "https://example.com/", "name": "x", "colour": "blue"}
