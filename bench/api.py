@@ -51,7 +51,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from adapters.demo import DEMO_EMAIL, DEMO_PASSWORD
 from adapters.demo.sandbox import catalogue
-from bench.common import drop_database, fresh_database
+from bench.common import drop_database, fresh_database, stop_cleanly_on_sigterm
 
 ROOT = Path(__file__).resolve().parent.parent
 DB = "backlynk_bench_api"
@@ -411,6 +411,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per route")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
+    stop_cleanly_on_sigterm()
     counts = [int(n) for n in args.processes.split(",")]
     url = asyncio.run(fresh_database(DB))
     sandbox_port = free_port()

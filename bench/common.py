@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import asyncpg
 
@@ -10,6 +12,14 @@ from adapters.db import migrate
 from backlynk_cli import migrate_ddl
 
 BASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/backlynk")
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends a bench as Ctrl-C does: by an exception, so its `finally`
+    blocks stop the processes it started and drop its database. Python's default for
+    SIGTERM ends it at once and leaves its servers running; and a bench started in the
+    background from a script ignores SIGINT, so `kill` is the way to stop it there."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def url_for(name: str) -> str:

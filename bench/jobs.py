@@ -45,7 +45,7 @@ from adapters.directories import upsert
 from adapters.infrastructure import open_infrastructure
 from adapters.wiring import auth_ports
 from api.app import create_app
-from bench.common import drop_database, fresh_database
+from bench.common import drop_database, fresh_database, stop_cleanly_on_sigterm
 from domain.directory import parse_catalogue
 from domain.services.accounts import create_account
 
@@ -233,6 +233,7 @@ async def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, e.g. 1,2,4")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    stop_cleanly_on_sigterm()
     counts = [int(n) for n in args.workers.split(",")]
     if not counts or min(counts) < 1:
         raise SystemExit("--workers: one or more counts of at least 1, e.g. 1,2,4")

@@ -40,7 +40,7 @@ from adapters.demo import DEMO_EMAIL, DEMO_PASSWORD
 from adapters.infrastructure import open_infrastructure
 from adapters.settings import load
 from bench.api import Processes, call, free_port, wait_for
-from bench.common import drop_database, fresh_database
+from bench.common import drop_database, fresh_database, stop_cleanly_on_sigterm
 from domain import ids
 from domain.job import Job, Task, TaskStatus
 from domain.quota import period_of
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="commits per second")
     parser.add_argument("--duration", type=int, default=20, help="seconds of commits")
     args = parser.parse_args()
+    stop_cleanly_on_sigterm()
     url = asyncio.run(fresh_database(DB))
     logdir = Path(tempfile.mkdtemp(prefix="bench_stream_"))
     env = {
