@@ -27,6 +27,7 @@ import asyncpg
 from adapters.credential_feed import EVERYTHING, CredentialFeed
 from adapters.infrastructure import Infrastructure
 from adapters.quick_reads import QuickReads
+from adapters.read_versions import ReadVersions
 from domain.credentials import CredentialRecord
 from domain.ports import Credentials
 from domain.services.authentication import StoreCredentials
@@ -40,19 +41,31 @@ MAX_ENTRIES = 100_000
 class CachedCredentials:
     """Implements `domain.ports.Credentials` in front of `store` (the event store)."""
 
-    def __init__(self, store: Credentials, dsn: str, pool: asyncpg.Pool | QuickReads):
+    def __init__(
+        self,
+        store: Credentials,
+        dsn: str,
+        pool: asyncpg.Pool | QuickReads,
+        versions: ReadVersions | None = None,
+    ):
         """`dsn` and `pool`: the primary (a replica has neither the NOTIFY nor, at once,
-        the position)."""
+        the position); `versions`: the process's shared read of the position and the read
+        models' versions, when it has one (`adapters.read_versions`)."""
         self.store = store
-        self.feed = CredentialFeed(dsn, pool, self._changed)
+        self.feed = CredentialFeed(dsn, pool, self._changed, versions)
         self._entries: dict[Hashable, CredentialRecord] = {}
         #: aggregate id -> the entries built from it
         self._built_from: dict[UUID, set[Hashable]] = {}
 
     @classmethod
-    async def start_for(cls, infra: Infrastructure) -> CachedCredentials:
+    async def start_for(
+        cls, infra: Infrastructure, versions: ReadVersions | None = None
+    ) -> CachedCredentials:
         cache = cls(
-            StoreCredentials(infra.repository), infra.settings.database_url, infra.primary_reads
+            StoreCredentials(infra.repository),
+            infra.settings.database_url,
+            infra.primary_reads,
+            versions,
         )
         await cache.feed.start()
         return cache

@@ -33,6 +33,7 @@ from eventsourcing.utils import get_topic
 from adapters.event_store import EVENTS_TABLE
 from adapters.listener import Listener
 from adapters.quick_reads import QuickReads
+from adapters.read_versions import PACE, ReadVersions
 from adapters.shared_reads import SharedReads
 from domain.account import Account
 from domain.api_key import ApiKey
@@ -42,7 +43,9 @@ log = logging.getLogger("backlynk.credentials")
 
 CHANNEL = "backlynk_credentials"
 POSITION_TABLE = "backlynk_credential_position"
-_POSITION = f"SELECT coalesce((SELECT notification_id FROM public.{POSITION_TABLE}), 0)"
+#: the latest credential event committed (also read by `adapters.read_versions`)
+POSITION_SQL = f"SELECT coalesce((SELECT notification_id FROM public.{POSITION_TABLE}), 0)"
+_POSITION = POSITION_SQL
 
 _WATCHED = [f"{get_topic(cls)}." for cls in (Account, AuthSession, ApiKey)]
 _IGNORED = [
@@ -93,10 +96,17 @@ EVERYTHING = UUID(int=0)
 
 class CredentialFeed:
     def __init__(
-        self, dsn: str, pool: asyncpg.Pool | QuickReads, on_change: Callable[[UUID], None]
+        self,
+        dsn: str,
+        pool: asyncpg.Pool | QuickReads,
+        on_change: Callable[[UUID], None],
+        versions: ReadVersions | None = None,
     ):
-        """`pool`: the primary's, read by `committed` only."""
+        """`pool`: the primary's, read by `committed` only; `versions`: where the process
+        reads the position together with the read models' versions (the response cache's),
+        if it does."""
         self._pool = pool
+        self._versions = versions
         self._on_change = on_change
         #: the last credential event processed; None: not listening, trust nothing
         self.position: int | None = None
@@ -112,7 +122,7 @@ class CredentialFeed:
             log=log,
             name="credential listener",
         )
-        self._reads = SharedReads()
+        self._reads = SharedReads(pace=PACE)
         #: the highest id notified on this connection before its position was read
         self._early = 0
 
@@ -189,5 +199,7 @@ class CredentialFeed:
     async def committed(self) -> int:
         """The position of the latest credential event committed, read by a query that
         starts after this call (callers meanwhile share it)."""
+        if self._versions is not None:
+            return (await self._versions.read()).credential
         position: int = await self._reads.read("position", lambda: self._pool.fetchval(_POSITION))
         return position

@@ -33,6 +33,13 @@ HTTP_DURATION = Histogram(
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+READ_CACHE = Counter(
+    "backlynk_read_cache",
+    "Reads of the routes a web process may answer again (`api.read_cache`), by outcome: "
+    "hit (answered from memory, nothing it shows had changed), miss (read, then kept), "
+    "bypass (not kept: as_of, CSV, an answer other than 200, a versions read that failed).",
+    ["outcome"],
+)
 SUBMISSIONS = Counter(
     "backlynk_submissions",
     "Submission attempts sent to a directory, by outcome (submitted, failed, retry_later) "

@@ -68,6 +68,9 @@ class Settings(msgspec.Struct, frozen=True):
     #: in one web process; beyond them a stream is refused (503, 429)
     max_streams: int = 2000
     streams_per_account: int = 100
+    #: memory each web process may give to answers of repeated reads (MB; 0: no such
+    #: cache): `api.read_cache`. Without effect while reads go to a replica.
+    read_cache_mb: int = 64
 
     @property
     def read_url(self) -> str:
@@ -177,6 +180,7 @@ def load(env: dict[str, str] | None = None, **overrides: object) -> Settings:
         streams_per_account=_int(
             e, "BACKLYNK_STREAMS_PER_ACCOUNT", d.streams_per_account, 1, 1_000_000
         ),
+        read_cache_mb=_int(e, "BACKLYNK_READ_CACHE_MB", d.read_cache_mb, 0, 1_000_000),
     )
     if overrides:
         settings = msgspec.structs.replace(settings, **overrides)

@@ -1,9 +1,11 @@
 """Reads shared by the callers that ask at once: the job streams woken together, and every
-request checking the credential position (`credential_feed`)."""
+request checking the credential position and the read models' versions
+(`credential_feed`, `read_versions`)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
@@ -13,10 +15,18 @@ class SharedReads:
     that *started after they asked* (so it shows every change notified before), as the
     credential feed's position read needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, pace: float = 0.0) -> None:
+        """`pace`: the least time (s) from the start of one read of a key to the start of
+        the next. Under load reads would otherwise follow each other back to back, each
+        for the one or two callers that came during the one before; paced, each serves
+        those of a whole interval, and a caller waits at most `pace` more. A caller that
+        asks after a quiet spell is read for at once."""
+        self._pace = pace
         self._waiting: dict[Hashable, list[asyncio.Future[Any]]] = {}
         self._reading: set[Hashable] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        #: when the last read of each key started (the loop's clock)
+        self._started: dict[Hashable, float] = {}
 
     async def read(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         loop = asyncio.get_running_loop()
@@ -30,8 +40,15 @@ class SharedReads:
         return await answer
 
     async def _rounds(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            while waiting := self._waiting.pop(key, None):
+            while self._waiting.get(key):
+                if self._pace:
+                    early = self._started.get(key, -math.inf) + self._pace - loop.time()
+                    if early > 0:
+                        await asyncio.sleep(early)  # callers still join this round
+                    self._started[key] = loop.time()
+                waiting = self._waiting.pop(key)
                 try:
                     value = await load()
                 except Exception as exc:

@@ -14,20 +14,24 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.credential_cache import CachedCredentials
+from adapters.credential_feed import POSITION_SQL
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.job_feed import JobFeed
+from adapters.read_versions import ReadVersions
 from adapters.settings import Settings
 from adapters.wiring import wire
 from api import metrics, openapi, web
+from api.auth import require_account, require_api_access
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
 from api.middleware import Edge
-from api.operations import OPERATIONS, Operation
+from api.operations import OPERATIONS, PAID, Operation
+from api.read_cache import ReadCache, cached_endpoint
 from api.routing import IndexedRouter
 from domain.errors import DomainError
-from projections.base import Projection
-from projections.registry import all_projections
+from projections.base import Projection, tracking_table
+from projections.registry import all_projections, read_models
 from projections.runner import ProjectorRunner
 
 log = logging.getLogger("backlynk.api")
@@ -63,6 +67,9 @@ def _one_route_per_path(operations: Sequence[Operation]) -> list[Route]:
     by_path: dict[str, dict[str, Endpoint]] = {}
     for op in operations:
         endpoint = idempotent_endpoint(op.handler) if op.idempotent else op.handler
+        if op.cached is not None:
+            authorize = require_api_access if op.access is PAID else require_account
+            endpoint = cached_endpoint(endpoint, authorize, op.cached, csv=op.csv)
         by_path.setdefault(op.path, {})[op.method] = endpoint
     out = []
     for path, endpoints in by_path.items():
@@ -88,6 +95,20 @@ def routes() -> list[BaseRoute]:
     return [*_one_route_per_path(OPERATIONS), *metrics.routes(), *web.routes()]
 
 
+def read_cache(infra: Infrastructure, settings: Settings) -> ReadCache | None:
+    """The process's cache of repeated reads (`api.read_cache`): none when its budget is
+    0, or when reads go to a replica (its models may trail the versions read from the
+    primary, and an answer kept from it would stay that far behind)."""
+    if settings.read_cache_mb <= 0 or infra.read_pool is not infra.pool:
+        return None
+    versions = ReadVersions(
+        infra.primary_reads,
+        [(p.name, tracking_table(p)) for p in read_models()],
+        POSITION_SQL,
+    )
+    return ReadCache(versions, settings.read_cache_mb * 1024 * 1024)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -104,7 +125,10 @@ def create_app(
         own = infra is None
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
-        credentials = await CachedCredentials.start_for(app.state.infra)
+        cache = app.state.read_cache = read_cache(app.state.infra, settings)
+        credentials = await CachedCredentials.start_for(
+            app.state.infra, None if cache is None else cache.versions
+        )
         job_feed = app.state.job_feed = JobFeed(
             settings.database_url,
             max_streams=settings.max_streams,

@@ -53,6 +53,7 @@ from api.queries import (
     SitesQuery,
     UsageReportQuery,
 )
+from api.read_cache import Cached
 from api.reports import BacklinksBucketOut, DirectoryReportOut, UsageOut
 from api.sessions import LoginIn, RefreshIn, RegisterIn, TokensOut
 from api.sites import CreateSiteIn, SiteOut, UpdateSiteIn
@@ -116,6 +117,9 @@ class Operation:
     #: operation of its kind may give (`validation_failed`, ...) are added by `api.openapi`
     codes: tuple[tuple[str, str], ...] = ()
     csv: bool = False  # also answers text/csv (Accept: text/csv or ?format=csv)
+    #: its answers may be given again while the read models they show are unchanged
+    #: (`api.read_cache`)
+    cached: Cached | None = None
     #: takes `Idempotency-Key` (API.md: every POST does)
     idempotent: bool = field(default=False, init=False)
 
@@ -226,6 +230,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "The signed-in user, plan and usage",
         answer=UserOut,
         access=ACCOUNT,
+        cached=Cached(("accounts", "usage"), vary=users.current_period),
     ),
     Operation(
         POST,
@@ -302,6 +307,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "List sites, newest first",
         answer=Page[SiteOut],
         query=SitesQuery,
+        cached=Cached(("sites",)),
     ),
     Operation(
         GET,
@@ -310,6 +316,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a site (as_of: as it was at that instant)",
         answer=SiteOut,
         query=AsOf,
+        cached=Cached(("sites",)),
     ),
     Operation(
         PATCH,
@@ -328,6 +335,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Directories within the plan's DR cap (by id unless sorted)",
         answer=Page[DirectoryOut],
         query=DirectoriesQuery,
+        cached=Cached(("directories",)),
     ),
     Operation(
         GET,
@@ -335,6 +343,7 @@ OPERATIONS: tuple[Operation, ...] = (
         directories.show,
         "Read a directory (404 above the plan's DR cap, like an unknown id)",
         answer=DirectoryOut,
+        cached=Cached(("directories",)),
     ),
     Operation(
         GET,
@@ -345,6 +354,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=Page[BacklinkOut],
         query=BacklinksQuery,
         csv=True,
+        cached=Cached(("backlinks", "sites")),
     ),
     Operation(
         POST,
@@ -370,6 +380,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a backlink and its newest 100 checks (newest first: when, status, outcome, "
         "what changed; checks_total counts them all)",
         answer=BacklinkDetailOut,
+        cached=Cached(("backlinks",)),
     ),
     Operation(
         POST,
@@ -405,6 +416,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "List jobs, newest first",
         answer=Page[JobOut],
         query=JobsQuery,
+        cached=Cached(("jobs", "sites")),
     ),
     Operation(
         GET,
@@ -413,6 +425,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a job and its tasks (as_of: as they were at that instant)",
         answer=JobOut,
         query=AsOf,
+        cached=Cached(("jobs",)),
     ),
     Operation(
         GET,

@@ -86,9 +86,14 @@ async def user_out(
     )
 
 
+def current_period(request: Request) -> str:
+    """The month whose usage `/users/me` shows (its answer varies with it)."""
+    return period_of(auth_ports(request).clock.now())
+
+
 async def me(request: Request) -> Response:
     principal = await require_account(request)
-    period = period_of(auth_ports(request).clock.now())
+    period = current_period(request)
     pool = request.app.state.infra.reads
     row, usage = await fetch_account_with_usage(pool, principal.account_id, period)
     # the plan is the one authorisation used (current to this request); the read

@@ -54,7 +54,7 @@ from adapters.demo.sandbox import catalogue
 from bench.common import drop_database, fresh_database, stop_cleanly_on_sigterm
 
 ROOT = Path(__file__).resolve().parent.parent
-DB = "backlynk_bench_api"
+DB = f"backlynk_bench_api_{os.getpid()}"  # two runs at once do not share one
 HELLO = """
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -298,6 +298,28 @@ class Run(NamedTuple):
     cpu_us: float  # web process(es) CPU per request
     db_us: float  # database backends' CPU per request
     cpu_ratio: float  # hello-world's CPU per request over this one's
+    hits: float = float("nan")  # share of the requests answered from the read cache
+
+
+#: the service with its read cache (`api.read_cache`: a repeated read is answered from
+#: memory while its read models are unchanged) and without it (every request reads)
+CACHE_MB = {"cache": "64", "no-cache": "0"}
+METRICS_TOKEN = secrets.token_urlsafe(16)
+
+
+def cache_outcomes(base: str) -> dict[str, float]:
+    """The service's `backlynk_read_cache_total` by outcome (its /metrics)."""
+    request = urllib.request.Request(base + "/metrics")
+    request.add_header("authorization", f"Bearer {METRICS_TOKEN}")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read().decode()
+    found = re.findall(r'^backlynk_read_cache_total\{outcome="(\w+)"\} ([\d.e+]+)$', text, re.M)
+    return {outcome: float(value) for outcome, value in found}
+
+
+def hit_share(before: dict[str, float], after: dict[str, float]) -> float:
+    counts = {o: after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss", "bypass")}
+    return counts["hit"] / max(sum(counts.values()), 1.0)
 
 
 def load_with_cpu(
@@ -316,7 +338,9 @@ def load_with_cpu(
 
 
 def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> dict:
-    hello_port, web_port = free_port(), free_port()
+    hello_port = free_port()
+    modes = args.cache.split(",")
+    web_ports = {mode: free_port() for mode in modes}
     hello = Path(procs.logdir / "hello_app.py")
     hello.write_text(HELLO)
     # more than one process: started as `backlynk serve` starts them (api.serving), each
@@ -331,15 +355,21 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
         [sys.executable, "-m", *hello_argv],
         PYTHONPATH=os.pathsep.join([str(procs.logdir), str(ROOT)]),
     )
-    procs.start(
-        "web",
-        [sys.executable, "-m", "backlynk_cli", "serve", "--port", str(web_port)],
-        WEB_CONCURRENCY=str(n),
-    )
-    hello_pid, web_pid = procs.running["hello"].pid, procs.running["web"].pid
-    hello_url, base = f"http://127.0.0.1:{hello_port}", f"http://127.0.0.1:{web_port}"
+    for mode, port in web_ports.items():
+        procs.start(
+            mode,
+            [sys.executable, "-m", "backlynk_cli", "serve", "--port", str(port)],
+            WEB_CONCURRENCY=str(n),
+            BACKLYNK_READ_CACHE_MB=CACHE_MB[mode],
+            BACKLYNK_METRICS_TOKEN=METRICS_TOKEN,
+        )
+    hello_pid = procs.running["hello"].pid
+    hello_url = f"http://127.0.0.1:{hello_port}"
+    bases = {mode: f"http://127.0.0.1:{port}" for mode, port in web_ports.items()}
+    base = bases[modes[0]]
     wait_for(hello_url + "/")
-    wait_for(base + "/readyz")
+    for url in bases.values():
+        wait_for(url + "/readyz")
     seeded = seed(base)
     results: dict[str, list[Run]] = {}
     try:
@@ -364,22 +394,32 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
                     hello_rate, hello_p99, hello_cpu, _ = load_with_cpu(
                         args, hello_url + "/", {}, hello_pid, None
                     )
-                    rate, p99, cpu, db = load_with_cpu(args, base + path, headers, web_pid, db_url)
-                    ratio, cpu_ratio = rate / hello_rate, hello_cpu / max(cpu, 1e-9)
-                    results.setdefault(f"{route} {via}", []).append(
-                        Run(rate, p99, ratio, cpu, db, cpu_ratio)
-                    )
                     results.setdefault("hello-world", []).append(
                         Run(hello_rate, hello_p99, 1.0, hello_cpu, 0.0, 1.0)
                     )
                     print(
-                        f"  {route:24} {via:8} {rate:7.0f} req/s  p99 {p99 * 1000:6.1f} ms  "
-                        f"{cpu:5.0f} µs CPU/req (+db {db:4.0f})  "
-                        f"(hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms  "
-                        f"{hello_cpu:5.0f} µs)  {ratio:.2f}x  CPU {cpu_ratio:.2f}x"
+                        f"  hello-world {hello_rate:7.0f} req/s  p99 {hello_p99 * 1000:6.1f} ms  "
+                        f"{hello_cpu:5.0f} µs CPU/req"
                     )
+                    for mode, url in bases.items():
+                        web_pid = procs.running[mode].pid
+                        before = cache_outcomes(url)
+                        rate, p99, cpu, db = load_with_cpu(
+                            args, url + path, headers, web_pid, db_url
+                        )
+                        hits = hit_share(before, cache_outcomes(url))
+                        ratio, cpu_ratio = rate / hello_rate, hello_cpu / max(cpu, 1e-9)
+                        results.setdefault(f"{route} {via} {mode}", []).append(
+                            Run(rate, p99, ratio, cpu, db, cpu_ratio, hits)
+                        )
+                        print(
+                            f"  {route:24} {via:8} {mode:8} {rate:7.0f} req/s  "
+                            f"p99 {p99 * 1000:6.1f} ms  {cpu:5.0f} µs CPU/req (+db {db:4.0f})  "
+                            f"{ratio:.2f}x  CPU {cpu_ratio:.2f}x  hits {hits:.0%}"
+                        )
     finally:
-        procs.stop("web")
+        for mode in modes:
+            procs.stop(mode)
         procs.stop("hello")
     return results
 
@@ -389,18 +429,20 @@ def _spread(values: list[float], fmt: str) -> str:
 
 
 def summary(n: int, results: dict[str, list[Run]]) -> None:
-    rounds = len(results[f"{ROUTES[0]} bearer"])
+    rounds = len(next(runs for name, runs in results.items() if name != "hello-world"))
     print(f"\n{n} web process(es): median of {rounds} rounds (min-max)")
     for name, runs in sorted(results.items(), key=lambda item: item[0] != "hello-world"):
         p99 = statistics.median(r.p99 for r in runs) * 1000
         print(
-            f"  {name:34} {_spread([r.rate for r in runs], '.0f')} req/s  p99 {p99:6.1f} ms  "
+            f"  {name:43} {_spread([r.rate for r in runs], '.0f')} req/s  p99 {p99:6.1f} ms  "
             f"ratio {_spread([r.ratio for r in runs], '.2f')}x"
         )
+        hits = [r.hits for r in runs if r.hits == r.hits]  # not NaN
         print(
             f"  {'':34} CPU/req {_spread([r.cpu_us for r in runs], '.0f')} µs  "
             f"db {statistics.median(r.db_us for r in runs):.0f} µs  "
             f"CPU ratio {_spread([r.cpu_ratio for r in runs], '.2f')}x"
+            + (f"  hits {statistics.median(hits):.0%}" if hits else "")
         )
 
 
@@ -410,6 +452,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5, help="seconds per route")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--cache",
+        default="cache,no-cache",
+        help="the service with its read cache, without it, or both (cache,no-cache)",
+    )
     args = parser.parse_args()
     stop_cleanly_on_sigterm()
     counts = [int(n) for n in args.processes.split(",")]
@@ -465,7 +512,7 @@ def main() -> None:
                     f"{n}: {statistics.median(r.rate for r in totals[n][name]):7.0f}"
                     for n in counts
                 )
-                print(f"  {name:34} {cells}")
+                print(f"  {name:43} {cells}")
     finally:
         procs.stop_all()
         asyncio.run(drop_database(DB))

@@ -39,13 +39,23 @@ def tracking_table(projection: Projection) -> str:
     return f"{projection.name}_tracking"
 
 
+#: what a tracking row's `changed_in` becomes in a transaction that changes the
+#: projection's tables: that transaction's id (they only grow)
+CHANGED_NOW = "pg_current_xact_id()::text::bigint"
+
+
 def tracking_ddl(projection: Projection) -> list[str]:
-    """Same shape as eventsourcing's single-row PostgresTrackingRecorder table."""
+    """The shape of eventsourcing's single-row PostgresTrackingRecorder table, plus
+    `changed_in`: the id of the last transaction that changed the projection's tables
+    (its version, for the web processes' read cache: `adapters.read_versions`). The
+    position moves whenever the projection passes events, `changed_in` only when it
+    applies some (or is reset, or rebuilt)."""
     table = tracking_table(projection)
     return [
         f"""CREATE TABLE IF NOT EXISTS public.{table} (
             application_name text, notification_id bigint,
             PRIMARY KEY (application_name))""",
+        f"ALTER TABLE public.{table} ADD COLUMN IF NOT EXISTS changed_in bigint NOT NULL DEFAULT 0",
         f"""INSERT INTO public.{table} VALUES ('__migration__', 1), ('{APPLICATION_NAME}', 0)
             ON CONFLICT DO NOTHING""",
     ]

@@ -34,7 +34,7 @@ from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, EVENTS_TABLE, PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from projections.base import Projection, live_ddl, tracking_table
+from projections.base import CHANGED_NOW, Projection, live_ddl, tracking_table
 from projections.runner import position
 
 log = logging.getLogger("backlynk.replay")
@@ -511,7 +511,8 @@ async def _swap(
         for statement in statements:
             await conn.execute(statement)
     await conn.execute(
-        f"UPDATE {tracking} SET notification_id = $1 WHERE application_name = $2",
+        f"UPDATE {tracking} SET notification_id = $1, changed_in = {CHANGED_NOW} "
+        "WHERE application_name = $2",
         end,
         APPLICATION_NAME,
     )

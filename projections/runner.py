@@ -32,7 +32,7 @@ from eventsourcing.persistence import Notification
 from adapters.event_store import APPLICATION_NAME, CHANNEL, EVENTS_TABLE, PostgresEventStore
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from projections import stalls
-from projections.base import Projection, tracking_table
+from projections.base import CHANGED_NOW, Projection, tracking_table
 
 log = logging.getLogger("backlynk.projector")
 
@@ -144,9 +144,14 @@ async def _read(
     return start, notes, notes[-1].id if len(notes) == limit else end
 
 
-async def _advance(conn: Any, projection: Projection, start: int, end: int) -> None:
+async def _advance(
+    conn: Any, projection: Projection, start: int, end: int, *, changed: bool
+) -> None:
+    """Move the position (compare-and-set); `changed`: the transaction changed the
+    projection's tables (it applied events), so its version moves too."""
+    version = f", changed_in = {CHANGED_NOW}" if changed else ""
     moved = await conn.fetchval(
-        f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
+        f"UPDATE public.{tracking_table(projection)} SET notification_id = $1{version} "
         "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",
         end,
         APPLICATION_NAME,
@@ -219,7 +224,7 @@ async def _apply(
                 events = _decode(mapper, notes)
             async with conn.transaction():
                 await batched(conn, events)
-                await _advance(conn, projection, start, end)
+                await _advance(conn, projection, start, end, changed=True)
             return
         except StalePosition:
             raise
@@ -241,7 +246,7 @@ async def _apply(
                     raise
                 # the events between the one before and this one are other topics'
                 raise CannotApply(projection.name, note, index, note.id - 1) from exc
-        await _advance(conn, projection, start, end)
+        await _advance(conn, projection, start, end, changed=bool(notes))
 
 
 async def _read_ahead(
@@ -334,7 +339,8 @@ async def reset(conn: asyncpg.Connection, projection: Projection) -> None:
         if projection.tables:
             await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
         await conn.execute(
-            f"UPDATE public.{tracking_table(projection)} SET notification_id = 0 "
+            f"UPDATE public.{tracking_table(projection)} SET notification_id = 0, "
+            f"changed_in = {CHANGED_NOW} "
             "WHERE application_name = $1",
             APPLICATION_NAME,
         )

@@ -123,7 +123,8 @@ async def truncate_all(conn: asyncpg.Connection) -> None:
     tracking = [t for t in tables if t.endswith("_tracking")]
     statements = [f"DELETE FROM {t}" for t in data]
     statements += [
-        f"UPDATE {t} SET notification_id = 0 WHERE application_name <> '__migration__'"
+        f"UPDATE {t} SET notification_id = 0, changed_in = pg_current_xact_id()::text::bigint "
+        "WHERE application_name <> '__migration__'"
         for t in tracking
     ]
     async with conn.transaction():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_service import LiveService, quiet_port
+from tests.support import catalogue_json
 
 # real processes (the operator's commands run in this process: `LiveService.command`):
 # on a machine shared with other work, starting them takes longer than the default 120 s
@@ -151,6 +152,44 @@ def test_what_one_process_is_told_the_other_applies_on_the_next_request(two_webs
         assert status == 403 and body["error"]["code"] == "plan_required", body
         status, body, _ = call(base, "GET", "/api/v1/users/me", **bearer(fourth["access_token"]))
         assert status == 200 and body["plan"]["code"] == "free", body
+
+
+def test_what_one_process_writes_the_other_shows_on_its_next_read(two_webs, tmp_path) -> None:
+    """Each process gives answers of repeated reads again while the read models they show
+    are unchanged (`api.read_cache`): a write through A, or an import of the catalogue,
+    is in B's very next answer, though B had just answered the same read from memory."""
+    svc, a, b = two_webs
+    email = f"reads-{uuid.uuid4().hex[:8]}@example.com"
+    access = register(a, email)["access_token"]
+    svc.command("users", "set-plan", email, "pro")
+    auth = bearer(access)
+    for _ in range(2):
+        status, listed, _ = call(b, "GET", "/api/v1/sites", **auth)
+        assert status == 200 and listed["data"] == [], listed
+    status, site, _ = call(
+        a, "POST", "/api/v1/sites", {"url": "https://two-webs.example.com", "name": "Two"}, **auth
+    )
+    assert status == 201, site
+    status, listed, _ = call(b, "GET", "/api/v1/sites", **auth)
+    assert [s["id"] for s in listed["data"]] == [site["id"]], listed
+    for _ in range(2):
+        assert call(b, "GET", f"/api/v1/sites/{site['id']}", **auth)[1]["name"] == "Two"
+    status, _, _ = call(a, "PATCH", f"/api/v1/sites/{site['id']}", {"name": "Renamed"}, **auth)
+    assert status == 200
+    assert call(b, "GET", f"/api/v1/sites/{site['id']}", **auth)[1]["name"] == "Renamed"
+
+    entries = json.loads(catalogue_json(3))
+    catalogue = tmp_path / "catalogue.json"
+    catalogue.write_text(json.dumps(entries))
+    svc.command("directories", "import", str(catalogue))
+    for _ in range(2):
+        status, page, _ = call(b, "GET", "/api/v1/directories", **auth)
+        assert status == 200 and page["data"][0]["name"] == entries[0]["name"], page
+    entries[0]["name"] = "Imported again"
+    catalogue.write_text(json.dumps(entries))
+    svc.command("directories", "import", str(catalogue))
+    status, page, _ = call(b, "GET", "/api/v1/directories", **auth)
+    assert status == 200 and page["data"][0]["name"] == "Imported again", page
 
 
 def test_rate_limits_and_idempotency_keys_are_shared(two_webs) -> None:

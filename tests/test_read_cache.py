@@ -1,0 +1,243 @@
+"""Repeated reads answered from the web process's memory (`api.read_cache`): given again
+only while the read models they show are unchanged, only to the account and plan they
+were made for, and never before the caller is authenticated. The app runs under uvicorn
+with its projector in-process; the process's `backlynk_read_cache` counter says whether a
+read was answered from memory (hit), read and kept (miss) or not kept (bypass)."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from starlette.responses import Response, StreamingResponse
+
+from adapters import metrics
+from adapters.infrastructure import open_infrastructure
+from adapters.read_versions import ReadVersions
+from adapters.wiring import auth_ports
+from api.app import read_cache
+from api.read_cache import ReadCache
+from domain.services.accounts import set_plan
+from projections.registry import read_models
+from projections.runner import reset
+from projections.sites import SitesProjection
+from tests.accounts import bearer, create_key, paid_account
+
+OUTCOMES = ("hit", "miss", "bypass")
+
+
+def counted() -> dict[str, float]:
+    return {o: metrics.READ_CACHE.labels(o)._value.get() for o in OUTCOMES}
+
+
+class Outcomes:
+    """What the reads since the last `since()` did."""
+
+    def __init__(self) -> None:
+        self.before = counted()
+
+    def since(self) -> dict[str, int]:
+        now = counted()
+        out = {o: int(now[o] - self.before[o]) for o in OUTCOMES}
+        self.before = now
+        return out
+
+
+async def get(api, path: str, headers: dict[str, str]) -> tuple[int, dict | str]:
+    async with api.http.get(path, headers=headers) as r:
+        if r.content_type == "application/json":
+            return r.status, await r.json()
+        return r.status, await r.text()
+
+
+async def new_site(api, tokens, url: str = "https://cached.example.com", name: str = "One"):
+    async with api.http.post(
+        "/api/v1/sites", json={"url": url, "name": name}, headers=bearer(tokens)
+    ) as r:
+        body = await r.json()
+        assert r.status == 201, body
+        return body
+
+
+async def test_a_repeated_read_is_answered_from_memory_until_its_model_changes(api, infra) -> None:
+    tokens = await paid_account(api, infra)
+    site = await new_site(api, tokens)
+    seen = Outcomes()
+    first = await get(api, "/api/v1/sites", bearer(tokens))
+    again = await get(api, "/api/v1/sites", bearer(tokens))
+    assert first == again and first[0] == 200
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
+
+    # a write: the next read shows it (the command answered once the model showed it)
+    async with api.http.patch(
+        f"/api/v1/sites/{site['id']}", json={"name": "Renamed"}, headers=bearer(tokens)
+    ) as r:
+        assert r.status == 200
+    status, listed = await get(api, "/api/v1/sites", bearer(tokens))
+    assert status == 200 and [s["name"] for s in listed["data"]] == ["Renamed"]
+    assert seen.since() == {"hit": 0, "miss": 1, "bypass": 0}
+    status, one = await get(api, f"/api/v1/sites/{site['id']}", bearer(tokens))
+    assert status == 200 and one["name"] == "Renamed"
+
+
+async def test_events_a_model_does_not_apply_leave_its_answers_standing(api, infra) -> None:
+    """The projector moves every projection's position past other topics' events, but
+    only applying events moves a model's version: signing in again, or another model's
+    change, does not cost `/sites` its kept answer."""
+    tokens = await paid_account(api, infra)
+    await new_site(api, tokens)
+    seen = Outcomes()
+    await get(api, "/api/v1/sites", bearer(tokens))
+    await create_key(api, tokens)  # ApiKey.Created: the api_keys model, not sites
+    async with api.http.post(
+        "/api/v1/auth/login",
+        json={"email": tokens["user"]["email"], "password": "correct horse battery staple"},
+    ) as r:
+        assert r.status == 200
+    status, _ = await get(api, "/api/v1/sites", bearer(tokens))
+    assert status == 200
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
+
+
+async def test_an_answer_is_given_only_to_the_account_it_was_made_for(api, infra) -> None:
+    one, two = await paid_account(api, infra), await paid_account(api, infra)
+    await new_site(api, one, "https://one.example.com", "Mine")
+    seen = Outcomes()
+    assert (await get(api, "/api/v1/sites", bearer(one)))[1]["data"][0]["name"] == "Mine"
+    status, theirs = await get(api, "/api/v1/sites", bearer(two))
+    assert status == 200 and theirs["data"] == []
+    assert seen.since() == {"hit": 0, "miss": 2, "bypass": 0}
+
+
+async def test_the_caller_is_checked_before_anything_kept_is_given(api, infra) -> None:
+    tokens = await paid_account(api, infra)
+    key = await create_key(api, tokens)
+    by_key = {"X-Api-Key": key["key"]}
+    for _ in range(2):
+        assert (await get(api, "/api/v1/sites", by_key))[0] == 200
+    async with api.http.delete(f"/api/v1/api-keys/{key['id']}", headers=bearer(tokens)) as r:
+        assert r.status == 204
+    status, body = await get(api, "/api/v1/sites", by_key)
+    assert status == 401 and body["error"]["code"] == "invalid_api_key", body
+
+    # a plan without API access is refused, though its answer was kept a moment ago
+    assert (await get(api, "/api/v1/sites", bearer(tokens)))[0] == 200
+    await set_plan(auth_ports(infra), tokens["user"]["email"], "free")
+    status, body = await get(api, "/api/v1/sites", bearer(tokens))
+    assert status == 403 and body["error"]["code"] == "plan_required", body
+
+
+async def test_users_me_shows_a_plan_change_at_once(api, infra) -> None:
+    tokens = await paid_account(api, infra)
+    for _ in range(2):
+        status, me = await get(api, "/api/v1/users/me", bearer(tokens))
+        assert status == 200 and me["plan"]["code"] == "pro"
+    await set_plan(auth_ports(infra), tokens["user"]["email"], "agency")
+    status, me = await get(api, "/api/v1/users/me", bearer(tokens))
+    assert status == 200 and me["plan"]["code"] == "agency", me
+
+
+async def test_any_write_to_the_catalogue_moves_its_version(api, infra, catalogue) -> None:
+    """The catalogue is written by `directories import`, or by an operator's SQL: a
+    statement trigger versions it, whoever writes."""
+    tokens = await paid_account(api, infra)
+    seen = Outcomes()
+    for _ in range(2):
+        status, page = await get(api, "/api/v1/directories", bearer(tokens))
+        assert status == 200 and page["data"][0]["name"] != "Renamed by hand"
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
+    await infra.pool.execute(
+        "UPDATE directories SET spec = jsonb_set(spec, '{name}', '\"Renamed by hand\"') "
+        "WHERE id = 1"
+    )
+    status, page = await get(api, "/api/v1/directories", bearer(tokens))
+    assert page["data"][0]["name"] == "Renamed by hand"
+    status, one = await get(api, "/api/v1/directories/1", bearer(tokens))
+    assert status == 200 and one["name"] == "Renamed by hand"
+    await infra.pool.execute("DELETE FROM directories WHERE id = 1")
+    status, _ = await get(api, "/api/v1/directories/1", bearer(tokens))
+    assert status == 404
+    status, page = await get(api, "/api/v1/directories", bearer(tokens))
+    assert page["data"][0]["id"] == 2
+
+
+async def test_a_reset_moves_the_version_even_at_a_position_seen_before(api, infra) -> None:
+    """A rebuild passes through positions the model held before; its version never comes
+    back, so an answer kept before the reset is not given after it."""
+    versions = ReadVersions(infra.pool, [("sites", "sites_tracking")], "SELECT 0")
+    before = (await versions.read()).models["sites"]
+    async with infra.pool.acquire() as conn:
+        await reset(conn, SitesProjection())
+    after = (await versions.read()).models["sites"]
+    assert before is not None and after is not None and after > before
+
+
+async def test_as_of_csv_and_errors_are_never_kept(api, infra) -> None:
+    tokens = await paid_account(api, infra)
+    site = await new_site(api, tokens)
+    seen = Outcomes()
+    as_of = "2999-01-01T00:00:00Z"
+    for _ in range(2):
+        status, _ = await get(api, f"/api/v1/sites/{site['id']}?as_of={as_of}", bearer(tokens))
+        assert status == 200
+    assert seen.since() == {"hit": 0, "miss": 0, "bypass": 2}
+    csv = {**bearer(tokens), "Accept": "text/csv"}
+    for _ in range(2):
+        status, text = await get(api, "/api/v1/backlinks", csv)
+        assert status == 200 and isinstance(text, str) and text.startswith("id,")
+    assert seen.since() == {"hit": 0, "miss": 0, "bypass": 2}
+    # the JSON answer kept for the same path is not what a CSV request gets, nor the reverse
+    status, page = await get(api, "/api/v1/backlinks", bearer(tokens))
+    assert status == 200 and page["data"] == []
+    status, text = await get(api, "/api/v1/backlinks?format=csv", bearer(tokens))
+    assert status == 200 and isinstance(text, str) and text.startswith("id,")
+    assert seen.since() == {"hit": 0, "miss": 1, "bypass": 1}
+    missing = "/api/v1/jobs/job_00000000000000000000000000"
+    for _ in range(2):
+        status, _ = await get(api, missing, bearer(tokens))
+        assert status in (404, 422)
+    assert seen.since() == {"hit": 0, "miss": 0, "bypass": 2}
+
+
+async def test_no_cache_without_a_budget_or_with_a_replica(isolated_settings) -> None:
+    off = msgspec.structs.replace(isolated_settings, read_cache_mb=0)
+    replica_url = isolated_settings.database_url + "?application_name=replica"
+    replica = msgspec.structs.replace(isolated_settings, read_database_url=replica_url)
+    for settings, expected in ((isolated_settings, True), (off, False), (replica, False)):
+        infra = await open_infrastructure(settings, pool_size=2)
+        try:
+            assert (read_cache(infra, settings) is not None) is expected
+        finally:
+            await infra.close()
+
+
+def response(size: int, status: int = 200) -> Response:
+    return Response(b"x" * size, status_code=status, media_type="application/json")
+
+
+def test_the_budget_keeps_the_newest_answers() -> None:
+    versions = ReadVersions(None, [(p.name, f"{p.name}_tracking") for p in read_models()], "")
+    cache = ReadCache(versions, max_bytes=8 * 1024)
+    tag = (1,)
+    assert not cache.keep("too big", tag, response(1024))  # over an eighth of the budget
+    assert not cache.keep("error", tag, response(10, 404))
+    streamed = StreamingResponse(iter([b"a"]), media_type="text/csv")
+    assert not cache.keep("streamed", tag, streamed)
+    for n in range(20):
+        assert cache.keep(n, tag, response(300))
+    kept = [n for n in range(20) if cache.get(n, tag) is not None]
+    assert kept == list(range(20 - len(kept), 20)) and 0 < len(kept) < 20
+    assert cache.get(19, (2,)) is None  # another version: not given
+
+
+@pytest.mark.parametrize("path", ["/api/v1/jobs", "/api/v1/backlinks"])
+async def test_lists_filtered_by_site_follow_the_sites_model(api, infra, path) -> None:
+    """`?site_id=` reads the sites model as well as the list's own: another account's
+    site is refused on that field, whatever was kept for the site's owner."""
+    tokens = await paid_account(api, infra)
+    site = await new_site(api, tokens)
+    for _ in range(2):
+        status, page = await get(api, f"{path}?site_id={site['id']}", bearer(tokens))
+        assert status == 200 and page["data"] == []
+    other = await paid_account(api, infra)
+    status, body = await get(api, f"{path}?site_id={site['id']}", bearer(other))
+    assert status == 404 and body["error"]["field"] == "site_id", body
