@@ -6,7 +6,12 @@ seeds the demo account with a site, a job over the sandbox directories (and so
 backlinks, once the worker has verified them), then drives each route with one load
 generator — wrk if installed, else an aiohttp client — with a Bearer token and with an
 API key. Each route is measured right after a hello-world run, and its ratio is to that
-run. Prints req/s, p99 and the ratio per route and round, then the median and spread
+run. The service runs twice side by side, with its read cache (`api.read_cache`: a
+repeated read is answered from memory while the read models it shows are unchanged; the
+bench repeats one read, so nearly every request is a hit) and without it
+(`BACKLYNK_READ_CACHE_MB=0`: every request reads, as a first read or a read after a change
+does); `--cache` picks one. The share of requests answered from memory comes from the
+service's /metrics. Prints req/s, p99 and the ratio per route and round, then the median and spread
 (min-max) of the ratios over the rounds, and req/s per number of web processes.
 
 It also prints the CPU each request cost the web process(es) (`/proc/<pid>/stat` around
@@ -17,6 +22,7 @@ is what req/s would give on a machine with a core to spare, and unlike req/s it 
 a machine that others keep busy.
 
     python bench/api.py [--processes 1,2] [--rounds 3] [--duration 5] [--connections 32]
+                        [--cache cache,no-cache]
 
 On a shared or small machine the figures are noisy: compare ratios of one run, never
 figures of different runs.
