@@ -45,9 +45,12 @@ Endpoint = Callable[[Request], Awaitable[Any]]
 
 def direct_endpoint(route: BaseRoute) -> Endpoint | None:
     """The endpoint to call directly for `route` (see above), or None when Starlette's
-    `Route.handle` must run: not a `Route`, an ASGI endpoint, a sync function (run in a
-    thread), or an app wrapped in middleware or a body limit."""
+    `Route.handle` must run: not a `Route`, one whose class has a `handle` of its own, an
+    ASGI endpoint, a sync function (run in a thread), or an app wrapped in middleware or a
+    body limit."""
     if not isinstance(route, Route) or not is_async_callable(route.endpoint):
+        return None
+    if type(route).handle is not Route.handle:  # a route class of its own handles itself
         return None
     if getattr(route.app, "__qualname__", "") != "request_response.<locals>.app":
         return None

@@ -168,6 +168,12 @@ def test_which_endpoints_are_called_directly() -> None:
     assert direct_endpoint(by_path["/t/ok/{n:int}"]) is _ok
     assert direct_endpoint(by_path["/t/sync"]) is None  # Starlette runs it in a thread
     assert direct_endpoint(by_path["/t/stamped"]) is None  # its middleware must run
+
+    class OwnHandle(Route):
+        async def handle(self, scope, receive, send):
+            await super().handle(scope, receive, send)
+
+    assert direct_endpoint(OwnHandle("/t/own", _plain)) is None
     every = [r for r in TABLE if isinstance(r, Route)]
     assert sum(direct_endpoint(r) is not None for r in every) >= len(every) - 2
 
