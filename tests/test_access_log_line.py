@@ -10,7 +10,8 @@ import logging
 import pytest
 
 from adapters.log_format import PLAIN, LineHandler, line_writer
-from api.middleware import Edge, access_log
+from api import middleware
+from api.middleware import Edge
 
 
 def _tree(handler: logging.Handler | None = None) -> tuple[logging.Logger, logging.Logger]:
@@ -72,7 +73,7 @@ def test_anything_else_configured_goes_through_logging() -> None:
     assert line_writer(child, logging.INFO) is None
 
 
-async def test_edge_writes_one_json_line_per_request_with_its_fields() -> None:
+async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch) -> None:
     """The line `Edge` writes through the shortcut: every field, in order."""
 
     async def app(scope, receive, send):
@@ -85,23 +86,21 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields() -> None:
     async def send(message):
         pass
 
+    # the access log's own logger, under a root of its own: whatever other tests left on
+    # the process's loggers (levels, handlers) is not what this test is about
     handler, stream = _line_handler()
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    root.handlers, root.level = [handler], logging.INFO
-    try:
-        assert line_writer(access_log, logging.INFO) is not None  # the shortcut is taken
-        scope = {
-            "type": "http",
-            "method": "PATCH",
-            "path": "/api/v1/sites/x/",
-            "query_string": b"",
-            "headers": [(b"x-request-id", b"trace-1")],
-            "client": ("203.0.113.9", 4444),
-        }
-        await Edge(app, "default-src 'self'")(scope, receive, send)
-    finally:
-        root.handlers, root.level = saved
+    _, logger = _tree(handler)
+    monkeypatch.setattr(middleware, "access_log", logger)
+    assert line_writer(logger, logging.INFO) is not None  # the shortcut is taken
+    scope = {
+        "type": "http",
+        "method": "PATCH",
+        "path": "/api/v1/sites/x/",
+        "query_string": b"",
+        "headers": [(b"x-request-id", b"trace-1")],
+        "client": ("203.0.113.9", 4444),
+    }
+    await Edge(app, "default-src 'self'")(scope, receive, send)
     [line] = stream.getvalue().splitlines()
     fields = json.loads(line)
     assert list(fields) == ["request_id", "method", "path", "status", "duration_ms", "client"]
