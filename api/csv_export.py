@@ -52,9 +52,17 @@ def cell(value: object) -> str:
 
 
 def wants_csv(request: Request) -> bool:
-    if request.query_params.get("format", "").lower() == "csv":
+    # looked at only when there is something to find (every list asks, on every
+    # request): parsing an empty query string and splitting an `Accept` that names no
+    # CSV cost a JSON answer ~4 µs
+    if (
+        request.scope.get("query_string")
+        and request.query_params.get("format", "").lower() == "csv"
+    ):
         return True
     accept = request.headers.get("accept", "")
+    if "csv" not in accept.lower():
+        return False
     return any(part.split(";", 1)[0].strip().lower() == CSV_TYPE for part in accept.split(","))
 
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters import causes
+from adapters.log_format import line_writer
 from api import metrics
 from api.content_security import API_POLICY
 from api.errors import error_response
@@ -157,16 +158,20 @@ class Edge:
             causes.current.reset(token)
             seconds = time.perf_counter() - started
             metrics.count_request(scope, status, seconds)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    _encode(
-                        {
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": path,
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 2),
-                            "client": (scope.get("client") or ("", 0))[0],
-                        }
-                    ).decode()
-                )
+            # written directly when logging would do nothing else (`line_writer`)
+            write = line_writer(access_log, logging.INFO)
+            if write is not None or access_log.isEnabledFor(logging.INFO):
+                line = _encode(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    }
+                ).decode()
+                if write is not None:
+                    write(line)
+                else:
+                    access_log.info(line)

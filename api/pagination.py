@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Generic, TypeVar
@@ -55,6 +56,7 @@ class PageRequest(msgspec.Struct, frozen=True):
         return self.limit + 1
 
 
+@functools.lru_cache(maxsize=1024)  # every list request asks (a path with ids is a name)
 def list_tag(name: str) -> str:
     """A short tag naming one list (a route and its query shape, or a path with its ids),
     so that a cursor says which list it pages without showing how it is built."""

@@ -9,12 +9,25 @@ segments hold a parameter (`/static/{name}`, `/dashboard/{rest:path}`). No other
 can match the request's path, so the first full match among those is the one Starlette
 would pick. Anything else — a wrong method (405 with every allowed method), no route
 (404), a trailing slash — goes to Starlette's own scan, so those answers are unchanged.
+
+A matched route whose endpoint is a coroutine function (every route of the API) is called
+directly: `Request(scope)`, the endpoint, its response. Starlette's `Route.handle` would
+add a layer of its own around it (`request_response`: a second `Request`, two closures
+and an exception wrapper whose `send` wrapper every message passes through), and that
+wrapper applies the very exception handlers the app's `ExceptionMiddleware` applies one
+layer up (`scope["starlette.exception_handlers"]`, which that middleware sets): an
+exception the endpoint raises reaches the same handler there, and its answer is the same.
+A route with middleware of its own, a body limit or an ASGI endpoint keeps Starlette's
+`handle`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from starlette._utils import is_async_callable
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
@@ -27,9 +40,26 @@ def group_of(path: str) -> str:
     return "/".join(path.split("/", _KEY_PARTS)[:_KEY_PARTS])
 
 
+Endpoint = Callable[[Request], Awaitable[Any]]
+
+
+def direct_endpoint(route: BaseRoute) -> Endpoint | None:
+    """The endpoint to call directly for `route` (see above), or None when Starlette's
+    `Route.handle` must run: not a `Route`, one whose class has a `handle` of its own, an
+    ASGI endpoint, a sync function (run in a thread), or an app wrapped in middleware or a
+    body limit."""
+    if not isinstance(route, Route) or not is_async_callable(route.endpoint):
+        return None
+    if type(route).handle is not Route.handle:  # a route class of its own handles itself
+        return None
+    if getattr(route.app, "__qualname__", "") != "request_response.<locals>.app":
+        return None
+    return route.endpoint
+
+
 class IndexedRouter(Router):
-    _index: dict[str, tuple[BaseRoute, ...]]
-    _anywhere: tuple[BaseRoute, ...]
+    _index: dict[str, tuple[tuple[BaseRoute, Endpoint | None], ...]]
+    _anywhere: tuple[tuple[BaseRoute, Endpoint | None], ...]
     _indexed: list[BaseRoute] | None = None
 
     def _build(self) -> None:
@@ -42,28 +72,38 @@ class IndexedRouter(Router):
             else:
                 by_group.setdefault(group, []).append((position, route))
         self._index = {
-            group: tuple(route for _, route in sorted([*routes, *anywhere], key=_first))
+            group: tuple(
+                (route, direct_endpoint(route))
+                for _, route in sorted([*routes, *anywhere], key=_first)
+            )
             for group, routes in by_group.items()
         }
-        self._anywhere = tuple(route for _, route in anywhere)
+        self._anywhere = tuple((route, direct_endpoint(route)) for _, route in anywhere)
         self._indexed = list(self.routes)
 
-    def candidates(self, path: str) -> Sequence[BaseRoute]:
-        """The routes that may match `path`, in table order."""
+    def _candidates(self, path: str) -> tuple[tuple[BaseRoute, Endpoint | None], ...]:
         if self._indexed != self.routes:  # routes added since (tests add some)
             self._build()
         return self._index.get(group_of(path), self._anywhere)
+
+    def candidates(self, path: str) -> Sequence[BaseRoute]:
+        """The routes that may match `path`, in table order."""
+        return [route for route, _ in self._candidates(path)]
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         # behind a root path (uvicorn --root-path), Starlette's own scan
         if scope["type"] == "http" and not scope.get("root_path"):
             scope.setdefault("router", self)
-            for route in self.candidates(scope["path"]):
+            for route, endpoint in self._candidates(scope["path"]):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
                     scope["route"] = route
                     scope.update(child_scope)
-                    await route.handle(scope, receive, send)
+                    if endpoint is None:
+                        await route.handle(scope, receive, send)
+                    else:  # a full match: its method is allowed
+                        response = await endpoint(Request(scope, receive, send))
+                        await response(scope, receive, send)
                     return
         await super().app(scope, receive, send)
 

@@ -346,10 +346,14 @@ async def _with_tasks(conn: Any, rows: list[Any]) -> list[JobRow]:
     return [convert(r, JobRow, tasks=tasks[r["id"]]) for r in rows]
 
 
+_JOB_COLUMNS = [n for n in JobRow.__struct_fields__ if n != "tasks"]
+#: a row of `_JOB_AND_TASKS` holds the job's columns, then its task's (`t_` and the
+#: field's name) in `TaskRow`'s order: a task is built from the columns from here on
+_TASK_FROM = len(_JOB_COLUMNS)
 #: one job and its tasks in one round trip: a row per task (the job's columns repeated),
 #: or one row with no task when it has none
 _JOB_AND_TASKS = (
-    f"SELECT {', '.join(f'j.{n}' for n in JobRow.__struct_fields__ if n != 'tasks')}, "
+    f"SELECT {', '.join(f'j.{n}' for n in _JOB_COLUMNS)}, "
     f"{', '.join(f't.{n} AS t_{n}' for n in TaskRow.__struct_fields__)} "
     "FROM jobs j LEFT JOIN job_tasks t ON t.job_id = j.id "
     "WHERE j.id = $1 AND j.account_id = $2 ORDER BY t.position"
@@ -360,11 +364,7 @@ async def get_job(conn: Any, account_id: UUID, job_id: UUID) -> JobRow | None:
     rows = await conn.fetch(_JOB_AND_TASKS, job_id, account_id)
     if not rows:
         return None
-    tasks = [
-        TaskRow(**{name: r[f"t_{name}"] for name in TaskRow.__struct_fields__})
-        for r in rows
-        if r["t_position"] is not None
-    ]
+    tasks = [TaskRow(*r[_TASK_FROM:]) for r in rows if r["t_position"] is not None]
     return convert(rows[0], JobRow, tasks=tasks)
 
 
