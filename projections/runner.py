@@ -327,8 +327,17 @@ async def catch_up(
     finally:
         if ahead is not None:
             ahead.cancel()
-            with contextlib.suppress(BaseException):
-                await ahead
+            # waited for, its outcome not taken as ours: a cancellation of this task that
+            # arrives meanwhile (the runner stopping) must end it, not be swallowed as
+            # the read ahead's own (then the runner went on, and `stop()` waited for ever)
+            ahead.add_done_callback(_outcome_retrieved)
+            await asyncio.wait([ahead])
+
+
+def _outcome_retrieved(task: asyncio.Task[Any]) -> None:
+    """A read ahead no longer wanted: its failure is not one to report."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def reset(conn: asyncpg.Connection, projection: Projection) -> None:

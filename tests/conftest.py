@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import socket
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 
 import aiohttp
 import asyncpg
@@ -146,6 +148,29 @@ async def truncate_all(conn: asyncpg.Connection) -> None:
         )
 
 
+#: a bound on each teardown step that waits for something (a server stopping, pools
+#: closing): a step that hangs fails with what is still running, well within the test's
+#: timeout, instead of a timeout that shows only the event loop waiting
+TEARDOWN_S = 30
+
+
+async def within(seconds: float, step: Awaitable[object], what: str) -> None:
+    """Await `step`; if it has not ended after `seconds`, fail with the stack of every
+    task still running (it is left running: the loop's own teardown cancels it)."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait([task], timeout=seconds)
+    if done:
+        task.result()
+        return
+    stacks = io.StringIO()
+    for running in asyncio.all_tasks():
+        if running is not asyncio.current_task():
+            running.print_stack(file=stacks)
+    report = f"{what} did not end within {seconds} s; tasks:\n{stacks.getvalue()}"
+    sys.stderr.write(report)  # shown even if the loop's teardown then hangs as well
+    raise AssertionError(report)
+
+
 @pytest.fixture
 async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
     infrastructure = await open_infrastructure(settings, pool_size=20)
@@ -154,7 +179,7 @@ async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
     try:
         yield infrastructure
     finally:
-        await infrastructure.close()
+        await within(TEARDOWN_S, infrastructure.close(), "closing the infrastructure")
 
 
 @pytest.fixture
@@ -243,7 +268,7 @@ class LiveServer:
         self.server.request_exit()
         assert self.task
         try:
-            await self.task
+            await within(TEARDOWN_S, self.task, "stopping the test server")
         finally:
             self.socket.close()
 

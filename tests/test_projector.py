@@ -471,3 +471,39 @@ async def test_reading_ahead_gives_the_same_tables_and_is_dropped_when_the_posit
     assert ResetMidway.calls > 9  # the batches from 0 again after the reset
     assert await snapshot_tables(conn) == one_by_one
     assert await position(conn, PROJECTION) == 42
+
+
+async def test_a_stop_while_a_failed_batch_waits_for_its_read_ahead_stops_the_catch_up(conn, infra):
+    """A batch fails while the next one is read ahead: catch_up cancels the read ahead and
+    waits for it to end (a query's cancellation takes a round trip). A stop arriving
+    during that wait (the runner cancelling the projection's task) must end catch_up,
+    not be taken for the read ahead's own end: swallowed, the runner recorded the failure,
+    backed off and went on, and its `stop()` (the web process's shutdown, a test's
+    teardown) waited for ever."""
+    await write_counters(infra.repository, n=2, increments=2)  # ids 1-6
+    cancelling, answered = asyncio.Event(), asyncio.Event()
+
+    class SlowToCancel(PostgresEventStore):
+        async def max_notification_id(self) -> int:  # the read ahead's first query
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelling.set()
+                await answered.wait()  # the server's answer to the query's cancel
+                raise
+            raise AssertionError("not reached")
+
+    class Refused(BatchedCounterProjection):
+        async def apply_batch(self, c, events):
+            raise ValueError("refused")
+
+        async def apply(self, c, event, notification_id):
+            raise ValueError("refused")
+
+    store = SlowToCancel(infra.pool)
+    catching_up = asyncio.create_task(catch_up(conn, store, Refused(), batch_size=2))
+    await cancelling.wait()  # the batch failed; catch_up waits for the read ahead to end
+    catching_up.cancel()
+    answered.set()
+    await asyncio.wait([catching_up])
+    assert catching_up.cancelled(), catching_up.exception()
