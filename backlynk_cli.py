@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ.update(given)
         run_processes("api.serving:app", s.web_concurrency, {**options, "factory": True})
         return
-    app = create_app(s)
+    app = create_app(s, freeze_start_up=True)
     # uvicorn re-raises the SIGTERM it handled once it has shut down; as an exception
     # (not the default handler's instant death) it lets the parsing processes stop too
     signal.signal(signal.SIGTERM, _exit_on_sigterm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -95,6 +96,18 @@ def routes() -> list[BaseRoute]:
     return [*_one_route_per_path(OPERATIONS), *metrics.routes(), *web.routes()]
 
 
+def freeze_what_start_up_made() -> None:
+    """Every object alive once the app has started (modules, routes, the OpenAPI document,
+    templates, pools: most of the heap, and there for good) is moved out of the cyclic
+    garbage collector's reach. Left in, a full collection walked them all: 50-55 ms with
+    every request of the process waiting, more than once a second under load, which was
+    the p99 of cached reads (`bench/api.py`: 52 ms; frozen, 12-17 ms). Reference counting
+    still frees them; only cycles among them would stay, and start-up made none worth
+    collecting (collected first)."""
+    gc.collect()
+    gc.freeze()
+
+
 def read_cache(infra: Infrastructure, settings: Settings) -> ReadCache | None:
     """The process's cache of repeated reads (`api.read_cache`): none when its budget is
     0, or when reads go to a replica (its models may trail the versions read from the
@@ -115,9 +128,11 @@ def create_app(
     infra: Infrastructure | None = None,
     in_process_projector: bool | None = None,
     projections: Sequence[Projection] | None = None,
+    freeze_start_up: bool = False,
 ) -> Starlette:
     """`in_process_projector` (default: settings.dev) runs the projector inside the web
-    process, as `backlynk serve --dev` and the tests do, so reads follow writes at once."""
+    process, as `backlynk serve --dev` and the tests do, so reads follow writes at once.
+    `freeze_start_up` (what `backlynk serve` asks for): see `freeze_what_start_up_made`."""
     run_projector = settings.dev if in_process_projector is None else in_process_projector
 
     @contextlib.asynccontextmanager
@@ -147,6 +162,8 @@ def create_app(
                 settings.database_url, app.state.infra.store, chosen, poll_interval=0.2
             )
             await runner.start()
+        if freeze_start_up:
+            freeze_what_start_up_made()
         try:
             yield
         finally:

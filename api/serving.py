@@ -62,7 +62,7 @@ def app() -> ASGIApp:
     """One web process's app, from the environment `backlynk serve` checked."""
     from api.app import create_app  # here: the bench's hello-world processes need none of it
 
-    return WithParsingPool(create_app(settings_module.load()))
+    return WithParsingPool(create_app(settings_module.load(), freeze_start_up=True))
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
