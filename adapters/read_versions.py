@@ -60,10 +60,6 @@ class ReadVersions:
         self._reads = SharedReads(pace=PACE)
         self.latest: Versions | None = None
 
-    @property
-    def names(self) -> list[str]:
-        return list(self._names)
-
     async def read(self) -> Versions:
         """A read started after this call (shared with the callers asking meanwhile)."""
         versions: Versions = await self._reads.read("versions", self._load)

@@ -77,9 +77,6 @@ class ReadCache:
         self._entries: dict[Hashable, _Entry] = {}
         self._bytes = 0
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def get(self, key: Hashable, tag: tuple[int | None, ...]) -> Response | None:
         entry = self._entries.get(key)
         if entry is None or entry.tag != tag:
