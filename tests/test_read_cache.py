@@ -6,6 +6,8 @@ read was answered from memory (hit), read and kept (miss) or not kept (bypass)."
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 from starlette.responses import Response, StreamingResponse
@@ -21,6 +23,7 @@ from projections.registry import read_models
 from projections.runner import reset
 from projections.sites import SitesProjection
 from tests.accounts import bearer, create_key, paid_account
+from tests.core.client import Client
 
 OUTCOMES = ("hit", "miss", "bypass")
 
@@ -42,20 +45,14 @@ class Outcomes:
         return out
 
 
-async def get(api, path: str, headers: dict[str, str]) -> tuple[int, dict | str]:
-    async with api.http.get(path, headers=headers) as r:
-        if r.content_type == "application/json":
-            return r.status, await r.json()
-        return r.status, await r.text()
+async def get(api, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """(status, JSON body or text) of a GET with exactly these credentials."""
+    answer = await Client(api, {}, headers).call("GET", path)
+    return answer.status, answer.body
 
 
 async def new_site(api, tokens, url: str = "https://cached.example.com", name: str = "One"):
-    async with api.http.post(
-        "/api/v1/sites", json={"url": url, "name": name}, headers=bearer(tokens)
-    ) as r:
-        body = await r.json()
-        assert r.status == 201, body
-        return body
+    return await Client(api, tokens).add_site(url, name=name)
 
 
 async def test_a_repeated_read_is_answered_from_memory_until_its_model_changes(api, infra) -> None:
