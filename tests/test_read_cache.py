@@ -281,3 +281,21 @@ async def test_a_serving_app_freezes_what_its_start_up_made(isolated_settings, i
                 assert r.status == 200
     finally:
         gc.unfreeze()  # this test process starts hundreds of apps
+
+
+def test_only_models_whose_changes_are_told_may_be_kept() -> None:
+    """A kept answer is given again until its models' changes are told for its account:
+    an operation naming a model that tells nothing (or a misspelt one) would keep its
+    answers for ever, so the app refuses to start with it."""
+    from dataclasses import replace
+
+    from api.app import check_cached_models
+    from api.operations import OPERATIONS
+    from api.read_cache import Cached
+
+    check_cached_models(OPERATIONS)  # the real table passes
+    [op] = [o for o in OPERATIONS if o.path == "/api/v1/sites" and o.method == "GET"]
+    for untold in ("audit", "site"):
+        wrong = replace(op, cached=Cached(("sites", untold)))
+        with pytest.raises(RuntimeError, match=untold):
+            check_cached_models([wrong])
