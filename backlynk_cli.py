@@ -29,10 +29,11 @@ def _configure_logging() -> None:
 
 
 def migrate_ddl() -> list[str]:
-    from adapters import credential_feed, directories
+    from adapters import credential_feed, directories, read_model_feed
     from projections import showcase, stalls
 
     return [
+        *read_model_feed.DDL,
         *directories.DDL,
         *all_ddl(all_projections()),
         *stalls.DDL,

@@ -17,7 +17,6 @@ key or account) whose event the listener processed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from uuid import UUID
@@ -26,15 +25,13 @@ import asyncpg
 
 from adapters.credential_feed import EVERYTHING, CredentialFeed
 from adapters.infrastructure import Infrastructure
+from adapters.position_feed import LISTENER_WAIT_S
 from adapters.quick_reads import QuickReads
 from adapters.read_versions import ReadVersions
 from domain.credentials import CredentialRecord
 from domain.ports import Credentials
 from domain.services.authentication import StoreCredentials
 
-log = logging.getLogger("backlynk.credentials")
-
-LISTENER_WAIT_S = 1.0
 MAX_ENTRIES = 100_000
 
 
@@ -101,14 +98,7 @@ class CachedCredentials:
             committed = await self.feed.committed()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False  # the event store answers (or fails) instead
-        if self.feed.position is not None and self.feed.position >= committed:
-            return True
-        if await self.feed.caught_up(committed, LISTENER_WAIT_S):
-            return True
-        if self.feed.position is not None:  # connected, yet behind for too long
-            log.warning("credential listener %s s behind; reconnecting it", LISTENER_WAIT_S)
-            self.feed.suspect()
-        return False
+        return await self.feed.reached(committed, LISTENER_WAIT_S)
 
     def _keep(self, entry: Hashable, record: CredentialRecord) -> None:
         if len(self._entries) >= MAX_ENTRIES:

@@ -21,23 +21,24 @@ session or only record a key's use change nothing cached and fire nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
 from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_TABLE
-from adapters.listener import Listener
+from adapters.position_feed import PositionFeed
 from adapters.quick_reads import QuickReads
-from adapters.read_versions import PACE, ReadVersions
-from adapters.shared_reads import SharedReads
+from adapters.shared_reads import POSITION_PACE, SharedReads
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
+
+if TYPE_CHECKING:
+    from adapters.read_versions import ReadVersions
 
 log = logging.getLogger("backlynk.credentials")
 
@@ -94,7 +95,7 @@ DDL = [
 EVERYTHING = UUID(int=0)
 
 
-class CredentialFeed:
+class CredentialFeed(PositionFeed):
     def __init__(
         self,
         dsn: str,
@@ -103,96 +104,21 @@ class CredentialFeed:
         versions: ReadVersions | None = None,
     ):
         """`pool`: the primary's, read by `committed` only; `versions`: where the process
-        reads the position together with the read models' versions (the response cache's),
-        if it does."""
+        reads the position together with the read models' (the response cache's), if it
+        does."""
+        super().__init__(dsn, CHANNEL, _POSITION, log=log, name="credential listener")
         self._pool = pool
         self._versions = versions
         self._on_change = on_change
-        #: the last credential event processed; None: not listening, trust nothing
-        self.position: int | None = None
-        #: bumped whenever anything the cache holds may have changed (or was dropped)
-        self.epoch = 0
-        self._advanced = asyncio.Event()
-        self._listener = Listener(
-            dsn,
-            CHANNEL,
-            self._notified,
-            on_connected=self._connected,
-            on_lost=self._lost,
-            log=log,
-            name="credential listener",
-        )
-        self._reads = SharedReads(pace=PACE)
-        #: the highest id notified on this connection before its position was read
-        self._early = 0
+        self._reads = SharedReads(pace=POSITION_PACE)
 
-    @property
-    def _conn(self) -> asyncpg.Connection | None:
-        return self._listener.conn
-
-    # -- the listener ------------------------------------------------------------------
-
-    async def start(self, *, timeout: float = 10.0) -> None:
-        self._listener.start()
-        with contextlib.suppress(TimeoutError):  # still starting: requests use the store
-            async with asyncio.timeout(timeout):
-                while self.position is None:
-                    await self._next_advance()
-
-    async def stop(self) -> None:
-        await self._listener.stop()
-        self._lost()
-
-    async def _connected(self, conn: asyncpg.Connection) -> None:
-        # LISTEN first, then the position: an event committed in between is both
-        # under the position and delivered, which is harmless
-        self._found(await conn.fetchval(_POSITION))
-
-    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+    def _take(self, payload: str) -> int:
         nid, _, originator = payload.partition(" ")
         self._on_change(UUID(originator))
-        self.epoch += 1
-        if self.position is not None:
-            self.position = max(self.position, int(nid))
-        else:
-            self._early = max(self._early, int(nid))
-        self._wake()
+        return int(nid)
 
-    def _found(self, position: int) -> None:
+    def _forget(self) -> None:
         self._on_change(EVERYTHING)
-        self.epoch += 1
-        # events notified before the read and after it were all delivered in order
-        self.position = max(position, self._early)
-        self._wake()
-
-    def _lost(self) -> None:
-        """Whatever was fed so far may miss an event from now on: drop it all."""
-        self.position = None
-        self._early = 0
-        self._on_change(EVERYTHING)
-        self.epoch += 1
-        self._wake()
-
-    def _wake(self) -> None:
-        self._advanced.set()
-        self._advanced = asyncio.Event()
-
-    async def _next_advance(self) -> None:
-        await self._advanced.wait()
-
-    def suspect(self) -> None:
-        """The listener is behind for too long: reconnect it (and trust nothing until
-        then)."""
-        self._listener.drop()
-
-    async def caught_up(self, committed: int, timeout: float) -> bool:
-        """Wait until the listener has processed every credential event up to
-        `committed`; False if it has not within `timeout` seconds, or is not listening."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                while self.position is not None and self.position < committed:
-                    await self._next_advance()
-        return self.position is not None and self.position >= committed
 
     # -- the shared position -----------------------------------------------------------
 

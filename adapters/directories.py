@@ -16,7 +16,8 @@ from domain.directory import Directory
 if TYPE_CHECKING:
     from adapters.quick_reads import QuickReads
 
-VERSION_TABLE = "directories_version"
+#: the catalogue's name among the read models kept by the web processes (`api.read_cache`)
+CATALOGUE = "directories"
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS directories (
@@ -36,19 +37,14 @@ DDL = (
     "ALTER TABLE directories ALTER COLUMN created_at SET DEFAULT now(), "
     "ALTER COLUMN created_at SET NOT NULL",
     "CREATE INDEX IF NOT EXISTS directories_category_dr ON directories (category, domain_rating)",
-    # the catalogue's version (`adapters.read_versions`): the id of the last transaction
-    # that wrote the table (an import, an operator's SQL, a TRUNCATE alike), set in that
-    # transaction; ids only grow, so a version never comes back
-    f"""CREATE TABLE IF NOT EXISTS public.{VERSION_TABLE} (
-        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-        version bigint NOT NULL)""",
-    f"INSERT INTO public.{VERSION_TABLE} (version) VALUES (0) ON CONFLICT DO NOTHING",
+    # every write (an import, an operator's SQL, a TRUNCATE alike) tells the web processes
+    # that their kept catalogue answers are stale (`adapters.read_model_feed`); before that
+    # the catalogue had a version table of its own
+    "DROP TABLE IF EXISTS public.directories_version",
     f"""CREATE OR REPLACE FUNCTION public.backlynk_catalogue_changed() RETURNS trigger
         LANGUAGE plpgsql AS $body$
         BEGIN
-            INSERT INTO public.{VERSION_TABLE} AS v (version)
-                 VALUES (pg_current_xact_id()::text::bigint) ON CONFLICT (singleton)
-                 DO UPDATE SET version = EXCLUDED.version;
+            PERFORM public.backlynk_read_models_changed('{CATALOGUE}', NULL);
             RETURN NULL;
         END $body$""",
     """CREATE OR REPLACE TRIGGER backlynk_catalogue_changed

@@ -9,6 +9,12 @@ import math
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+#: the pace of the position reads every request makes (`credential_feed`, `read_versions`):
+#: at most one per millisecond per process. Under load each serves the requests of a whole
+#: millisecond instead of the one or two that came during the read before, and a request
+#: waits at most that much more
+POSITION_PACE = 0.001
+
 
 class SharedReads:
     """Reads by key: the callers asking for one key at once share one read, always one

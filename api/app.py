@@ -15,9 +15,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.credential_cache import CachedCredentials
-from adapters.credential_feed import POSITION_SQL
+from adapters.directories import CATALOGUE
 from adapters.infrastructure import Infrastructure, open_infrastructure
 from adapters.job_feed import JobFeed
+from adapters.read_model_feed import ReadModelFeed
 from adapters.read_versions import ReadVersions
 from adapters.settings import Settings
 from adapters.wiring import wire
@@ -31,7 +32,7 @@ from api.operations import OPERATIONS, PAID, Operation
 from api.read_cache import ReadCache, cached_endpoint
 from api.routing import IndexedRouter
 from domain.errors import DomainError
-from projections.base import Projection, tracking_table
+from projections.base import Projection, owners
 from projections.registry import all_projections, read_models
 from projections.runner import ProjectorRunner
 
@@ -108,18 +109,32 @@ def freeze_what_start_up_made() -> None:
     gc.freeze()
 
 
+def told_models() -> set[str]:
+    """The read models whose changes are told to the web processes, per account
+    (`adapters.read_model_feed`): the only ones whose answers may be kept."""
+    return {p.name for p in read_models() if owners(p)} | {CATALOGUE}
+
+
+def check_cached_models(operations: Sequence[Operation]) -> None:
+    """An operation may keep answers made only of models whose changes are told: of any
+    other, a kept answer would never go stale in the cache's eyes."""
+    told = told_models()
+    for op in operations:
+        if op.cached is not None and (untold := set(op.cached.models) - told):
+            raise RuntimeError(f"{op.method} {op.path} keeps answers of untold {untold}")
+
+
 def read_cache(infra: Infrastructure, settings: Settings) -> ReadCache | None:
     """The process's cache of repeated reads (`api.read_cache`): none when its budget is
-    0, or when reads go to a replica (its models may trail the versions read from the
-    primary, and an answer kept from it would stay that far behind)."""
+    0, or when reads go to a replica (its models may trail the primary, whose changes
+    are told, and an answer kept from it would stay that far behind)."""
     if settings.read_cache_mb <= 0 or infra.read_pool is not infra.pool:
         return None
-    versions = ReadVersions(
-        infra.primary_reads,
-        [(p.name, tracking_table(p)) for p in read_models()],
-        POSITION_SQL,
+    return ReadCache(
+        ReadVersions(infra.primary_reads),
+        ReadModelFeed(settings.database_url),
+        settings.read_cache_mb * 1024 * 1024,
     )
-    return ReadCache(versions, settings.read_cache_mb * 1024 * 1024)
 
 
 def create_app(
@@ -141,6 +156,8 @@ def create_app(
         app.state.infra = infra or await open_infrastructure(settings)
         app.state.settings = settings
         cache = app.state.read_cache = read_cache(app.state.infra, settings)
+        if cache is not None:
+            await cache.feed.start()
         credentials = await CachedCredentials.start_for(
             app.state.infra, None if cache is None else cache.versions
         )
@@ -172,9 +189,12 @@ def create_app(
             await ports.close()
             await credentials.stop()
             await job_feed.stop()
+            if cache is not None:
+                await cache.feed.stop()
             if own:
                 await app.state.infra.close()
 
+    check_cached_models(OPERATIONS)
     docs_page = openapi.docs_html(OPERATIONS)
     app = Starlette(
         routes=routes(),

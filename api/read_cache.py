@@ -2,24 +2,27 @@
 changed — checked on every request, never by a time-to-live.
 
 A route that opts in (`Operation.cached`) names the read models its answer is made of. Its
-200 answers are kept per (path, query, account, plan, what `vary` adds), tagged with those
-models' versions (`adapters.read_versions`) as read *before* the answer's own reads. A
-later request is answered from memory only if a versions read that started after it
-arrived shows the same versions: then no transaction changed those models between the
-answer's reads and this request, so a fresh read would give the same answer. That read is
-the one the request's credential check makes anyway (`adapters.credential_cache`),
-shared by the requests of the same moment, so a hit costs no round trip of its own.
+200 answers are kept per (path, query, account, plan, what `vary` adds), tagged with where
+those models stood for that account (`adapters.read_model_feed`: every change to them is
+told to each web process, with the accounts whose rows it wrote) when the answer's own
+reads began. A later request is answered from memory only if, once the process's listener
+has reached a position read after the request arrived, the tag is still the same: then no
+change to those models for that account committed between the answer's reads and this
+request, so a fresh read would give the same answer. The position is read by the
+statement the request's credential check makes anyway (`adapters.read_versions`), shared
+by the requests of the same moment, so a hit costs no round trip of its own. One
+account's changes leave the answers kept for the others standing.
 
 The caller is authenticated first, as always: a revoked key, an ended session or a plan
 without API access is refused before the cache is looked at, and an answer is only ever
 given to the account (and plan) it was made for. Writes stay read-your-writes: a command
-answers once the read models show it, so the next read sees the new version.
+answers once the read models show it, so its change was told before the next read.
 
 Not kept: answers other than 200, streamed ones (CSV), `?as_of=` (rebuilt from the event
 store, not the read models), answers over an eighth of the budget. When the budget
 (`BACKLYNK_READ_CACHE_MB`) is spent the oldest answers go first. Without a cache (0 MB)
-or while reads go to a replica (whose models may trail the primary's versions), every
-request reads.
+or while reads go to a replica (whose models may trail the primary's changes), every
+request reads; while the listener is not connected (or behind for a second) too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from adapters import metrics
+from adapters.read_model_feed import ReadModelFeed
 from adapters.read_versions import ReadVersions
 from api.csv_export import wants_csv
 from domain.services.authentication import Principal
@@ -56,7 +60,8 @@ def _count(outcome: str) -> None:
 @dataclass(frozen=True)
 class Cached:
     """How an operation's answers may be kept: the read models they are made of (names of
-    projections, or `directories` for the catalogue), and what else they vary with besides
+    projections that tell their changes, or `directories` for the catalogue: checked by
+    `api.app.check_cached_models`), and what else they vary with besides
     path, query, account and plan (e.g. the month, for usage)."""
 
     models: tuple[str, ...]
@@ -64,26 +69,27 @@ class Cached:
 
 
 class _Entry(NamedTuple):
-    tag: tuple[int | None, ...]
+    tag: tuple[int, ...]
     response: Response
     size: int
 
 
 class ReadCache:
-    def __init__(self, versions: ReadVersions, max_bytes: int):
+    def __init__(self, versions: ReadVersions, feed: ReadModelFeed, max_bytes: int):
         self.versions = versions
+        self.feed = feed
         self.max_bytes = max_bytes
         self.max_entry = max_bytes // 8
         self._entries: dict[Hashable, _Entry] = {}
         self._bytes = 0
 
-    def get(self, key: Hashable, tag: tuple[int | None, ...]) -> Response | None:
+    def get(self, key: Hashable, tag: tuple[int, ...]) -> Response | None:
         entry = self._entries.get(key)
         if entry is None or entry.tag != tag:
             return None
         return entry.response
 
-    def keep(self, key: Hashable, tag: tuple[int | None, ...], response: Response) -> bool:
+    def keep(self, key: Hashable, tag: tuple[int, ...], response: Response) -> bool:
         """Keep `response` if it may be given again; whether it was kept."""
         if type(response) is not Response or response.status_code != 200:
             return False
@@ -121,14 +127,17 @@ def cached_endpoint(
             return response
         arrived = time.monotonic()
         principal: Principal = await authorize(request)
+        feed = cache.feed
         try:
             versions = await cache.versions.since(arrived)
+            current = await feed.reached(versions.read_models)
         except Exception:  # the handler's own reads answer (or fail) instead
+            current = False
+        if not current:
             _count("bypass")
             response = await handler(request)
             return response
-        current = versions.models
-        tag = tuple([current[name] for name in models])
+        tag = feed.tag(models, principal.account_id)
         key = (
             scope["path"],
             query,

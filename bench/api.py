@@ -11,8 +11,12 @@ repeated read is answered from memory while the read models it shows are unchang
 bench repeats one read, so nearly every request is a hit) and without it
 (`BACKLYNK_READ_CACHE_MB=0`: every request reads, as a first read or a read after a change
 does); `--cache` picks one. The share of requests answered from memory comes from the
-service's /metrics. Prints req/s, p99 and the ratio per route and round, then the median and spread
-(min-max) of the ratios over the rounds, and req/s per number of web processes.
+service's /metrics. With `--busy RATE`, another account writes meanwhile (renames its site
+RATE times a second, and starts a job over two sandbox directories every 3 s, which the
+worker submits and verifies): its changes are told per account, so the demo account's
+kept answers should stay hits. Prints req/s, p99 and the ratio per route and round, then
+the median and spread (min-max) of the ratios over the rounds, and req/s per number of web
+processes.
 
 It also prints the CPU each request cost the web process(es) (`/proc/<pid>/stat` around
 each load run, the process and its children), for the hello-world and for the route, and
@@ -22,7 +26,7 @@ is what req/s would give on a machine with a core to spare, and unlike req/s it 
 a machine that others keep busy.
 
     python bench/api.py [--processes 1,2] [--rounds 3] [--duration 5] [--connections 32]
-                        [--cache cache,no-cache]
+                        [--cache cache,no-cache] [--busy 0]
 
 On a shared or small machine the figures are noisy: compare ratios of one run, never
 figures of different runs.
@@ -45,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -343,6 +348,49 @@ def load_with_cpu(
     return rate, p99, spent(web_before, web_after) * per, spent(db_before, db_after) * per
 
 
+BUSY_EMAIL = "busy@bench.example.com"
+BUSY_PASSWORD = "busy bench password, long enough"
+
+
+class Busy(threading.Thread):
+    """Another account writing while the routes are read: a site renamed `rate` times a
+    second, a job over two sandbox directories every 3 s. Refusals (a rate limit, the
+    month's submissions spent) are counted, not fatal."""
+
+    def __init__(self, base: str, rate: float):
+        super().__init__(daemon=True)
+        self.base, self.rate = base, rate
+        self.done = threading.Event()
+        self.writes = self.refused = 0
+        signed_in = call(
+            base, "POST", "/api/v1/auth/login", {"email": BUSY_EMAIL, "password": BUSY_PASSWORD}
+        )
+        self.headers = {"Authorization": f"Bearer {signed_in['access_token']}"}
+        self.site = call(
+            base,
+            "POST",
+            "/api/v1/sites",
+            {"url": f"https://busy-{secrets.token_hex(4)}.com", "name": "Busy"},
+            **self.headers,
+        )["id"]
+
+    def _write(self, method: str, path: str, body: object) -> None:
+        try:
+            call(self.base, method, path, body, **self.headers)
+            self.writes += 1
+        except SystemExit:  # an HTTP refusal, printed by `call`'s message: just counted
+            self.refused += 1
+
+    def run(self) -> None:
+        n, next_job = 0, time.monotonic()
+        while not self.done.wait(1 / self.rate):
+            n += 1
+            self._write("PATCH", f"/api/v1/sites/{self.site}", {"name": f"Busy {n}"})
+            if time.monotonic() >= next_job:
+                next_job += 3
+                self._write("POST", "/api/v1/jobs", {"site_id": self.site, "directory_ids": [1, 2]})
+
+
 def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> dict:
     hello_port = free_port()
     modes = args.cache.split(",")
@@ -378,6 +426,10 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
         wait_for(url + "/readyz")
     seeded = seed(base)
     results: dict[str, list[Run]] = {}
+    busy = Busy(base, args.busy) if args.busy > 0 else None
+    started = time.monotonic()
+    if busy:
+        busy.start()
     try:
         for round_no in range(1, args.rounds + 1):
             access = call(
@@ -424,6 +476,14 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
                             f"{ratio:.2f}x  CPU {cpu_ratio:.2f}x  hits {hits:.0%}"
                         )
     finally:
+        if busy:
+            busy.done.set()
+            busy.join()
+            took = time.monotonic() - started
+            print(
+                f"  meanwhile another account: {busy.writes} writes "
+                f"({busy.writes / took:.1f}/s), {busy.refused} refused"
+            )
         for mode in modes:
             procs.stop(mode)
         procs.stop("hello")
@@ -463,6 +523,12 @@ def main() -> None:
         default="cache,no-cache",
         help="the service with its read cache, without it, or both (cache,no-cache)",
     )
+    parser.add_argument(
+        "--busy",
+        type=float,
+        default=0,
+        help="another account's site renames per second meanwhile (and a job every 3 s)",
+    )
     args = parser.parse_args()
     stop_cleanly_on_sigterm()
     counts = [int(n) for n in args.processes.split(",")]
@@ -491,6 +557,16 @@ def main() -> None:
     )
     try:
         procs.backlynk("demo", "load")
+        procs.backlynk(
+            "users",
+            "create",
+            "--email",
+            BUSY_EMAIL,
+            "--password",
+            BUSY_PASSWORD,
+            "--plan",
+            "agency",
+        )
         (logdir / "directories.json").write_text(json.dumps(catalogue(sandbox)))
         procs.backlynk("directories", "import", str(logdir / "directories.json"))
         procs.start(

@@ -11,6 +11,7 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.account import Account
+from projections.base import Owners
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
 
@@ -38,6 +39,7 @@ class AccountRow(msgspec.Struct, frozen=True):
 
 class AccountsProjection:
     name = "accounts"
+    owners = Owners("accounts", "id", "id")
     ddl = DDL
     tables = ("accounts",)
     topics = tuple(

@@ -21,12 +21,14 @@ from eventsourcing.utils import get_topic
 from domain.backlink import LIVE, LOST, PENDING, Backlink, Evidence
 from projections import backlink_checks
 from projections.backlink_checks import CheckRow
+from projections.base import Owners
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class BacklinksProjection:
     name = "backlinks"
+    owners = Owners("backlinks", "id", "account_id")
     tables = ("backlinks", *backlink_checks.TABLES)
     topics = tuple(
         get_topic(c)

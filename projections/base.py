@@ -12,7 +12,7 @@ table it swaps in, never on a replay's scratch copy."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 
@@ -35,27 +35,37 @@ class Projection(Protocol):
         ...
 
 
+class Owners(NamedTuple):
+    """Where a projection's rows say which account owns the aggregate whose events made
+    them: `SELECT {account} FROM {table} WHERE {key} = <originator id>`. A projection with
+    `owners` tells the web processes which accounts' reads each of its batches changed
+    (`adapters.read_model_feed`), so they may keep answers made of its tables
+    (`api.read_cache`)."""
+
+    table: str
+    key: str
+    account: str
+
+
+def owners(projection: Projection) -> Owners | None:
+    found: Owners | None = getattr(projection, "owners", None)
+    return found
+
+
 def tracking_table(projection: Projection) -> str:
     return f"{projection.name}_tracking"
 
 
-#: what a tracking row's `changed_in` becomes in a transaction that changes the
-#: projection's tables: that transaction's id (they only grow)
-CHANGED_NOW = "pg_current_xact_id()::text::bigint"
-
-
 def tracking_ddl(projection: Projection) -> list[str]:
-    """The shape of eventsourcing's single-row PostgresTrackingRecorder table, plus
-    `changed_in`: the id of the last transaction that changed the projection's tables
-    (its version, for the web processes' read cache: `adapters.read_versions`). The
-    position moves whenever the projection passes events, `changed_in` only when it
-    applies some (or is reset, or rebuilt)."""
+    """The shape of eventsourcing's single-row PostgresTrackingRecorder table. (A
+    `changed_in` column versioned the read models for a while, before the web processes
+    were told by notification, `adapters.read_model_feed`: it goes.)"""
     table = tracking_table(projection)
     return [
         f"""CREATE TABLE IF NOT EXISTS public.{table} (
             application_name text, notification_id bigint,
             PRIMARY KEY (application_name))""",
-        f"ALTER TABLE public.{table} ADD COLUMN IF NOT EXISTS changed_in bigint NOT NULL DEFAULT 0",
+        f"ALTER TABLE public.{table} DROP COLUMN IF EXISTS changed_in",
         f"""INSERT INTO public.{table} VALUES ('__migration__', 1), ('{APPLICATION_NAME}', 0)
             ON CONFLICT DO NOTHING""",
     ]

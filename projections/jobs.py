@@ -12,6 +12,7 @@ from eventsourcing.utils import get_topic
 
 from adapters.job_feed import CHANNEL as JOBS_CHANNEL
 from domain.job import IN_FLIGHT, Job, JobStatus, Task, TaskStatus
+from projections.base import Owners
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert
 
@@ -21,6 +22,7 @@ _WAITING = ", ".join(f"'{status}'" for status in IN_FLIGHT)
 
 class JobsProjection:
     name = "jobs"
+    owners = Owners("jobs", "id", "account_id")
     tables = ("jobs", "job_tasks")
     topics = tuple(
         get_topic(c)

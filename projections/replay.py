@@ -33,8 +33,9 @@ import msgspec
 from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, EVENTS_TABLE, PostgresEventStore
+from adapters.read_model_feed import told_sql
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
-from projections.base import CHANGED_NOW, Projection, live_ddl, tracking_table
+from projections.base import Projection, live_ddl, owners, tracking_table
 from projections.runner import position
 
 log = logging.getLogger("backlynk.replay")
@@ -511,11 +512,12 @@ async def _swap(
         for statement in statements:
             await conn.execute(statement)
     await conn.execute(
-        f"UPDATE {tracking} SET notification_id = $1, changed_in = {CHANGED_NOW} "
-        "WHERE application_name = $2",
+        f"UPDATE {tracking} SET notification_id = $1 WHERE application_name = $2",
         end,
         APPLICATION_NAME,
     )
+    if owners(projection):  # the web processes' kept answers are of the old tables
+        await conn.execute(told_sql(projection.name))
     return end, read
 
 

@@ -30,9 +30,10 @@ import asyncpg
 from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, CHANNEL, EVENTS_TABLE, PostgresEventStore
+from adapters.read_model_feed import told_sql
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from projections import stalls
-from projections.base import CHANGED_NOW, Projection, tracking_table
+from projections.base import Projection, owners, tracking_table
 
 log = logging.getLogger("backlynk.projector")
 
@@ -145,13 +146,12 @@ async def _read(
 
 
 async def _advance(
-    conn: Any, projection: Projection, start: int, end: int, *, changed: bool
+    conn: Any, projection: Projection, start: int, end: int, notes: Sequence[Notification]
 ) -> None:
-    """Move the position (compare-and-set); `changed`: the transaction changed the
-    projection's tables (it applied events), so its version moves too."""
-    version = f", changed_in = {CHANGED_NOW}" if changed else ""
+    """Move the position (compare-and-set) past `notes`, the events applied; then tell the
+    web processes whose reads they changed (last: it holds a lock to commit)."""
     moved = await conn.fetchval(
-        f"UPDATE public.{tracking_table(projection)} SET notification_id = $1{version} "
+        f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
         "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",
         end,
         APPLICATION_NAME,
@@ -159,6 +159,23 @@ async def _advance(
     )
     if moved is None:
         raise StalePosition(projection.name)
+    if notes and (sql := _told_sql(projection)):
+        originators = list({note.originator_id for note in notes})
+        await conn.execute(sql, projection.name, originators)
+
+
+def _told_sql(projection: Projection) -> str | None:
+    """The call telling which accounts own the aggregates of a batch's events (found in
+    the rows the batch wrote: unqualified, so a replay's scratch copy answers for itself),
+    or every account when one of them has no row. None: the projection does not tell."""
+    found = owners(projection)
+    if found is None:
+        return None
+    return (
+        "SELECT public.backlynk_read_models_changed($1, CASE WHEN count(*) = "
+        f"cardinality($2::uuid[]) THEN array_agg(DISTINCT {found.account}) END) "
+        f"FROM {found.table} WHERE {found.key} = ANY($2::uuid[])"
+    )
 
 
 class Batch(NamedTuple):
@@ -224,7 +241,7 @@ async def _apply(
                 events = _decode(mapper, notes)
             async with conn.transaction():
                 await batched(conn, events)
-                await _advance(conn, projection, start, end, changed=True)
+                await _advance(conn, projection, start, end, notes)
             return
         except StalePosition:
             raise
@@ -246,7 +263,7 @@ async def _apply(
                     raise
                 # the events between the one before and this one are other topics'
                 raise CannotApply(projection.name, note, index, note.id - 1) from exc
-        await _advance(conn, projection, start, end, changed=bool(notes))
+        await _advance(conn, projection, start, end, notes)
 
 
 async def _read_ahead(
@@ -348,11 +365,12 @@ async def reset(conn: asyncpg.Connection, projection: Projection) -> None:
         if projection.tables:
             await conn.execute(f"TRUNCATE {', '.join(projection.tables)}")
         await conn.execute(
-            f"UPDATE public.{tracking_table(projection)} SET notification_id = 0, "
-            f"changed_in = {CHANGED_NOW} "
+            f"UPDATE public.{tracking_table(projection)} SET notification_id = 0 "
             "WHERE application_name = $1",
             APPLICATION_NAME,
         )
+        if owners(projection):
+            await conn.execute(told_sql(projection.name))
 
 
 async def rebuild(

@@ -11,12 +11,14 @@ import msgspec
 from eventsourcing.utils import get_topic
 
 from domain.site import CHANGEABLE, Site
+from projections.base import Owners
 from projections.batch import Rows, as_columns
 from projections.views import by_name, columns, convert, insert, placeholder, values
 
 
 class SitesProjection:
     name = "sites"
+    owners = Owners("sites", "id", "account_id")
     tables = ("sites",)
     topics = tuple(get_topic(c) for c in (Site.Registered, Site.Updated, Site.Archived))
     ddl = (

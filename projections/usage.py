@@ -9,11 +9,13 @@ import asyncpg
 from eventsourcing.utils import get_topic
 
 from domain.quota import Quota
+from projections.base import Owners
 from projections.batch import Refused, Rows
 
 
 class UsageProjection:
     name = "usage"
+    owners = Owners("usage", "quota_id", "account_id")
     tables = ("usage",)
     topics = tuple(
         get_topic(c) for c in (Quota.Opened, Quota.Reserved, Quota.Consumed, Quota.Released)

@@ -25,6 +25,7 @@ from adapters import parsing_pool
 from adapters import settings as settings_module
 from adapters.db import migrate
 from adapters.infrastructure import Infrastructure, open_infrastructure
+from adapters.read_model_feed import EVERY, told_sql
 from adapters.settings import Settings
 from backlynk_cli import migrate_ddl
 
@@ -125,10 +126,11 @@ async def truncate_all(conn: asyncpg.Connection) -> None:
     tracking = [t for t in tables if t.endswith("_tracking")]
     statements = [f"DELETE FROM {t}" for t in data]
     statements += [
-        f"UPDATE {t} SET notification_id = 0, changed_in = pg_current_xact_id()::text::bigint "
-        "WHERE application_name <> '__migration__'"
+        f"UPDATE {t} SET notification_id = 0 WHERE application_name <> '__migration__'"
         for t in tracking
     ]
+    # every web process still running forgets the answers it kept
+    statements.append(told_sql(EVERY))
     async with conn.transaction():
         if statements:
             await conn.execute(";\n".join(statements))

@@ -14,12 +14,12 @@ from starlette.responses import Response, StreamingResponse
 
 from adapters import metrics
 from adapters.infrastructure import open_infrastructure
+from adapters.read_model_feed import ReadModelFeed
 from adapters.read_versions import ReadVersions
 from adapters.wiring import auth_ports
 from api.app import read_cache
 from api.read_cache import ReadCache
 from domain.services.accounts import set_plan
-from projections.registry import read_models
 from projections.runner import reset
 from projections.sites import SitesProjection
 from tests.accounts import bearer, create_key, paid_account
@@ -157,15 +157,38 @@ async def test_any_write_to_the_catalogue_moves_its_version(api, infra, catalogu
     assert page["data"][0]["id"] == 2
 
 
-async def test_a_reset_moves_the_version_even_at_a_position_seen_before(api, infra) -> None:
-    """A rebuild passes through positions the model held before; its version never comes
-    back, so an answer kept before the reset is not given after it."""
-    versions = ReadVersions(infra.pool, [("sites", "sites_tracking")], "SELECT 0")
-    before = (await versions.read()).models["sites"]
+async def test_a_reset_forgets_every_answer_kept_of_its_model(api, infra) -> None:
+    """A reset (a rebuild alike) empties the model for every account at once: it tells
+    every account's reads, and nothing kept before it is given after it."""
+    tokens = await paid_account(api, infra)
+    await new_site(api, tokens)
+    seen = Outcomes()
+    for _ in range(2):
+        assert (await get(api, "/api/v1/sites", bearer(tokens)))[0] == 200
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
     async with infra.pool.acquire() as conn:
         await reset(conn, SitesProjection())
-    after = (await versions.read()).models["sites"]
-    assert before is not None and after is not None and after > before
+    assert (await get(api, "/api/v1/sites", bearer(tokens)))[0] == 200
+    assert seen.since()["hit"] == 0
+
+
+async def test_one_accounts_changes_leave_the_answers_kept_for_others(
+    api, infra, catalogue
+) -> None:
+    """Changes are told with the accounts whose rows they wrote: another account's new
+    sites, jobs and usage cost this one's kept answers nothing."""
+    mine, theirs = await paid_account(api, infra), await paid_account(api, infra)
+    await new_site(api, mine)
+    paths = ["/api/v1/sites", "/api/v1/jobs", "/api/v1/users/me", "/api/v1/backlinks"]
+    seen = Outcomes()
+    answers = [await get(api, path, bearer(mine)) for path in paths]
+    assert seen.since() == {"hit": 0, "miss": 4, "bypass": 0}
+    client = Client(api, theirs)
+    site = await client.add_site()
+    await client.job(site["id"], [1, 2])  # a job, its usage reserved
+    seen.since()
+    assert [await get(api, path, bearer(mine)) for path in paths] == answers
+    assert seen.since() == {"hit": 4, "miss": 0, "bypass": 0}
 
 
 async def test_as_of_csv_and_errors_are_never_kept(api, infra) -> None:
@@ -212,8 +235,7 @@ def response(size: int, status: int = 200) -> Response:
 
 
 def test_the_budget_keeps_the_newest_answers() -> None:
-    versions = ReadVersions(None, [(p.name, f"{p.name}_tracking") for p in read_models()], "")
-    cache = ReadCache(versions, max_bytes=8 * 1024)
+    cache = ReadCache(ReadVersions(None), ReadModelFeed("postgresql://unused"), 8 * 1024)
     tag = (1,)
     assert not cache.keep("too big", tag, response(1024))  # over an eighth of the budget
     assert not cache.keep("error", tag, response(10, 404))
@@ -259,3 +281,21 @@ async def test_a_serving_app_freezes_what_its_start_up_made(isolated_settings, i
                 assert r.status == 200
     finally:
         gc.unfreeze()  # this test process starts hundreds of apps
+
+
+def test_only_models_whose_changes_are_told_may_be_kept() -> None:
+    """A kept answer is given again until its models' changes are told for its account:
+    an operation naming a model that tells nothing (or a misspelt one) would keep its
+    answers for ever, so the app refuses to start with it."""
+    from dataclasses import replace
+
+    from api.app import check_cached_models
+    from api.operations import OPERATIONS
+    from api.read_cache import Cached
+
+    check_cached_models(OPERATIONS)  # the real table passes
+    [op] = [o for o in OPERATIONS if o.path == "/api/v1/sites" and o.method == "GET"]
+    for untold in ("audit", "site"):
+        wrong = replace(op, cached=Cached(("sites", untold)))
+        with pytest.raises(RuntimeError, match=untold):
+            check_cached_models([wrong])

@@ -1,0 +1,178 @@
+"""Read model changes told to the web processes (`adapters.read_model_feed`), against a
+real Postgres: positions in commit order that never go back, the accounts a projector's
+batch wrote, and each process's feed tagging answers per (model, account)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+
+from adapters.read_model_feed import (
+    CHANNEL,
+    MAX_ACCOUNTS,
+    POSITION_SQL,
+    POSITION_TABLE,
+    ReadModelFeed,
+    told_sql,
+)
+from projections.runner import _told_sql, catch_up, reset
+from projections.sites import SitesProjection
+from tests.support import new_site
+
+TELL = "SELECT public.backlynk_read_models_changed($1, $2::uuid[])"
+
+
+class Heard:
+    """The notifications of the channel, on a connection of their own."""
+
+    def __init__(self) -> None:
+        self.payloads: list[str] = []
+        self._more = asyncio.Event()
+
+    def __call__(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        self.payloads.append(payload)
+        self._more.set()
+
+    async def next(self) -> tuple[int, str, str]:
+        async with asyncio.timeout(10):
+            while not self.payloads:
+                self._more.clear()
+                await self._more.wait()
+        position, model, accounts = self.payloads.pop(0).split(" ", 2)
+        return int(position), model, accounts
+
+
+@pytest.fixture
+async def heard(settings):
+    conn = await asyncpg.connect(settings.database_url)
+    heard = Heard()
+    await conn.add_listener(CHANNEL, heard)
+    try:
+        yield heard
+    finally:
+        await conn.close()
+
+
+async def test_positions_follow_commit_order_and_name_the_accounts(infra, heard) -> None:
+    one, two = uuid.uuid4(), uuid.uuid4()
+    async with infra.pool.acquire() as first, infra.pool.acquire() as second:
+        tx1 = first.transaction()
+        await tx1.start()
+        await first.execute(TELL, "sites", [one])
+        tx2 = second.transaction()
+        await tx2.start()
+        waiting = asyncio.create_task(second.execute(TELL, "jobs", [two, one]))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # the counter's row is held to the first's commit
+        await tx1.commit()
+        await waiting
+        await tx2.commit()
+    p1, model1, accounts1 = await heard.next()
+    p2, model2, accounts2 = await heard.next()
+    assert (model1, accounts1) == ("sites", str(one))
+    assert (model2, set(accounts2.split(","))) == ("jobs", {str(one), str(two)})
+    assert p2 == p1 + 1
+    assert await infra.pool.fetchval(POSITION_SQL) == p2
+
+
+async def test_every_account_when_none_are_named_or_too_many(infra, heard) -> None:
+    many = [uuid.uuid4() for _ in range(MAX_ACCOUNTS + 1)]
+    await infra.pool.execute(TELL, "sites", many)
+    await infra.pool.execute(TELL, "sites", None)
+    await infra.pool.execute(told_sql("usage"))
+    assert [(await heard.next())[1:] for _ in range(3)] == [
+        ("sites", "*"),
+        ("sites", "*"),
+        ("usage", "*"),
+    ]
+
+
+async def test_positions_never_go_back_even_when_the_row_goes(infra, heard) -> None:
+    await infra.pool.execute(told_sql("sites"))
+    before = (await heard.next())[0]
+    await infra.pool.execute(f"DELETE FROM {POSITION_TABLE}")
+    await infra.pool.execute(told_sql("sites"))
+    assert (await heard.next())[0] > before
+
+
+async def test_a_batch_tells_the_accounts_owning_its_aggregates(infra, heard) -> None:
+    """Batched (a catch-up from 0) or one event at a time (a live runner's single new
+    event), the notification names the accounts whose rows the events wrote."""
+    one, two = uuid.uuid4(), uuid.uuid4()
+    await new_site(infra.repository, one, "https://one.example.com")
+    await new_site(infra.repository, two, "https://two.example.com")
+    projection = SitesProjection()
+    async with infra.pool.acquire() as conn:
+        await reset(conn, projection)
+        assert (await heard.next())[1:] == ("sites", "*")
+        await catch_up(conn, infra.store, projection)
+        _, model, accounts = await heard.next()
+        assert model == "sites" and set(accounts.split(",")) == {str(one), str(two)}
+        await new_site(infra.repository, two, "https://three.example.com")
+        await catch_up(conn, infra.store, projection)
+        assert (await heard.next())[1:] == ("sites", str(two))
+
+
+async def test_an_aggregate_without_a_row_tells_every_account(infra, heard) -> None:
+    """The owners are looked up in the rows the batch wrote; an event that wrote none (or
+    whose row is gone) cannot be placed, so every account's reads are told."""
+    site = await new_site(infra.repository, uuid.uuid4())
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await conn.execute(_told_sql(SitesProjection()), "sites", [site.id, uuid.uuid4()])
+    assert (await heard.next())[1:] == ("sites", "*")
+
+
+async def _told(feed: ReadModelFeed, infra, *args) -> None:
+    await infra.pool.execute(TELL, *args)
+    assert await feed.reached(await infra.pool.fetchval(POSITION_SQL), timeout=10)
+
+
+async def test_the_feed_tags_answers_per_account_and_model(settings, infra) -> None:
+    feed = ReadModelFeed(settings.database_url)
+    await feed.start()
+    try:
+        one, two = uuid.uuid4(), uuid.uuid4()
+        models = ("sites", "jobs")
+
+        def tags():
+            return feed.tag(models, one), feed.tag(models, two)
+
+        mine, theirs = tags()
+        await _told(feed, infra, "sites", [one])
+        assert tags()[1] == theirs and tags()[0][1] == mine[1] and tags()[0][0] > mine[0]
+        mine, theirs = tags()
+        await _told(feed, infra, "jobs", None)  # every account's jobs
+        assert [t[0] for t in tags()] == [mine[0], theirs[0]]
+        assert tags()[0][1] > mine[1] and tags()[1][1] > theirs[1]
+        mine, theirs = tags()
+        await _told(feed, infra, "*", None)  # every model
+        assert all(a > b for a, b in zip(tags()[0] + tags()[1], mine + theirs, strict=True))
+        assert feed.tag(("usage",), one) == (feed.floor,)
+    finally:
+        await feed.stop()
+
+
+async def test_a_feed_that_lost_its_connection_is_not_trusted_and_forgets(settings, infra) -> None:
+    """While it is not listening, a change may go unheard: no position is reached; once
+    it listens again, every tag is at least where it started again."""
+    feed = ReadModelFeed(settings.database_url)
+    await feed.start()
+    try:
+        one = uuid.uuid4()
+        await _told(feed, infra, "sites", [one])
+        before = feed.tag(("sites",), one)
+        listening = feed._conn
+        feed.suspect()
+        assert feed.position is None
+        assert not await feed.reached(0, timeout=0.05)
+        await infra.pool.execute(TELL, "sites", [one])  # unheard
+        async with asyncio.timeout(10):
+            while feed.position is None or feed._conn is listening:
+                await asyncio.sleep(0.05)
+        assert feed.tag(("sites",), one) > before
+        assert feed.floor == await infra.pool.fetchval(POSITION_SQL)
+    finally:
+        await feed.stop()
