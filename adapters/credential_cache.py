@@ -26,7 +26,6 @@ import asyncpg
 from adapters.credential_feed import EVERYTHING, CredentialFeed
 from adapters.infrastructure import Infrastructure
 from adapters.position_feed import LISTENER_WAIT_S
-from adapters.quick_reads import QuickReads
 from adapters.read_versions import ReadVersions
 from domain.credentials import CredentialRecord
 from domain.ports import Credentials
@@ -38,18 +37,12 @@ MAX_ENTRIES = 100_000
 class CachedCredentials:
     """Implements `domain.ports.Credentials` in front of `store` (the event store)."""
 
-    def __init__(
-        self,
-        store: Credentials,
-        dsn: str,
-        pool: asyncpg.Pool | QuickReads,
-        versions: ReadVersions | None = None,
-    ):
-        """`dsn` and `pool`: the primary (a replica has neither the NOTIFY nor, at once,
-        the position); `versions`: the process's shared read of the position and the read
-        models' versions, when it has one (`adapters.read_versions`)."""
+    def __init__(self, store: Credentials, dsn: str, versions: ReadVersions):
+        """`dsn` and `versions` (the process's shared read of the positions,
+        `adapters.read_versions`): the primary's (a replica has neither the NOTIFY nor,
+        at once, the position)."""
         self.store = store
-        self.feed = CredentialFeed(dsn, pool, self._changed, versions)
+        self.feed = CredentialFeed(dsn, versions, self._changed)
         self._entries: dict[Hashable, CredentialRecord] = {}
         #: aggregate id -> the entries built from it
         self._built_from: dict[UUID, set[Hashable]] = {}
@@ -61,8 +54,7 @@ class CachedCredentials:
         cache = cls(
             StoreCredentials(infra.repository),
             infra.settings.database_url,
-            infra.primary_reads,
-            versions,
+            versions or ReadVersions(infra.primary_reads),
         )
         await cache.feed.start()
         return cache

@@ -26,13 +26,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-import asyncpg
 from eventsourcing.utils import get_topic
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.position_feed import PositionFeed
-from adapters.quick_reads import QuickReads
-from adapters.shared_reads import POSITION_PACE, SharedReads
 from domain.account import Account
 from domain.api_key import ApiKey
 from domain.auth_session import AuthSession
@@ -96,21 +93,12 @@ EVERYTHING = UUID(int=0)
 
 
 class CredentialFeed(PositionFeed):
-    def __init__(
-        self,
-        dsn: str,
-        pool: asyncpg.Pool | QuickReads,
-        on_change: Callable[[UUID], None],
-        versions: ReadVersions | None = None,
-    ):
-        """`pool`: the primary's, read by `committed` only; `versions`: where the process
-        reads the position together with the read models' (the response cache's), if it
-        does."""
+    def __init__(self, dsn: str, versions: ReadVersions, on_change: Callable[[UUID], None]):
+        """`versions`: where the process reads the position (with the read models',
+        `adapters.read_versions`), from the primary."""
         super().__init__(dsn, CHANNEL, _POSITION, log=log, name="credential listener")
-        self._pool = pool
         self._versions = versions
         self._on_change = on_change
-        self._reads = SharedReads(pace=POSITION_PACE)
 
     def _take(self, payload: str) -> int:
         nid, _, originator = payload.partition(" ")
@@ -125,7 +113,4 @@ class CredentialFeed(PositionFeed):
     async def committed(self) -> int:
         """The position of the latest credential event committed, read by a query that
         starts after this call (callers meanwhile share it)."""
-        if self._versions is not None:
-            return (await self._versions.read()).credential
-        position: int = await self._reads.read("position", lambda: self._pool.fetchval(_POSITION))
-        return position
+        return (await self._versions.read()).credential
