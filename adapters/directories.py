@@ -44,7 +44,7 @@ DDL = (
     f"""CREATE OR REPLACE FUNCTION public.backlynk_catalogue_changed() RETURNS trigger
         LANGUAGE plpgsql AS $body$
         BEGIN
-            PERFORM public.backlynk_read_models_changed('{CATALOGUE}', NULL);
+            PERFORM public.backlynk_read_models_changed('{CATALOGUE}', NULL, NULL);
             RETURN NULL;
         END $body$""",
     """CREATE OR REPLACE TRIGGER backlynk_catalogue_changed

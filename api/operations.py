@@ -316,7 +316,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a site (as_of: as it was at that instant)",
         answer=SiteOut,
         query=AsOf,
-        cached=Cached(("sites",)),
+        cached=Cached(("sites",), entity=("site", "site_id")),
     ),
     Operation(
         PATCH,
@@ -380,7 +380,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a backlink and its newest 100 checks (newest first: when, status, outcome, "
         "what changed; checks_total counts them all)",
         answer=BacklinkDetailOut,
-        cached=Cached(("backlinks",)),
+        cached=Cached(("backlinks",), entity=("bl", "backlink_id")),
     ),
     Operation(
         POST,
@@ -425,7 +425,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Read a job and its tasks (as_of: as they were at that instant)",
         answer=JobOut,
         query=AsOf,
-        cached=Cached(("jobs",)),
+        cached=Cached(("jobs",), entity=("job", "job_id")),
     ),
     Operation(
         GET,

@@ -3,15 +3,17 @@ changed — checked on every request, never by a time-to-live.
 
 A route that opts in (`Operation.cached`) names the read models its answer is made of. Its
 200 answers are kept per (path, query, account, plan, what `vary` adds), tagged with where
-those models stood for that account (`adapters.read_model_feed`: every change to them is
-told to each web process, with the accounts whose rows it wrote) when the answer's own
-reads began. A later request is answered from memory only if, once the process's listener
-has reached a position read after the request arrived, the tag is still the same: then no
-change to those models for that account committed between the answer's reads and this
+those models stood for that account, or for the one resource the answer shows
+(`adapters.read_model_feed`: every change to them is told to each web process, with the
+aggregates and the accounts whose rows it wrote), when the answer's own reads began. A
+later request is answered from memory only if, once the process's listener has reached a
+position read after the request arrived, the tag is still the same: then no change to
+those models for that account (or resource) committed between the answer's reads and this
 request, so a fresh read would give the same answer. The position is read by the
 statement the request's credential check makes anyway (`adapters.read_versions`), shared
 by the requests of the same moment, so a hit costs no round trip of its own. One
-account's changes leave the answers kept for the others standing.
+account's changes leave the answers kept for the others standing, and one job's changes
+those kept of the account's other jobs.
 
 The caller is authenticated first, as always: a revoked key, an ended session or a plan
 without API access is refused before the cache is looked at, and an answer is only ever
@@ -39,6 +41,7 @@ from adapters import metrics
 from adapters.read_model_feed import ReadModelFeed
 from adapters.read_versions import ReadVersions
 from api.csv_export import wants_csv
+from domain import ids
 from domain.services.authentication import Principal
 
 Endpoint = Callable[[Request], Any]
@@ -66,6 +69,10 @@ class Cached:
 
     models: tuple[str, ...]
     vary: Callable[[Request], Hashable] | None = None
+    #: for one resource: its id's type and path parameter (`domain.ids`), e.g. ("job",
+    #: "job_id"). Its answer is then kept until that aggregate's rows change, not the
+    #: account's: polling one job is not disturbed by the account's other jobs
+    entity: tuple[str, str] | None = None
 
 
 class _Entry(NamedTuple):
@@ -115,6 +122,7 @@ def cached_endpoint(
     made first, so nothing is answered to a caller the handler would refuse."""
     models = rule.models
     vary = rule.vary
+    entity = rule.entity
 
     async def endpoint(request: Request) -> Response:
         cache: ReadCache | None = request.app.state.read_cache
@@ -137,7 +145,10 @@ def cached_endpoint(
             _count("bypass")
             response = await handler(request)
             return response
-        tag = feed.tag(models, principal.account_id)
+        aggregate = None
+        if entity is not None:
+            aggregate = ids.decode(entity[0], request.path_params[entity[1]])
+        tag = feed.tag(models, principal.account_id, aggregate)
         key = (
             scope["path"],
             query,

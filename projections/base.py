@@ -38,9 +38,10 @@ class Projection(Protocol):
 class Owners(NamedTuple):
     """Where a projection's rows say which account owns the aggregate whose events made
     them: `SELECT {account} FROM {table} WHERE {key} = <originator id>`. A projection with
-    `owners` tells the web processes which accounts' reads each of its batches changed
-    (`adapters.read_model_feed`), so they may keep answers made of its tables
-    (`api.read_cache`)."""
+    `owners` tells the web processes which aggregates and accounts each of its batches
+    changed (`adapters.read_model_feed`), so they may keep answers made of its tables
+    (`api.read_cache`). It must write only rows of the aggregates whose events it applies
+    (an answer about another aggregate would not hear of the change)."""
 
     table: str
     key: str

@@ -165,15 +165,16 @@ async def _advance(
 
 
 def _told_sql(projection: Projection) -> str | None:
-    """The call telling which accounts own the aggregates of a batch's events (found in
-    the rows the batch wrote: unqualified, so a replay's scratch copy answers for itself),
-    or every account when one of them has no row. None: the projection does not tell."""
+    """The call telling the aggregates of a batch's events and the accounts owning them
+    (found in the rows the batch wrote: unqualified, so a replay's scratch copy answers for
+    itself), or every account when one of them has no row. None: the projection does not
+    tell."""
     found = owners(projection)
     if found is None:
         return None
     return (
         "SELECT public.backlynk_read_models_changed($1, CASE WHEN count(*) = "
-        f"cardinality($2::uuid[]) THEN array_agg(DISTINCT {found.account}) END) "
+        f"cardinality($2::uuid[]) THEN array_agg(DISTINCT {found.account}) END, $2::uuid[]) "
         f"FROM {found.table} WHERE {found.key} = ANY($2::uuid[])"
     )
 

@@ -299,3 +299,30 @@ def test_only_models_whose_changes_are_told_may_be_kept() -> None:
         wrong = replace(op, cached=Cached(("sites", untold)))
         with pytest.raises(RuntimeError, match=untold):
             check_cached_models([wrong])
+
+
+async def test_a_polled_job_stays_kept_while_the_accounts_other_jobs_change(
+    api, infra, catalogue
+) -> None:
+    """`GET /jobs/{id}` is kept per job: another job of the same account moving leaves it
+    standing (the account's list does not), its own change does not."""
+    tokens = await paid_account(api, infra)
+    client = Client(api, tokens)
+    site = await client.add_site()
+    polled, other = await client.job(site["id"], [1]), await client.job(site["id"], [2])
+    path = f"/api/v1/jobs/{polled['id']}"
+    seen = Outcomes()
+    for _ in range(2):
+        first = await get(api, path, bearer(tokens))
+        assert first[0] == 200
+    await get(api, "/api/v1/jobs", bearer(tokens))
+    assert seen.since() == {"hit": 1, "miss": 2, "bypass": 0}
+    assert (await client.post(f"/api/v1/jobs/{other['id']}/cancel", {})).status == 202
+    assert await get(api, path, bearer(tokens)) == first
+    status, listed = await get(api, "/api/v1/jobs", bearer(tokens))
+    assert status == 200 and {j["status"] for j in listed["data"]} >= {"canceled"}
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
+    assert (await client.post(f"{path}/cancel", {})).status == 202
+    status, job = await get(api, path, bearer(tokens))
+    assert status == 200 and job["status"] == "canceled"
+    assert seen.since() == {"hit": 0, "miss": 1, "bypass": 0}

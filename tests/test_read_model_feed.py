@@ -22,7 +22,7 @@ from projections.runner import _told_sql, catch_up, reset
 from projections.sites import SitesProjection
 from tests.support import new_site
 
-TELL = "SELECT public.backlynk_read_models_changed($1, $2::uuid[])"
+TELL = "SELECT public.backlynk_read_models_changed($1, $2::uuid[], $3::uuid[])"
 
 
 class Heard:
@@ -36,13 +36,18 @@ class Heard:
         self.payloads.append(payload)
         self._more.set()
 
-    async def next(self) -> tuple[int, str, str]:
+    async def next(self) -> tuple[int, str, str, str]:
+        """(position, model, accounts, aggregates) of the next notification."""
         async with asyncio.timeout(10):
             while not self.payloads:
                 self._more.clear()
                 await self._more.wait()
-        position, model, accounts = self.payloads.pop(0).split(" ", 2)
-        return int(position), model, accounts
+        position, model, accounts, aggregates = self.payloads.pop(0).split(" ")
+        return int(position), model, accounts, aggregates
+
+
+def ids(text: str) -> set[str]:
+    return set(text.split(","))
 
 
 @pytest.fixture
@@ -61,32 +66,35 @@ async def test_positions_follow_commit_order_and_name_the_accounts(infra, heard)
     async with infra.pool.acquire() as first, infra.pool.acquire() as second:
         tx1 = first.transaction()
         await tx1.start()
-        await first.execute(TELL, "sites", [one])
+        await first.execute(TELL, "sites", [one], [two])
         tx2 = second.transaction()
         await tx2.start()
-        waiting = asyncio.create_task(second.execute(TELL, "jobs", [two, one]))
+        waiting = asyncio.create_task(second.execute(TELL, "jobs", [two, one], None))
         await asyncio.sleep(0.2)
         assert not waiting.done()  # the counter's row is held to the first's commit
         await tx1.commit()
         await waiting
         await tx2.commit()
-    p1, model1, accounts1 = await heard.next()
-    p2, model2, accounts2 = await heard.next()
-    assert (model1, accounts1) == ("sites", str(one))
-    assert (model2, set(accounts2.split(","))) == ("jobs", {str(one), str(two)})
+    p1, *first_told = await heard.next()
+    p2, model2, accounts2, aggregates2 = await heard.next()
+    assert first_told == ["sites", str(one), str(two)]
+    assert (model2, ids(accounts2), aggregates2) == ("jobs", {str(one), str(two)}, "*")
     assert p2 == p1 + 1
     assert await infra.pool.fetchval(POSITION_SQL) == p2
 
 
 async def test_every_account_when_none_are_named_or_too_many(infra, heard) -> None:
     many = [uuid.uuid4() for _ in range(MAX_ACCOUNTS + 1)]
-    await infra.pool.execute(TELL, "sites", many)
-    await infra.pool.execute(TELL, "sites", None)
+    one = [uuid.uuid4()]
+    await infra.pool.execute(TELL, "sites", many, one)
+    await infra.pool.execute(TELL, "sites", None, one)
     await infra.pool.execute(told_sql("usage"))
-    assert [(await heard.next())[1:] for _ in range(3)] == [
-        ("sites", "*"),
-        ("sites", "*"),
-        ("usage", "*"),
+    await infra.pool.execute(TELL, "jobs", one, many)  # too many aggregates: all the account's
+    assert [(await heard.next())[1:] for _ in range(4)] == [
+        ("sites", "*", "*"),
+        ("sites", "*", "*"),
+        ("usage", "*", "*"),
+        ("jobs", str(one[0]), "*"),
     ]
 
 
@@ -102,18 +110,19 @@ async def test_a_batch_tells_the_accounts_owning_its_aggregates(infra, heard) ->
     """Batched (a catch-up from 0) or one event at a time (a live runner's single new
     event), the notification names the accounts whose rows the events wrote."""
     one, two = uuid.uuid4(), uuid.uuid4()
-    await new_site(infra.repository, one, "https://one.example.com")
-    await new_site(infra.repository, two, "https://two.example.com")
+    first = await new_site(infra.repository, one, "https://one.example.com")
+    second = await new_site(infra.repository, two, "https://two.example.com")
     projection = SitesProjection()
     async with infra.pool.acquire() as conn:
         await reset(conn, projection)
-        assert (await heard.next())[1:] == ("sites", "*")
+        assert (await heard.next())[1:] == ("sites", "*", "*")
         await catch_up(conn, infra.store, projection)
-        _, model, accounts = await heard.next()
-        assert model == "sites" and set(accounts.split(",")) == {str(one), str(two)}
-        await new_site(infra.repository, two, "https://three.example.com")
+        _, model, accounts, aggregates = await heard.next()
+        assert (model, ids(accounts)) == ("sites", {str(one), str(two)})
+        assert ids(aggregates) == {str(first.id), str(second.id)}
+        third = await new_site(infra.repository, two, "https://three.example.com")
         await catch_up(conn, infra.store, projection)
-        assert (await heard.next())[1:] == ("sites", str(two))
+        assert (await heard.next())[1:] == ("sites", str(two), str(third.id))
 
 
 async def test_an_aggregate_without_a_row_tells_every_account(infra, heard) -> None:
@@ -122,7 +131,7 @@ async def test_an_aggregate_without_a_row_tells_every_account(infra, heard) -> N
     site = await new_site(infra.repository, uuid.uuid4())
     async with infra.pool.acquire() as conn, conn.transaction():
         await conn.execute(_told_sql(SitesProjection()), "sites", [site.id, uuid.uuid4()])
-    assert (await heard.next())[1:] == ("sites", "*")
+    assert (await heard.next())[1:] == ("sites", "*", "*")
 
 
 async def _told(feed: ReadModelFeed, infra, *args) -> None:
@@ -141,16 +150,42 @@ async def test_the_feed_tags_answers_per_account_and_model(settings, infra) -> N
             return feed.tag(models, one), feed.tag(models, two)
 
         mine, theirs = tags()
-        await _told(feed, infra, "sites", [one])
+        await _told(feed, infra, "sites", [one], [uuid.uuid4()])
         assert tags()[1] == theirs and tags()[0][1] == mine[1] and tags()[0][0] > mine[0]
         mine, theirs = tags()
-        await _told(feed, infra, "jobs", None)  # every account's jobs
+        await _told(feed, infra, "jobs", None, None)  # every account's jobs
         assert [t[0] for t in tags()] == [mine[0], theirs[0]]
         assert tags()[0][1] > mine[1] and tags()[1][1] > theirs[1]
         mine, theirs = tags()
-        await _told(feed, infra, "*", None)  # every model
+        await _told(feed, infra, "*", None, None)  # every model
         assert all(a > b for a, b in zip(tags()[0] + tags()[1], mine + theirs, strict=True))
         assert feed.tag(("usage",), one) == (feed.floor,)
+    finally:
+        await feed.stop()
+
+
+async def test_one_resources_tag_moves_with_its_own_rows_only(settings, infra) -> None:
+    """An answer about one aggregate (`GET /jobs/{id}`) is tagged by that aggregate: the
+    account's other jobs changing leave it standing; its own, or the account's changes
+    whose aggregates were not named, or every account's, move it."""
+    feed = ReadModelFeed(settings.database_url)
+    await feed.start()
+    try:
+        account, job, other_job = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+        def tag():
+            return feed.tag(("jobs",), account, job)
+
+        before = tag()
+        await _told(feed, infra, "jobs", [account], [other_job])
+        assert tag() == before
+        assert feed.tag(("jobs",), account) > before  # the account's list did change
+        await _told(feed, infra, "jobs", [account], [job])
+        assert tag() > before
+        for unplaced in (([account], None), (None, None)):
+            before = tag()
+            await _told(feed, infra, "jobs", *unplaced)
+            assert tag() > before
     finally:
         await feed.stop()
 
@@ -162,13 +197,13 @@ async def test_a_feed_that_lost_its_connection_is_not_trusted_and_forgets(settin
     await feed.start()
     try:
         one = uuid.uuid4()
-        await _told(feed, infra, "sites", [one])
+        await _told(feed, infra, "sites", [one], None)
         before = feed.tag(("sites",), one)
         listening = feed._conn
         feed.suspect()
         assert feed.position is None
         assert not await feed.reached(0, timeout=0.05)
-        await infra.pool.execute(TELL, "sites", [one])  # unheard
+        await infra.pool.execute(TELL, "sites", [one], None)  # unheard
         async with asyncio.timeout(10):
             while feed.position is None or feed._conn is listening:
                 await asyncio.sleep(0.05)
