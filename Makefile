@@ -74,6 +74,7 @@ bench: install services
 	$(BIN)/python bench/jobs.py
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/api.py --processes 1,2
+	$(BIN)/python bench/api.py --cache cache --busy 20
 	$(BIN)/python bench/stream.py
 
 bench-checker: install

@@ -117,11 +117,17 @@ def told_models() -> set[str]:
 
 def check_cached_models(operations: Sequence[Operation]) -> None:
     """An operation may keep answers made only of models whose changes are told: of any
-    other, a kept answer would never go stale in the cache's eyes."""
+    other, a kept answer would never go stale in the cache's eyes. One that shares its
+    answers between accounts, only of models whose every change is told for every account
+    (the catalogue): a change told for one account would not reach the others' copy."""
     told = told_models()
     for op in operations:
-        if op.cached is not None and (untold := set(op.cached.models) - told):
+        if op.cached is None:
+            continue
+        if untold := set(op.cached.models) - told:
             raise RuntimeError(f"{op.method} {op.path} keeps answers of untold {untold}")
+        if op.cached.shared and (own := set(op.cached.models) - {CATALOGUE}):
+            raise RuntimeError(f"{op.method} {op.path} shares answers of per-account {own}")
 
 
 def read_cache(infra: Infrastructure, settings: Settings) -> ReadCache | None:

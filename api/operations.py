@@ -335,7 +335,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Directories within the plan's DR cap (by id unless sorted)",
         answer=Page[DirectoryOut],
         query=DirectoriesQuery,
-        cached=Cached(("directories",)),
+        cached=Cached(("directories",), shared=True),
     ),
     Operation(
         GET,
@@ -343,7 +343,7 @@ OPERATIONS: tuple[Operation, ...] = (
         directories.show,
         "Read a directory (404 above the plan's DR cap, like an unknown id)",
         answer=DirectoryOut,
-        cached=Cached(("directories",)),
+        cached=Cached(("directories",), shared=True),
     ),
     Operation(
         GET,

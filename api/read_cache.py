@@ -20,6 +20,8 @@ without API access is refused before the cache is looked at, and an answer is on
 given to the account (and plan) it was made for. Writes stay read-your-writes: a command
 answers once the read models show it, so its change was told before the next read.
 
+The catalogue's answers, the same for every account on a plan, are kept once per plan.
+
 Not kept: answers other than 200, streamed ones (CSV), `?as_of=` (rebuilt from the event
 store, not the read models), answers over an eighth of the budget. When the budget
 (`BACKLYNK_READ_CACHE_MB`) is spent the oldest answers go first. Without a cache (0 MB)
@@ -73,6 +75,10 @@ class Cached:
     #: "job_id"). Its answer is then kept until that aggregate's rows change, not the
     #: account's: polling one job is not disturbed by the account's other jobs
     entity: tuple[str, str] | None = None
+    #: the answer is the same for every account on a plan (the catalogue): kept once per
+    #: plan, not per account. Only for models whose changes are told for every account
+    #: (`api.app.check_cached_models`)
+    shared: bool = False
 
 
 class _Entry(NamedTuple):
@@ -123,6 +129,7 @@ def cached_endpoint(
     models = rule.models
     vary = rule.vary
     entity = rule.entity
+    shared = rule.shared
 
     async def endpoint(request: Request) -> Response:
         cache: ReadCache | None = request.app.state.read_cache
@@ -152,7 +159,7 @@ def cached_endpoint(
         key = (
             scope["path"],
             query,
-            principal.account_id,
+            None if shared else principal.account_id,
             principal.plan.code,
             vary(request) if vary is not None else None,
         )

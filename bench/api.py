@@ -362,6 +362,7 @@ class Busy(threading.Thread):
         self.base, self.rate = base, rate
         self.done = threading.Event()
         self.writes = self.refused = 0
+        self.last_refusal = ""
         signed_in = call(
             base, "POST", "/api/v1/auth/login", {"email": BUSY_EMAIL, "password": BUSY_PASSWORD}
         )
@@ -378,8 +379,9 @@ class Busy(threading.Thread):
         try:
             call(self.base, method, path, body, **self.headers)
             self.writes += 1
-        except SystemExit:  # an HTTP refusal, printed by `call`'s message: just counted
+        except SystemExit as refusal:  # an HTTP refusal: counted, the last one shown
             self.refused += 1
+            self.last_refusal = str(refusal)[:200]
 
     def run(self) -> None:
         n, next_job = 0, time.monotonic()
@@ -483,6 +485,7 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
             print(
                 f"  meanwhile another account: {busy.writes} writes "
                 f"({busy.writes / took:.1f}/s), {busy.refused} refused"
+                + (f" (the last: {busy.last_refusal})" if busy.refused else "")
             )
         for mode in modes:
             procs.stop(mode)

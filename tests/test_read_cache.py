@@ -326,3 +326,32 @@ async def test_a_polled_job_stays_kept_while_the_accounts_other_jobs_change(
     status, job = await get(api, path, bearer(tokens))
     assert status == 200 and job["status"] == "canceled"
     assert seen.since() == {"hit": 0, "miss": 1, "bypass": 0}
+
+
+async def test_the_catalogue_is_kept_once_per_plan(api, infra, catalogue) -> None:
+    """The catalogue's answers are the same for every account on a plan (its DR cap is
+    the plan's): one account's read is another's hit, never another plan's."""
+    one, two = await paid_account(api, infra), await paid_account(api, infra)
+    agency = await paid_account(api, infra, "agency")
+    seen = Outcomes()
+    pro_page = await get(api, "/api/v1/directories", bearer(one))
+    assert pro_page == await get(api, "/api/v1/directories", bearer(two))
+    assert seen.since() == {"hit": 1, "miss": 1, "bypass": 0}
+    status, page = await get(api, "/api/v1/directories", bearer(agency))
+    assert status == 200 and page != pro_page[1]  # DR 80 is above Pro's cap, not Agency's
+    assert seen.since() == {"hit": 0, "miss": 1, "bypass": 0}
+    await infra.pool.execute("UPDATE directories SET name = 'Renamed' WHERE id = 1")
+    await get(api, "/api/v1/directories", bearer(two))
+    assert seen.since() == {"hit": 0, "miss": 1, "bypass": 0}
+
+
+def test_only_the_catalogue_may_be_shared_between_accounts() -> None:
+    from dataclasses import replace
+
+    from api.app import check_cached_models
+    from api.operations import OPERATIONS
+    from api.read_cache import Cached
+
+    [op] = [o for o in OPERATIONS if o.path == "/api/v1/sites" and o.method == "GET"]
+    with pytest.raises(RuntimeError, match="shares answers of per-account"):
+        check_cached_models([replace(op, cached=Cached(("sites",), shared=True))])
