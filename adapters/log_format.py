@@ -9,10 +9,17 @@ before the line's `write`. `line_writer` gives a logger's caller the shortcut: w
 plain format), the line is written to that handler's stream directly — the same bytes,
 under the same lock, flushed the same way. Anything else configured (a test's `caplog`
 handler, a filter, another format) turns the shortcut off, and the record goes through
-`logging` as before."""
+`logging` as before.
+
+Lines written by the shortcut while an event loop runs are written together at the loop's
+next turn: one `write` (a system call, and a file's inode update) for all the requests
+that ended in one turn, not one each — under load, 32 requests' lines cost one call.
+Anything else the handler writes (a record through `logging`, a `flush`, the flush at
+exit) writes what is pending first, so the lines stay in the order they were given."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable
@@ -24,18 +31,54 @@ PLAIN = "%(message)s"
 class LineHandler(logging.StreamHandler):
     """The stream handler `configure_logging` installs."""
 
+    def __init__(self, stream: object = None) -> None:
+        super().__init__(stream)  # type: ignore[arg-type]
+        #: lines given to `write_line` during this turn of the event loop, not written yet
+        self._pending: list[str] = []
+
     def write_line(self, message: str) -> None:
-        """`message` as `emit` writes a record of it with the plain format."""
+        """`message` as `emit` writes a record of it with the plain format: at once outside
+        an event loop, else at the loop's next turn with the other lines of this one."""
         self.acquire()
         try:
-            self.stream.write(message + self.terminator)
+            if self._pending:  # a write is already due
+                self._pending.append(message)
+                return
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._write([message])
+                return
+            self._pending.append(message)
+            loop.call_soon(self.write_pending)
+        finally:
+            self.release()
+
+    def write_pending(self) -> None:
+        self.acquire()
+        try:
+            lines, self._pending = self._pending, []
+            if lines:
+                self._write(lines)
+        finally:
+            self.release()
+
+    def _write(self, lines: list[str]) -> None:
+        try:
+            self.stream.write("".join([line + self.terminator for line in lines]))
             self.stream.flush()
         except RecursionError:
             raise
         except Exception:
-            self.handleError(logging.makeLogRecord({"msg": message}))
-        finally:
-            self.release()
+            self.handleError(logging.makeLogRecord({"msg": "\n".join(lines)}))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.write_pending()  # the lines given before this record go first
+        super().emit(record)
+
+    def flush(self) -> None:
+        self.write_pending()
+        super().flush()
 
 
 def line_writer(logger: logging.Logger, level: int) -> Callable[[str], None] | None:

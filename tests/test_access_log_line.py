@@ -1,8 +1,11 @@
 """The access log's shortcut past `logging` (`adapters.log_format.line_writer`) writes
-exactly what `logging` would, and only when `logging` would do nothing else."""
+exactly what `logging` would, and only when `logging` would do nothing else; inside an
+event loop, the lines of one turn are written together, in order, before anything else
+the handler writes."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -101,6 +104,7 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
         "client": ("203.0.113.9", 4444),
     }
     await Edge(app, "default-src 'self'")(scope, receive, send)
+    await asyncio.sleep(0)  # written at the loop's next turn
     [line] = stream.getvalue().splitlines()
     fields = json.loads(line)
     assert list(fields) == ["request_id", "method", "path", "status", "duration_ms", "client"]
@@ -113,3 +117,60 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
         "client": "203.0.113.9",
     }
     assert isinstance(fields["duration_ms"], float) and fields["duration_ms"] >= 0
+
+
+class _Writes(io.StringIO):
+    """A stream that records each `write`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def _counting_handler() -> tuple[LineHandler, _Writes]:
+    stream = _Writes()
+    handler = LineHandler(stream)
+    handler.setFormatter(logging.Formatter(PLAIN))
+    return handler, stream
+
+
+async def test_lines_of_one_loop_turn_are_written_together_at_the_next() -> None:
+    handler, stream = _counting_handler()
+    for n in range(3):
+        handler.write_line(f"line {n}")
+    assert stream.writes == []  # not during the turn that gave them
+    await asyncio.sleep(0)
+    assert stream.writes == ["line 0\nline 1\nline 2\n"]
+    handler.write_line("line 3")
+    await asyncio.sleep(0)
+    assert stream.writes[1:] == ["line 3\n"]
+
+
+async def test_a_record_through_logging_comes_after_the_lines_given_before_it() -> None:
+    handler, stream = _counting_handler()
+    _, child = _tree(handler)
+    handler.write_line("access 1")
+    child.warning("an error")
+    handler.write_line("access 2")
+    await asyncio.sleep(0)
+    assert stream.getvalue() == "access 1\nan error\naccess 2\n"
+
+
+async def test_flush_writes_what_is_pending() -> None:
+    """`logging.shutdown` (at exit) flushes every handler: no line given is lost."""
+    handler, stream = _counting_handler()
+    handler.write_line("last")
+    handler.flush()
+    assert stream.getvalue() == "last\n"
+    await asyncio.sleep(0)
+    assert stream.getvalue() == "last\n"  # and not written twice
+
+
+def test_outside_an_event_loop_a_line_is_written_at_once() -> None:
+    handler, stream = _counting_handler()
+    handler.write_line("now")
+    assert stream.writes == ["now\n"]
