@@ -14,9 +14,10 @@ A matched route whose endpoint is a coroutine function (every route of the API) 
 directly: `Request(scope)`, the endpoint, its response. Starlette's `Route.handle` would
 add a layer of its own around it (`request_response`: a second `Request`, two closures
 and an exception wrapper whose `send` wrapper every message passes through), and that
-wrapper applies the very exception handlers the app's `ExceptionMiddleware` applies one
-layer up (`scope["starlette.exception_handlers"]`, which that middleware sets): an
-exception the endpoint raises reaches the same handler there, and its answer is the same.
+wrapper applies the very exception handlers the app's outer layer applies
+(`scope["starlette.exception_handlers"]`, which `api.middleware.Edge` sets, as Starlette's
+`ExceptionMiddleware` would): an exception the endpoint raises reaches the same handler
+there, and its answer is the same.
 A route with middleware of its own, a body limit or an ASGI endpoint keeps Starlette's
 `handle`.
 """
