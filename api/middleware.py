@@ -18,7 +18,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from starlette._utils import is_async_callable
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
@@ -28,15 +27,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from adapters import causes
-from adapters.log_format import line_writer
-from api import metrics
 from api.content_security import API_POLICY
 from api.errors import error_response
+from api.request_log import Answered, RequestLog
 from domain.cause import Cause, CauseKind
 
-access_log = logging.getLogger("backlynk.access")
 error_log = logging.getLogger("backlynk.error")
-_encode = msgspec.json.Encoder().encode
 
 
 def _valid_request_id(value: str) -> bool:
@@ -85,7 +81,8 @@ class Edge:
       trace (and an error-log line with it), as does one the route raised after it had
       begun answering (then only the log line: the answer cannot be replaced);
     * one JSON access-log line per request, and the request counted under the template
-      of the route Starlette's router matched (`scope["route"]`), never the raw path.
+      of the route Starlette's router matched (`scope["route"]`), never the raw path
+      (`api.request_log`: those of one loop turn together, at the next).
     """
 
     def __init__(
@@ -105,6 +102,7 @@ class Edge:
             else:
                 exception_handlers[key] = handler
         self.handlers = (exception_handlers, status_handlers)
+        self.log = RequestLog()
         common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
         self.html = [
             *common,
@@ -196,25 +194,17 @@ class Edge:
                 await response(scope, receive, send_with_headers)
         finally:
             causes.current.reset(token)
-            seconds = time.perf_counter() - started
-            metrics.count_request(scope, status, seconds)
-            # written directly when logging would do nothing else (`line_writer`)
-            write = line_writer(access_log, logging.INFO)
-            if write is not None or access_log.isEnabledFor(logging.INFO):
-                line = _encode(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                        "client": (scope.get("client") or ("", 0))[0],
-                    }
-                ).decode()
-                if write is not None:
-                    write(line)
-                else:
-                    access_log.info(line)
+            self.log.add(
+                Answered(
+                    request_id,
+                    scope["method"],
+                    path,
+                    status,
+                    time.perf_counter() - started,
+                    scope.get("client"),
+                    scope.get("route"),
+                )
+            )
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
         exception_handlers, status_handlers = self.handlers

@@ -1,7 +1,7 @@
 """The access log's shortcut past `logging` (`adapters.log_format.line_writer`) writes
-exactly what `logging` would, and only when `logging` would do nothing else; inside an
-event loop, the lines of one turn are written together, in order, before anything else
-the handler writes."""
+exactly what `logging` would, and only when `logging` would do nothing else; `Edge`
+records the requests answered in one turn of the event loop together at the next
+(`api.request_log`): their lines in one write, in the order they were answered."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from adapters.log_format import PLAIN, LineHandler, line_writer
-from api import middleware
+from api import request_log
 from api.middleware import Edge
 
 
@@ -40,9 +40,9 @@ def test_the_shortcut_writes_what_logging_writes() -> None:
     child.info('{"a": "%s 100%"}')  # the message as is: no arguments to format with
     write = line_writer(child, logging.INFO)
     assert write is not None
-    write('{"a": "%s 100%"}')
-    first, second = stream.getvalue().splitlines(keepends=True)
-    assert first == second == '{"a": "%s 100%"}\n'
+    write(['{"a": "%s 100%"}', '{"a": "%s 100%"}'])
+    first, second, third = stream.getvalue().splitlines(keepends=True)
+    assert first == second == third == '{"a": "%s 100%"}\n'
 
 
 def test_anything_else_configured_goes_through_logging() -> None:
@@ -93,7 +93,7 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
     # the process's loggers (levels, handlers) is not what this test is about
     handler, stream = _line_handler()
     _, logger = _tree(handler)
-    monkeypatch.setattr(middleware, "access_log", logger)
+    monkeypatch.setattr(request_log, "access_log", logger)
     assert line_writer(logger, logging.INFO) is not None  # the shortcut is taken
     scope = {
         "type": "http",
@@ -104,7 +104,7 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
         "client": ("203.0.113.9", 4444),
     }
     await Edge(app, "default-src 'self'")(scope, receive, send)
-    await asyncio.sleep(0)  # written at the loop's next turn
+    await asyncio.sleep(0)  # recorded at the loop's next turn
     [line] = stream.getvalue().splitlines()
     fields = json.loads(line)
     assert list(fields) == ["request_id", "method", "path", "status", "duration_ms", "client"]
@@ -131,46 +131,35 @@ class _Writes(io.StringIO):
         return super().write(text)
 
 
-def _counting_handler() -> tuple[LineHandler, _Writes]:
+async def test_the_requests_of_one_loop_turn_are_written_together_at_the_next(
+    monkeypatch,
+) -> None:
     stream = _Writes()
     handler = LineHandler(stream)
     handler.setFormatter(logging.Formatter(PLAIN))
-    return handler, stream
-
-
-async def test_lines_of_one_loop_turn_are_written_together_at_the_next() -> None:
-    handler, stream = _counting_handler()
+    _, logger = _tree(handler)
+    monkeypatch.setattr(request_log, "access_log", logger)
+    log = request_log.RequestLog()
     for n in range(3):
-        handler.write_line(f"line {n}")
-    assert stream.writes == []  # not during the turn that gave them
+        log.add(request_log.Answered(f"r{n}", "GET", "/x", 200, 0.001, None, None))
+    assert stream.writes == []  # not during the turn that answered them
     await asyncio.sleep(0)
-    assert stream.writes == ["line 0\nline 1\nline 2\n"]
-    handler.write_line("line 3")
+    assert len(stream.writes) == 1
+    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [
+        "r0",
+        "r1",
+        "r2",
+    ]
+    log.add(request_log.Answered("r3", "GET", "/x", 200, 0.001, None, None))
     await asyncio.sleep(0)
-    assert stream.writes[1:] == ["line 3\n"]
+    assert len(stream.writes) == 2
 
 
-async def test_a_record_through_logging_comes_after_the_lines_given_before_it() -> None:
-    handler, stream = _counting_handler()
-    _, child = _tree(handler)
-    handler.write_line("access 1")
-    child.warning("an error")
-    handler.write_line("access 2")
-    await asyncio.sleep(0)
-    assert stream.getvalue() == "access 1\nan error\naccess 2\n"
-
-
-async def test_flush_writes_what_is_pending() -> None:
-    """`logging.shutdown` (at exit) flushes every handler: no line given is lost."""
-    handler, stream = _counting_handler()
-    handler.write_line("last")
-    handler.flush()
-    assert stream.getvalue() == "last\n"
-    await asyncio.sleep(0)
-    assert stream.getvalue() == "last\n"  # and not written twice
-
-
-def test_outside_an_event_loop_a_line_is_written_at_once() -> None:
-    handler, stream = _counting_handler()
-    handler.write_line("now")
-    assert stream.writes == ["now\n"]
+def test_outside_an_event_loop_a_request_is_recorded_at_once(monkeypatch) -> None:
+    handler, stream = _line_handler()
+    _, logger = _tree(handler)
+    monkeypatch.setattr(request_log, "access_log", logger)
+    request_log.RequestLog().add(
+        request_log.Answered("r", "GET", "/x", 200, 0.001, ("198.51.100.7", 1), None)
+    )
+    assert json.loads(stream.getvalue())["client"] == "198.51.100.7"
