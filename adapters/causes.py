@@ -53,6 +53,8 @@ def identify(
         return
     if cause.credential == credential and cause.credential_id == credential_id:
         by = cause.identified_by or by
+        if cause.account_id == account_id and cause.identified_by == by:
+            return  # identified so already (an API key: by its check, then by the route)
     current.set(
         msgspec.structs.replace(
             cause,

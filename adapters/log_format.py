@@ -7,9 +7,10 @@ before the line's `write`. `line_writer` gives a logger's caller the shortcut: w
 `logger.info(message)` would do is only to hand the record to the one `LineHandler` that
 `configure_logging` installed (no filter on the logger, no other handler on its way up, the
 plain format), the line is written to that handler's stream directly — the same bytes,
-under the same lock, flushed the same way. Anything else configured (a test's `caplog`
-handler, a filter, another format) turns the shortcut off, and the record goes through
-`logging` as before."""
+under the same lock, flushed the same way; and several lines in one `write` (the access
+log writes those of the requests answered in one turn of the event loop together:
+`api.request_log`). Anything else configured (a test's `caplog` handler, a filter,
+another format) turns the shortcut off, and the records go through `logging` as before."""
 
 from __future__ import annotations
 
@@ -24,24 +25,25 @@ PLAIN = "%(message)s"
 class LineHandler(logging.StreamHandler):
     """The stream handler `configure_logging` installs."""
 
-    def write_line(self, message: str) -> None:
-        """`message` as `emit` writes a record of it with the plain format."""
+    def write_lines(self, messages: list[str]) -> None:
+        """`messages` as `emit` writes a record of each with the plain format, in one
+        `write`."""
         self.acquire()
         try:
-            self.stream.write(message + self.terminator)
+            self.stream.write("".join([message + self.terminator for message in messages]))
             self.stream.flush()
         except RecursionError:
             raise
         except Exception:
-            self.handleError(logging.makeLogRecord({"msg": message}))
+            self.handleError(logging.makeLogRecord({"msg": self.terminator.join(messages)}))
         finally:
             self.release()
 
 
-def line_writer(logger: logging.Logger, level: int) -> Callable[[str], None] | None:
-    """A callable that writes a message exactly as `logger.log(level, message)` would
-    (no arguments, no exception), or None when logging would do more than that or other
-    than that: the level disabled, a filter on the logger, no handler or more than one
+def line_writer(logger: logging.Logger, level: int) -> Callable[[list[str]], None] | None:
+    """A callable that writes messages exactly as `logger.log(level, message)` of each
+    would (no arguments, no exception), or None when logging would do more than that or
+    other than that: the level disabled, a filter on the logger, no handler or more than one
     on the logger's way to the root, or one that is not a plain `LineHandler`."""
     if logger.disabled or logger.filters or not logger.isEnabledFor(level):
         return None
@@ -66,7 +68,7 @@ def line_writer(logger: logging.Logger, level: int) -> Callable[[str], None] | N
         or type(formatter._style) is not logging.PercentStyle  # type: ignore[union-attr]
     ):
         return None
-    return found.write_line
+    return found.write_lines
 
 
 def configure_logging() -> None:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -27,7 +26,7 @@ from api.auth import require_account, require_api_access
 from api.content_security import html_policy, page_sources
 from api.errors import ApiError, error_response, from_api, from_domain
 from api.idempotency import Endpoint, idempotent_endpoint
-from api.middleware import Edge
+from api.middleware import EdgeApp
 from api.operations import OPERATIONS, PAID, Operation
 from api.read_cache import ReadCache, cached_endpoint
 from api.routing import IndexedRouter
@@ -202,12 +201,10 @@ def create_app(
 
     check_cached_models(OPERATIONS)
     docs_page = openapi.docs_html(OPERATIONS)
-    app = Starlette(
+    app = EdgeApp(
         routes=routes(),
-        middleware=[
-            # the inline scripts and styles of every page, hashed at start-up
-            Middleware(Edge, html_policy([*page_sources(), docs_page])),
-        ],
+        # the inline scripts and styles of every page, hashed at start-up
+        html_policy=html_policy([*page_sources(), docs_page]),
         exception_handlers={
             HTTPException: _http_exception,
             ApiError: _api_error,

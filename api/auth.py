@@ -58,6 +58,20 @@ def _bearer(header: str) -> str:
     return token.strip()
 
 
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """The first `authorization` and `x-api-key` headers, as `request.headers.get` gives
+    them, in one pass over the request's headers (`Headers.get` makes one per name, and
+    raises and catches a KeyError for the one that is absent)."""
+    authorization = api_key = None
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    return authorization, api_key
+
+
 async def require_account(request: Request) -> Principal:
     # the request's state, read as the dict it is (`request.state` raises and catches an
     # AttributeError for a name not set yet)
@@ -65,8 +79,7 @@ async def require_account(request: Request) -> Principal:
     if isinstance(known, Principal):
         _identify(known, request.state.identified_by)
         return known
-    authorization = request.headers.get("authorization")
-    api_key = request.headers.get("x-api-key")
+    authorization, api_key = _credentials(request)
     if authorization is None and api_key is None:
         raise AuthenticationFailed(
             "Authenticate with `Authorization: Bearer <access token>` or `x-api-key`."

@@ -1,4 +1,4 @@
-"""`/metrics` for Prometheus, and the count of every request (`count_request`).
+"""`/metrics` for Prometheus, and the count of every request (`count_requests`).
 
 The route stays outside `/api/v1` and the OpenAPI document: it is the operator's, not the
 customers'. Without `BACKLYNK_METRICS_TOKEN` it answers 404 like any unknown path; with
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -21,7 +22,6 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Scope
 
 from adapters import metrics
 from api.errors import error_response
@@ -38,21 +38,27 @@ SOURCE_TIMEOUT = 2.0
 _series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
-def count_request(scope: Scope, status: int, seconds: float) -> None:
-    """Count one answered request under the template of the route Starlette's router
-    matched (`scope["route"]`), never the raw path, so ids make no new series; a path
-    that no route matches counts as `unmatched`. Called by `api.middleware.Edge`."""
-    route = getattr(scope.get("route"), "path", None) or "unmatched"
-    method = scope["method"] if scope["method"] in METHODS else "other"
-    key = (route, method, status)
-    series = _series.get(key)
-    if series is None:
-        series = _series[key] = (
-            metrics.HTTP_REQUESTS.labels(route, method, str(status)),
-            metrics.HTTP_DURATION.labels(route, method),
-        )
-    series[0].inc()
-    series[1].observe(seconds)
+def count_requests(answered: Iterable[tuple[str | None, str, int, float]]) -> None:
+    """Count answered requests, each (the template of the route Starlette's router
+    matched — `scope["route"]` —, method, status, seconds), under that template, never
+    the raw path, so ids make no new series; a path that no route matched (None) counts
+    as `unmatched`. Called by `api.request_log` with the requests of one loop turn: a
+    series counts them all in one step."""
+    durations: dict[tuple[str, str, int], list[float]] = {}
+    for route, method, status, seconds in answered:
+        key = (route or "unmatched", method if method in METHODS else "other", status)
+        durations.setdefault(key, []).append(seconds)
+    for key, seconds_each in durations.items():
+        series = _series.get(key)
+        if series is None:
+            route, method, status = key
+            series = _series[key] = (
+                metrics.HTTP_REQUESTS.labels(route, method, str(status)),
+                metrics.HTTP_DURATION.labels(route, method),
+            )
+        series[0].inc(len(seconds_each))
+        for seconds in seconds_each:
+            series[1].observe(seconds)
 
 
 def _authorized(request: Request, token: str) -> bool:

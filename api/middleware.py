@@ -1,33 +1,38 @@
 """The one pure-ASGI layer around every request (`Edge`): request ids, JSON access logs,
-the request counters of /metrics, the last-resort 500 envelope, the optional trailing
-slash of API.md, the query string as every route reads it, and the security headers of
-every answer.
+the request counters of /metrics, the app's exception handlers and the last-resort 500
+envelope, the optional trailing slash of API.md, the query string as every route reads
+it, and the security headers of every answer.
 
-One layer, not five: each layer of its own cost every request an extra coroutine and an
+One layer, not seven: each layer of its own cost every request an extra coroutine and an
 extra `send` wrapper per message, and the headers of every answer were scanned twice;
-what can be built once (the header lists) is built when the app is."""
+what can be built once (the header lists) is built when the app is. That includes
+Starlette's own two layers (`ServerErrorMiddleware`, `ExceptionMiddleware`, with a
+`Request` and a `send` wrapper each): `EdgeApp` puts `Edge` in their place, and `Edge`
+does what they did for an HTTP request."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Mapping
+from typing import Any
 
-import msgspec
+from starlette._utils import is_async_callable
+from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from adapters import causes
-from adapters.log_format import line_writer
-from api import metrics
 from api.content_security import API_POLICY
 from api.errors import error_response
+from api.request_log import Answered, RequestLog
 from domain.cause import Cause, CauseKind
 
-access_log = logging.getLogger("backlynk.access")
 error_log = logging.getLogger("backlynk.error")
-_encode = msgspec.json.Encoder().encode
 
 
 def _valid_request_id(value: str) -> bool:
@@ -56,7 +61,7 @@ def _nul_refusal(query: bytes) -> Response | None:
 
 
 class Edge:
-    """Outermost layer of the app (inside Starlette's own error middleware):
+    """The app's one layer around its router (`EdgeApp`):
 
     * assigns X-Request-Id (the client's, if printable and at most 200 characters), and
       events saved while handling the request record it as their cause (`api.auth` adds
@@ -68,13 +73,36 @@ class Edge:
     * every answer says `nosniff` and sends no referrer; an HTML page gets `html_policy`
       (see `api.content_security`) and is never framed, any other answer the policy that
       loads nothing;
-    * any exception that escaped everything else becomes a 500 envelope without a trace;
+    * an exception the route raised goes to the app's handler for it (`handlers`: by
+      class, the nearest in its MRO; an `HTTPException` first by its status code), as
+      Starlette's `ExceptionMiddleware` did; the routes Starlette's `Route.handle` serves
+      apply the same handlers themselves (`scope["starlette.exception_handlers"]`);
+    * any other exception, or one raised by a handler, becomes a 500 envelope without a
+      trace (and an error-log line with it), as does one the route raised after it had
+      begun answering (then only the log line: the answer cannot be replaced);
     * one JSON access-log line per request, and the request counted under the template
-      of the route Starlette's router matched (`scope["route"]`), never the raw path.
+      of the route Starlette's router matched (`scope["route"]`), never the raw path
+      (`api.request_log`: those of one loop turn together, at the next).
     """
 
-    def __init__(self, app: ASGIApp, html_policy: str):
+    def __init__(
+        self,
+        app: ASGIApp,
+        html_policy: str,
+        handlers: Mapping[Any, ExceptionHandler] | None = None,
+    ):
         self.app = app
+        exception_handlers: dict[Any, ExceptionHandler] = {}
+        status_handlers: dict[int, ExceptionHandler] = {}
+        for key, handler in (handlers or {}).items():
+            if not is_async_callable(handler):
+                raise TypeError(f"the handler for {key!r} must be a coroutine function")
+            if isinstance(key, int):
+                status_handlers[key] = handler
+            else:
+                exception_handlers[key] = handler
+        self.handlers = (exception_handlers, status_handlers)
+        self.log = RequestLog()
         common = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
         self.html = [
             *common,
@@ -141,10 +169,20 @@ class Edge:
             )
         )
         try:
-            if refusal is not None:
-                await refusal(scope, receive, send_with_headers)
-            else:
-                await self.app(scope, receive, send_with_headers)
+            try:
+                if refusal is not None:
+                    await refusal(scope, receive, send_with_headers)
+                else:
+                    scope["starlette.exception_handlers"] = self.handlers
+                    await self.app(scope, receive, send_with_headers)
+            except Exception as exc:
+                handler = self._handler_for(exc)
+                if handler is None or response_started:
+                    raise
+                response = await handler(Request(scope, receive, send), exc)
+                # a reused exception instance would keep every request's traceback
+                exc.__traceback__ = None
+                await response(scope, receive, send_with_headers)
         except Exception:
             error_log.exception("unhandled error request_id=%s", request_id)
             if not response_started:
@@ -156,22 +194,43 @@ class Edge:
                 await response(scope, receive, send_with_headers)
         finally:
             causes.current.reset(token)
-            seconds = time.perf_counter() - started
-            metrics.count_request(scope, status, seconds)
-            # written directly when logging would do nothing else (`line_writer`)
-            write = line_writer(access_log, logging.INFO)
-            if write is not None or access_log.isEnabledFor(logging.INFO):
-                line = _encode(
-                    {
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 2),
-                        "client": (scope.get("client") or ("", 0))[0],
-                    }
-                ).decode()
-                if write is not None:
-                    write(line)
-                else:
-                    access_log.info(line)
+            self.log.add(
+                Answered(
+                    request_id,
+                    scope["method"],
+                    path,
+                    status,
+                    time.perf_counter() - started,
+                    scope.get("client"),
+                    scope.get("route"),
+                )
+            )
+
+    def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
+        exception_handlers, status_handlers = self.handlers
+        if isinstance(exc, HTTPException):
+            handler = status_handlers.get(exc.status_code)
+            if handler is not None:
+                return handler
+        for cls in type(exc).__mro__:
+            handler = exception_handlers.get(cls)
+            if handler is not None:
+                return handler
+        return None
+
+
+class EdgeApp(Starlette):
+    """Starlette with `Edge` as the only layer around its router, in place of Starlette's
+    own error and exception middleware (`Edge` does their work: the app's exception
+    handlers, the last-resort 500). An exception `Edge` itself raised would reach the
+    server, which answers 500 and logs it, as Starlette's error middleware did.
+    `html_policy`: `Edge`'s; `middleware` is not taken (there is no other layer)."""
+
+    def __init__(self, *, html_policy: str, **options: Any):
+        if options.get("middleware"):
+            raise TypeError("EdgeApp has no layer but Edge")
+        super().__init__(**options)
+        self.html_policy = html_policy
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Edge(self.router, self.html_policy, self.exception_handlers)

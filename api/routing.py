@@ -14,11 +14,17 @@ A matched route whose endpoint is a coroutine function (every route of the API) 
 directly: `Request(scope)`, the endpoint, its response. Starlette's `Route.handle` would
 add a layer of its own around it (`request_response`: a second `Request`, two closures
 and an exception wrapper whose `send` wrapper every message passes through), and that
-wrapper applies the very exception handlers the app's `ExceptionMiddleware` applies one
-layer up (`scope["starlette.exception_handlers"]`, which that middleware sets): an
-exception the endpoint raises reaches the same handler there, and its answer is the same.
+wrapper applies the very exception handlers the app's outer layer applies
+(`scope["starlette.exception_handlers"]`, which `api.middleware.Edge` sets, as Starlette's
+`ExceptionMiddleware` would): an exception the endpoint raises reaches the same handler
+there, and its answer is the same.
 A route with middleware of its own, a body limit or an ASGI endpoint keeps Starlette's
 `handle`.
+
+A path that is exactly a route's template without parameters (`/api/v1/sites`: most
+reads) is looked up in a dict of those: no route before it in the table matches that path
+at all, so Starlette would pick it whenever its method is allowed, and no expression needs
+trying. Any other method goes the way above (a 405 lists every method).
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ def direct_endpoint(route: BaseRoute) -> Endpoint | None:
 class IndexedRouter(Router):
     _index: dict[str, tuple[tuple[BaseRoute, Endpoint | None], ...]]
     _anywhere: tuple[tuple[BaseRoute, Endpoint | None], ...]
+    #: path -> the route whose template it is (without parameters) and its endpoint
+    _exact: dict[str, tuple[Route, Endpoint]]
     _indexed: list[BaseRoute] | None = None
 
     def _build(self) -> None:
@@ -79,12 +87,35 @@ class IndexedRouter(Router):
             for group, routes in by_group.items()
         }
         self._anywhere = tuple((route, direct_endpoint(route)) for _, route in anywhere)
+        self._exact = {}
+        for candidates in self._index.values():
+            for at, (route, endpoint) in enumerate(candidates):
+                path = route.path  # type: ignore[attr-defined]
+                if (
+                    endpoint is not None
+                    and not route.param_convertors  # type: ignore[attr-defined]
+                    and not any(
+                        earlier.path_regex.match(path)  # type: ignore[attr-defined]
+                        for earlier, _ in candidates[:at]
+                    )
+                ):
+                    self._exact.setdefault(path, (route, endpoint))  # type: ignore[arg-type]
         self._indexed = list(self.routes)
 
     def _candidates(self, path: str) -> tuple[tuple[BaseRoute, Endpoint | None], ...]:
         if self._indexed != self.routes:  # routes added since (tests add some)
             self._build()
         return self._index.get(group_of(path), self._anywhere)
+
+    def exact(self, path: str, method: str) -> tuple[Route, Endpoint] | None:
+        """The route Starlette would pick for `path` and `method` and its endpoint, when
+        `path` is a template without parameters and `method` one the route allows."""
+        if self._indexed != self.routes:
+            self._build()
+        found = self._exact.get(path)
+        if found is None or (found[0].methods and method not in found[0].methods):
+            return None
+        return found
 
     def candidates(self, path: str) -> Sequence[BaseRoute]:
         """The routes that may match `path`, in table order."""
@@ -94,6 +125,16 @@ class IndexedRouter(Router):
         # behind a root path (uvicorn --root-path), Starlette's own scan
         if scope["type"] == "http" and not scope.get("root_path"):
             scope.setdefault("router", self)
+            found = self.exact(scope["path"], scope["method"])
+            if found is not None:
+                exact, direct = found
+                # what the route's `matches` would add to the scope
+                scope["route"] = exact
+                scope["endpoint"] = exact.endpoint
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                response = await direct(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
             for route, endpoint in self._candidates(scope["path"]):
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:

@@ -1,8 +1,11 @@
 """The access log's shortcut past `logging` (`adapters.log_format.line_writer`) writes
-exactly what `logging` would, and only when `logging` would do nothing else."""
+exactly what `logging` would, and only when `logging` would do nothing else; `Edge`
+records the requests answered in one turn of the event loop together at the next
+(`api.request_log`): their lines in one write, in the order they were answered."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -10,7 +13,7 @@ import logging
 import pytest
 
 from adapters.log_format import PLAIN, LineHandler, line_writer
-from api import middleware
+from api import request_log
 from api.middleware import Edge
 
 
@@ -37,9 +40,9 @@ def test_the_shortcut_writes_what_logging_writes() -> None:
     child.info('{"a": "%s 100%"}')  # the message as is: no arguments to format with
     write = line_writer(child, logging.INFO)
     assert write is not None
-    write('{"a": "%s 100%"}')
-    first, second = stream.getvalue().splitlines(keepends=True)
-    assert first == second == '{"a": "%s 100%"}\n'
+    write(['{"a": "%s 100%"}', '{"a": "%s 100%"}'])
+    first, second, third = stream.getvalue().splitlines(keepends=True)
+    assert first == second == third == '{"a": "%s 100%"}\n'
 
 
 def test_anything_else_configured_goes_through_logging() -> None:
@@ -90,7 +93,7 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
     # the process's loggers (levels, handlers) is not what this test is about
     handler, stream = _line_handler()
     _, logger = _tree(handler)
-    monkeypatch.setattr(middleware, "access_log", logger)
+    monkeypatch.setattr(request_log, "access_log", logger)
     assert line_writer(logger, logging.INFO) is not None  # the shortcut is taken
     scope = {
         "type": "http",
@@ -101,6 +104,7 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
         "client": ("203.0.113.9", 4444),
     }
     await Edge(app, "default-src 'self'")(scope, receive, send)
+    await asyncio.sleep(0)  # recorded at the loop's next turn
     [line] = stream.getvalue().splitlines()
     fields = json.loads(line)
     assert list(fields) == ["request_id", "method", "path", "status", "duration_ms", "client"]
@@ -113,3 +117,49 @@ async def test_edge_writes_one_json_line_per_request_with_its_fields(monkeypatch
         "client": "203.0.113.9",
     }
     assert isinstance(fields["duration_ms"], float) and fields["duration_ms"] >= 0
+
+
+class _Writes(io.StringIO):
+    """A stream that records each `write`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+async def test_the_requests_of_one_loop_turn_are_written_together_at_the_next(
+    monkeypatch,
+) -> None:
+    stream = _Writes()
+    handler = LineHandler(stream)
+    handler.setFormatter(logging.Formatter(PLAIN))
+    _, logger = _tree(handler)
+    monkeypatch.setattr(request_log, "access_log", logger)
+    log = request_log.RequestLog()
+    for n in range(3):
+        log.add(request_log.Answered(f"r{n}", "GET", "/x", 200, 0.001, None, None))
+    assert stream.writes == []  # not during the turn that answered them
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 1
+    assert [json.loads(line)["request_id"] for line in stream.getvalue().splitlines()] == [
+        "r0",
+        "r1",
+        "r2",
+    ]
+    log.add(request_log.Answered("r3", "GET", "/x", 200, 0.001, None, None))
+    await asyncio.sleep(0)
+    assert len(stream.writes) == 2
+
+
+def test_outside_an_event_loop_a_request_is_recorded_at_once(monkeypatch) -> None:
+    handler, stream = _line_handler()
+    _, logger = _tree(handler)
+    monkeypatch.setattr(request_log, "access_log", logger)
+    request_log.RequestLog().add(
+        request_log.Answered("r", "GET", "/x", 200, 0.001, ("198.51.100.7", 1), None)
+    )
+    assert json.loads(stream.getvalue())["client"] == "198.51.100.7"

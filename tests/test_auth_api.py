@@ -363,3 +363,26 @@ async def test_users_me_usage_follows_this_months_quota(server, infra):
     async with server.http.get("/api/v1/users/me", headers=bearer(tokens)) as r:
         usage = (await r.json())["usage"]
     assert (usage["used"], usage["reserved"], usage["remaining"]) == (2, 3, 145)
+
+
+def test_the_credentials_read_are_the_first_of_each_header_as_starlette_gives_them():
+    from starlette.requests import Request
+
+    from api.auth import _credentials
+
+    def request(*headers: tuple[bytes, bytes]) -> Request:
+        return Request({"type": "http", "headers": list(headers)})
+
+    both = request(
+        (b"x-api-key", b"bk_live_first"),
+        (b"authorization", b"Bearer \xe9"),
+        (b"x-api-key", b"bk_live_second"),
+        (b"authorization", b"Bearer second"),
+    )
+    assert _credentials(both) == ("Bearer \xe9", "bk_live_first")
+    assert _credentials(both) == (
+        both.headers.get("authorization"),
+        both.headers.get("x-api-key"),
+    )
+    assert _credentials(request((b"host", b"x"))) == (None, None)
+    assert _credentials(request((b"x-api-key", b""))) == (None, "")

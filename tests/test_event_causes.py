@@ -144,6 +144,11 @@ def test_identify_names_a_requests_caller_and_nothing_else():
         # the same credential shown again another way keeps how it was first shown
         identify(account, Credential.SESSION, session, Proof.REFRESH_TOKEN)
         assert current.get().identified_by == Proof.PASSWORD
+        # and identified again as it already is (an API key: by its check, then by the
+        # route), the request's cause stays as it is
+        identified = current.get()
+        identify(account, Credential.SESSION, session, Proof.PASSWORD)
+        assert current.get() is identified
         # another credential is named with its own proof
         key = uuid.uuid4()
         identify(account, Credential.API_KEY, key, Proof.API_KEY)

@@ -111,6 +111,28 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(guarded)
     assert value(after, "backlynk_metrics_source_up") == 2
 
 
+async def test_the_requests_of_one_loop_turn_are_each_counted(guarded):
+    """Edge counts the requests answered in one turn together (`api.request_log`): 20 at
+    once, each in its series, with its own duration in the histogram."""
+    before = await scrape(guarded)
+
+    async def unauthenticated() -> None:
+        async with guarded.http.get("/api/v1/sites") as r:
+            assert r.status == 401
+
+    await asyncio.gather(*(unauthenticated() for _ in range(20)))
+    after = await scrape(guarded)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    route = {"route": "/api/v1/sites", "method": "GET"}
+    assert delta("backlynk_http_requests_total", **route, status="401") == 20
+    assert delta("backlynk_http_request_duration_seconds_count", **route) == 20
+    assert delta("backlynk_http_request_duration_seconds_bucket", **route, le="+Inf") == 20
+    assert delta("backlynk_http_request_duration_seconds_sum", **route) > 0
+
+
 def _dead_pid() -> int:
     done = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

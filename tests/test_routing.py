@@ -43,6 +43,28 @@ def test_the_route_starlette_would_pick(path: str, method: str) -> None:
     assert _first_full(router.candidates(path), scope) is _first_full(TABLE, scope)
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PATCH", "DELETE"])
+def test_a_path_looked_up_whole_is_the_route_starlette_would_pick(method: str) -> None:
+    router = IndexedRouter(TABLE)
+    for path in PATHS:
+        scope = {"type": "http", "path": path, "method": method, "root_path": ""}
+        found = router.exact(path, method)
+        if found is not None:
+            assert found[0] is _first_full(TABLE, scope), (method, path)
+            assert found[1] is direct_endpoint(found[0])
+    # the reads of every list are looked up whole
+    for path in ("/api/v1/users/me", "/api/v1/sites", "/api/v1/directories", "/healthz"):
+        assert router.exact(path, "GET") is not None, path
+    assert router.exact("/api/v1/sites", "PUT") is None  # a 405, answered as Starlette does
+
+
+def test_a_route_shadowed_by_an_earlier_one_is_not_looked_up_whole() -> None:
+    first = Route("/t/{name}", lambda request: None)
+    shadowed = Route("/t/fixed", _plain)
+    router = IndexedRouter([first, shadowed])
+    assert router.exact("/t/fixed", "GET") is None
+
+
 def test_every_route_is_a_candidate_for_its_own_paths() -> None:
     router = IndexedRouter(TABLE)
     for route in TABLE:
