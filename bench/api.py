@@ -12,11 +12,11 @@ bench repeats one read, so nearly every request is a hit) and without it
 (`BACKLYNK_READ_CACHE_MB=0`: every request reads, as a first read or a read after a change
 does); `--cache` picks one. The share of requests answered from memory comes from the
 service's /metrics. With `--busy RATE`, another account writes meanwhile (renames its site
-RATE times a second, and starts a job over two sandbox directories every 3 s, which the
-worker submits and verifies): its changes are told per account, so the demo account's
-kept answers should stay hits. Prints req/s, p99 and the ratio per route and round, then
-the median and spread (min-max) of the ratios over the rounds, and req/s per number of web
-processes.
+RATE times a second, and every 3 s starts a job over two sandbox directories on a new
+site, which the worker submits and verifies): its changes are told per account, so the
+demo account's kept answers should stay hits. Prints req/s, p99 and the ratio per route
+and round, then the median and spread (min-max) of the ratios over the rounds, and req/s
+per number of web processes.
 
 It also prints the CPU each request cost the web process(es) (`/proc/<pid>/stat` around
 each load run, the process and its children), for the hello-world and for the route, and
@@ -390,7 +390,24 @@ class Busy(threading.Thread):
             self._write("PATCH", f"/api/v1/sites/{self.site}", {"name": f"Busy {n}"})
             if time.monotonic() >= next_job:
                 next_job += 3
-                self._write("POST", "/api/v1/jobs", {"site_id": self.site, "directory_ids": [1, 2]})
+                self._job()
+
+    def _job(self) -> None:
+        """A job on a new site (a site's directories are submitted once)."""
+        try:
+            site = call(
+                self.base,
+                "POST",
+                "/api/v1/sites",
+                {"url": f"https://busy-{secrets.token_hex(4)}.com", "name": "Busy job"},
+                **self.headers,
+            )["id"]
+        except SystemExit as refusal:
+            self.refused += 1
+            self.last_refusal = str(refusal)[:200]
+            return
+        self.writes += 1
+        self._write("POST", "/api/v1/jobs", {"site_id": site, "directory_ids": [1, 2]})
 
 
 def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> dict:

@@ -161,7 +161,17 @@ async def _advance(
         raise StalePosition(projection.name)
     if notes and (sql := _told_sql(projection)):
         originators = list({note.originator_id for note in notes})
-        await conn.execute(sql, projection.name, originators)
+        if len(originators) > TELL_EVERY_ACCOUNT_ABOVE:
+            await conn.execute(told_sql(projection.name))
+        else:
+            await conn.execute(sql, projection.name, originators)
+
+
+#: a batch of events of more aggregates than this (a catch-up, not a live runner's few)
+#: is told as a change for every account without looking its owners up: the lookup cost
+#: a catch-up a fifth of its rate (bench/projection.py), and so many aggregates name more
+#: than the 64 accounts a notification may name anyway, more often than not
+TELL_EVERY_ACCOUNT_ABOVE = 256
 
 
 def _told_sql(projection: Projection) -> str | None:

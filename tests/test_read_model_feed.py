@@ -125,6 +125,21 @@ async def test_a_batch_tells_the_accounts_owning_its_aggregates(infra, heard) ->
         assert (await heard.next())[1:] == ("sites", str(two), str(third.id))
 
 
+async def test_a_catch_up_of_many_aggregates_tells_every_account(infra, heard, monkeypatch) -> None:
+    """Past `TELL_EVERY_ACCOUNT_ABOVE` aggregates a batch does not look its owners up."""
+    from projections import runner
+
+    monkeypatch.setattr(runner, "TELL_EVERY_ACCOUNT_ABOVE", 1)
+    for n in range(2):
+        await new_site(infra.repository, uuid.uuid4(), f"https://many{n}.example.com")
+    projection = SitesProjection()
+    async with infra.pool.acquire() as conn:
+        await reset(conn, projection)
+        assert (await heard.next())[1:] == ("sites", "*", "*")
+        await catch_up(conn, infra.store, projection)
+        assert (await heard.next())[1:] == ("sites", "*", "*")
+
+
 async def test_an_aggregate_without_a_row_tells_every_account(infra, heard) -> None:
     """The owners are looked up in the rows the batch wrote; an event that wrote none (or
     whose row is gone) cannot be placed, so every account's reads are told."""
