@@ -30,7 +30,7 @@ import asyncpg
 from eventsourcing.persistence import Notification
 
 from adapters.event_store import APPLICATION_NAME, CHANNEL, EVENTS_TABLE, PostgresEventStore
-from adapters.read_model_feed import told_sql
+from adapters.read_model_feed import MAX_AGGREGATES, told_sql
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from projections import stalls
 from projections.base import Projection, owners, tracking_table
@@ -167,11 +167,10 @@ async def _advance(
             await conn.execute(sql, projection.name, originators)
 
 
-#: a batch of events of more aggregates than this (a catch-up, not a live runner's few)
-#: is told as a change for every account without looking its owners up: the lookup cost
-#: a catch-up a fifth of its rate (bench/projection.py), and so many aggregates name more
-#: than the 64 accounts a notification may name anyway, more often than not
-TELL_EVERY_ACCOUNT_ABOVE = 256
+#: a batch of events of more aggregates than a notification may name (a catch-up, not a
+#: live runner's few) is told as a change for every account without looking its owners
+#: up: the lookup cost a catch-up a sixth of its rate (bench/projection.py)
+TELL_EVERY_ACCOUNT_ABOVE = MAX_AGGREGATES
 
 
 def _told_sql(projection: Projection) -> str | None:
