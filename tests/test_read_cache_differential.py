@@ -9,10 +9,18 @@ that end to end; this test does, for the operations a user and the workers perfo
 sites registered, renamed, updated and archived (the API); jobs created and cancelled
 (the API); a job's progress and its backlinks (the workers' services, as
 `tests/test_replay_machine.py` drives them: start, submitting, outcomes, listing found or
-not, re-checks — no network); plan changes (`domain.services.accounts.set_plan`, as
-`backlynk users set-plan`); API keys created and revoked (the API); catalogue entries
-imported, changed, paused and deleted (`adapters.directories.upsert`, as `backlynk
-directories import`, and an operator's SQL).
+not, re-checks — no network); links added to be monitored and signing in (the API); plan
+changes, to free and back (`domain.services.accounts.set_plan`, as `backlynk users
+set-plan`); API keys created and revoked (the API); catalogue entries imported, changed,
+paused and deleted (`adapters.directories.upsert`, as `backlynk directories import`, and
+an operator's SQL). Each example starts from two fresh accounts (pro, agency), one with two
+sites, jobs and backlinks of one site, so that a write to the rows of one that were
+another's would show in the other's kept answer.
+
+Teeth: a projection writing rows of another aggregate (the sites projection touching the
+account's other sites on an update; the backlinks one the site's other backlinks on a
+check), or one left untold (`_advance` skipping the jobs projection), fails it, naming
+seconds, naming the steps and the route.
 
 "Fresh" is a second app on the same database with `BACKLYNK_READ_CACHE_MB=0`, the way a
 deployment without the cache runs: `create_app` then builds no `ReadCache`, and every
@@ -160,8 +168,7 @@ class Example:
             account = Account(tokens, tokens["user"]["email"])
             await set_plan(auth_ports(self.infra), account.email, plan)
             self.accounts.append(account)
-        # something of each kind to start with: one account has two of each, so that a
-        # write to one's rows that were another's would show in the other's kept answer
+        # something of each kind to start with: one account has two of each
         for who in (0, 0, 1):
             await self.add_site(who)
         for which, directories in ((0, [1, 2]), (1, [3]), (2, None)):
