@@ -20,7 +20,7 @@ another's would show in the other's kept answer.
 Teeth: a projection writing rows of another aggregate (the sites projection touching the
 account's other sites on an update; the backlinks one the site's other backlinks on a
 check), or one left untold (`_advance` skipping the jobs projection), fails it, naming
-seconds, naming the steps and the route.
+the steps and the route.
 
 "Fresh" is a second app on the same database with `BACKLYNK_READ_CACHE_MB=0`, the way a
 deployment without the cache runs: `create_app` then builds no `ReadCache`, and every
