@@ -106,9 +106,7 @@ class ReadModelFeed(PositionFeed):
             self._every[model] = position
         elif accounts:
             if len(self._accounts) + len(self._aggregates) + len(self._unnamed) >= MAX_PAIRS:
-                self._accounts.clear()
-                self._aggregates.clear()
-                self._unnamed.clear()
+                self._clear_pairs()
                 self.floor = max(self.floor, position)
             named = [UUID(account) for account in accounts.split(",")]
             for account in named:
@@ -121,10 +119,13 @@ class ReadModelFeed(PositionFeed):
                     self._aggregates[model, UUID(aggregate)] = position
         return position
 
-    def _forget(self) -> None:
+    def _clear_pairs(self) -> None:
         self._accounts.clear()
         self._aggregates.clear()
         self._unnamed.clear()
+
+    def _forget(self) -> None:
+        self._clear_pairs()
         self._every.clear()
         if self.position is not None:  # connected afresh: what came before went unseen
             self.floor = max(self.floor, self.position)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -33,7 +34,7 @@ from adapters.event_store import APPLICATION_NAME, CHANNEL, EVENTS_TABLE, Postgr
 from adapters.read_model_feed import MAX_AGGREGATES, told_sql
 from adapters.transcoder import MsgspecTranscoder, TypedMapper
 from projections import stalls
-from projections.base import Projection, owners, tracking_table
+from projections.base import Owners, Projection, owners, tracking_table
 
 log = logging.getLogger("backlynk.projector")
 
@@ -148,23 +149,22 @@ async def _read(
 async def _advance(
     conn: Any, projection: Projection, start: int, end: int, notes: Sequence[Notification]
 ) -> None:
-    """Move the position (compare-and-set) past `notes`, the events applied; then tell the
-    web processes whose reads they changed (last: it holds a lock to commit)."""
-    moved = await conn.fetchval(
-        f"UPDATE public.{tracking_table(projection)} SET notification_id = $1 "
-        "WHERE application_name = $2 AND notification_id = $3 RETURNING 1",
-        end,
-        APPLICATION_NAME,
-        start,
-    )
-    if moved is None:
-        raise StalePosition(projection.name)
-    if notes and (sql := _told_sql(projection)):
+    """Move the position (compare-and-set) past `notes`, the events applied, and tell the
+    web processes whose reads they changed, in one statement: the transaction's last, as
+    telling holds a lock to commit. A position moved meanwhile raises, and the rollback
+    takes the telling back."""
+    sql = _advance_sql(tracking_table(projection), projection.name, owners(projection))
+    args: list[Any] = [end, APPLICATION_NAME, start]
+    if notes and sql.owners is not None:
         originators = list({note.originator_id for note in notes})
         if len(originators) > TELL_EVERY_ACCOUNT_ABOVE:
-            await conn.execute(told_sql(projection.name))
+            moved = await conn.fetchval(sql.every, *args)
         else:
-            await conn.execute(sql, projection.name, originators)
+            moved = await conn.fetchval(sql.owners, *args, originators)
+    else:
+        moved = await conn.fetchval(sql.plain, *args)
+    if not moved:
+        raise StalePosition(projection.name)
 
 
 #: a batch of events of more aggregates than a notification may name (a catch-up, not a
@@ -173,18 +173,36 @@ async def _advance(
 TELL_EVERY_ACCOUNT_ABOVE = MAX_AGGREGATES
 
 
-def _told_sql(projection: Projection) -> str | None:
-    """The call telling the aggregates of a batch's events and the accounts owning them
-    (found in the rows the batch wrote: unqualified, so a replay's scratch copy answers for
-    itself), or every account when one of them has no row. None: the projection does not
-    tell."""
-    found = owners(projection)
+class AdvanceSql(NamedTuple):
+    """The statements moving a projection's position from $3 to $1 (its runner's name
+    $2), each answering how many rows moved (0 or 1). `owners`, given the originators of
+    the batch's events as $4, also tells the aggregates and the accounts owning them
+    (found in the rows the batch wrote: unqualified, so a replay's scratch copy answers
+    for itself), or every account when one of them has no row; `every` tells every
+    account. Both None when the projection does not tell."""
+
+    plain: str
+    owners: str | None
+    every: str | None
+
+
+@functools.lru_cache(maxsize=64)
+def _advance_sql(tracking: str, model: str, found: Owners | None) -> AdvanceSql:
+    moved = (
+        f"UPDATE public.{tracking} SET notification_id = $1 "
+        "WHERE application_name = $2 AND notification_id = $3 RETURNING 1"
+    )
     if found is None:
-        return None
-    return (
-        "SELECT public.backlynk_read_models_changed($1, CASE WHEN count(*) = "
-        f"cardinality($2::uuid[]) THEN array_agg(DISTINCT {found.account}) END, $2::uuid[]) "
-        f"FROM {found.table} WHERE {found.key} = ANY($2::uuid[])"
+        return AdvanceSql(moved, None, None)
+    counted = f"WITH moved AS ({moved}) SELECT (SELECT count(*) FROM moved)"
+    return AdvanceSql(
+        plain=moved,
+        owners=(
+            f"{counted}, public.backlynk_read_models_changed('{model}', CASE WHEN count(*) = "
+            f"cardinality($4::uuid[]) THEN array_agg(DISTINCT {found.account}) END, "
+            f"$4::uuid[]) FROM {found.table} WHERE {found.key} = ANY($4::uuid[])"
+        ),
+        every=f"{counted}, public.backlynk_read_models_changed('{model}', NULL, NULL)",
     )
 
 

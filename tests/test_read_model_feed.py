@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
@@ -18,7 +19,7 @@ from adapters.read_model_feed import (
     ReadModelFeed,
     told_sql,
 )
-from projections.runner import _told_sql, catch_up, reset
+from projections.runner import StalePosition, _advance, catch_up, position, reset
 from projections.sites import SitesProjection
 from tests.support import new_site
 
@@ -144,9 +145,33 @@ async def test_an_aggregate_without_a_row_tells_every_account(infra, heard) -> N
     """The owners are looked up in the rows the batch wrote; an event that wrote none (or
     whose row is gone) cannot be placed, so every account's reads are told."""
     site = await new_site(infra.repository, uuid.uuid4())
-    async with infra.pool.acquire() as conn, conn.transaction():
-        await conn.execute(_told_sql(SitesProjection()), "sites", [site.id, uuid.uuid4()])
+    projection = SitesProjection()
+    notes = [SimpleNamespace(originator_id=site.id), SimpleNamespace(originator_id=uuid.uuid4())]
+    async with infra.pool.acquire() as conn:
+        await catch_up(conn, infra.store, projection)
+        await heard.next()
+        at = await position(conn, projection)
+        async with conn.transaction():
+            await _advance(conn, projection, at, at, notes)
     assert (await heard.next())[1:] == ("sites", "*", "*")
+
+
+async def test_a_moved_position_takes_the_telling_back(infra, heard) -> None:
+    """Moving the position and telling are one statement: when the compare-and-set finds
+    the position moved (another runner, a reset), the rollback takes the telling back."""
+    site = await new_site(infra.repository, uuid.uuid4())
+    projection = SitesProjection()
+    async with infra.pool.acquire() as conn:
+        await catch_up(conn, infra.store, projection)
+        await heard.next()
+        at = await position(conn, projection)
+        with pytest.raises(StalePosition):
+            async with conn.transaction():
+                notes = [SimpleNamespace(originator_id=site.id)]
+                await _advance(conn, projection, at + 1, at + 2, notes)
+        assert await position(conn, projection) == at
+        await infra.pool.execute(told_sql("usage"))
+    assert (await heard.next())[1] == "usage"  # the next one told; nothing of sites before
 
 
 async def _told(feed: ReadModelFeed, infra, *args) -> None:
