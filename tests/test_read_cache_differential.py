@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import uuid
 from typing import Any
 
@@ -77,6 +78,10 @@ pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
 #: the catalogue each example starts from: 5 is paused, 6 has DR 80 (above pro's cap)
 CATALOGUE = msgspec.json.decode(catalogue_json(6, paused=(5,), dr={6: 80}))
 PLANS = ["free", "pro", "agency"]
+#: a deeper run when wanted (60 and 8 took about 2.5 min here; past the 300 s timeout,
+#: add `--timeout 0`): examples tried, and steps in an example at the most
+EXAMPLES = int(os.environ.get("BACKLYNK_DIFFERENTIAL_EXAMPLES", "12"))
+MOST_STEPS = int(os.environ.get("BACKLYNK_DIFFERENTIAL_STEPS", "5"))
 OUTCOMES = [
     Submitted("https://dir.example/listing"),
     Submitted(None),
@@ -451,7 +456,7 @@ def test_cached_reads_equal_fresh_reads(settings: Settings) -> None:
         infra, cached, fresh = loop.run_until_complete(start())
 
         @hypothesis_settings(
-            max_examples=12,
+            max_examples=EXAMPLES,
             deadline=None,
             derandomize=True,
             database=None,
@@ -460,7 +465,7 @@ def test_cached_reads_equal_fresh_reads(settings: Settings) -> None:
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=[HealthCheck.too_slow],
         )
-        @given(st.lists(STEPS, min_size=2, max_size=5))
+        @given(st.lists(STEPS, min_size=2, max_size=MOST_STEPS))
         def sequences(steps: list[tuple[Any, ...]]) -> None:
             nonlocal reads
             example = Example(infra, cached, fresh)
