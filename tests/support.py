@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from adapters.site_urls import normalise_site_url
+from domain.backlink import Evidence
 from domain.directory import Directory, parse_catalogue
 from domain.ports import JobPorts, Repository, SitePorts
 from domain.services import sites
@@ -110,4 +111,19 @@ async def new_job(repo, catalogue, account, site_id, directory_ids, plan=Limits(
         plan=plan,
         site_id=site_id,
         directory_ids=directory_ids,
+    )
+
+
+def recheck_evidence(link: str | None, target_url: str, anchor: str) -> Evidence:
+    """What a re-check of a listing page shows: the link, of type `link` ("dofollow" or
+    "nofollow"), or (None) a page that is gone."""
+    return Evidence(
+        "https://dir.example/listing",
+        link is not None,
+        target_url if link else None,
+        anchor if link else None,
+        link,
+        ["nofollow"] if link == "nofollow" else [],
+        200 if link else 404,
+        link is not None,
     )

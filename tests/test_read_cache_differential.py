@@ -71,7 +71,7 @@ from projections.runner import wait_for
 from tests.accounts import PASSWORD, bearer, register
 from tests.conftest import LiveServer, truncate_all
 from tests.core.client import Client
-from tests.support import catalogue_json
+from tests.support import catalogue_json, recheck_evidence
 
 pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(300)]
 
@@ -285,16 +285,7 @@ class Example:
     async def recheck(self, which: int, link: str | None) -> None:
         """A re-check through the monitoring service: the link found (of a type) or gone."""
         if backlink := self.pick(self.backlinks, which):
-            evidence = Evidence(
-                "https://dir.example/listing",
-                link is not None,
-                "https://s.example.org/" if link else None,
-                "S" if link else None,
-                link,
-                ["nofollow"] if link == "nofollow" else [],
-                200 if link else 404,
-                link is not None,
-            )
+            evidence = recheck_evidence(link, "https://s.example.org/", "S")
             bl_id = ids.decode("bl", backlink.id)
             await self.attempt(monitoring.record_recheck(self.infra.repository, bl_id, evidence))
 

@@ -82,7 +82,7 @@ from projections.runner import ProjectorRunner, wait_for
 from projections.sites import get_site
 from tests import report_oracle as oracle
 from tests.conftest import truncate_all
-from tests.support import catalogue_json, site_ports
+from tests.support import catalogue_json, recheck_evidence, site_ports
 
 pytestmark = [pytest.mark.xdist_group("heavy"), pytest.mark.timeout(600)]
 
@@ -423,16 +423,7 @@ class ReplayMachine(RuleBasedStateMachine):
     def backlink_check(self, which: int, link: str | None) -> None:
         """A re-check through the monitoring service: the link found (of a type) or gone."""
         backlink = self.pick(self.backlinks, which)
-        evidence = Evidence(
-            "https://dir.example/listing",
-            link is not None,
-            "https://a.example.com/" if link else None,
-            "Site" if link else None,
-            link,
-            [] if link != "nofollow" else ["nofollow"],
-            200 if link else 404,
-            link is not None,
-        )
+        evidence = recheck_evidence(link, "https://a.example.com/", "Site")
         self.attempt(monitoring.record_recheck(self.repo, backlink.id, evidence))
 
     # -- checking ------------------------------------------------------------------------
