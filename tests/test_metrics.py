@@ -54,6 +54,20 @@ async def guarded(isolated_settings, infra):
         yield live
 
 
+def assert_requests_counted(
+    before: dict[str, list], after: dict[str, list], route: dict[str, str], status: str, n: int
+) -> None:
+    """Between two scrapes, `n` requests of `route` were counted: in the total by status,
+    and each with its duration in the histogram."""
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("backlynk_http_requests_total", **route, status=status) == n
+    assert delta("backlynk_http_request_duration_seconds_count", **route) == n
+    assert delta("backlynk_http_request_duration_seconds_bucket", **route, le="+Inf") == n
+
+
 async def scrape(server, token: str = TOKEN) -> dict[str, list]:
     async with server.http.get("/metrics", headers={"Authorization": f"Bearer {token}"}) as r:
         assert r.status == 200, await r.text()
@@ -97,9 +111,7 @@ async def test_requests_are_counted_by_route_template_never_by_raw_path(guarded)
         return value(after, name, **labels) - value(before, name, **labels)
 
     route = {"route": "/api/v1/jobs/{job_id}", "method": "GET"}
-    assert delta("backlynk_http_requests_total", **route, status="401") == 3
-    assert delta("backlynk_http_request_duration_seconds_count", **route) == 3
-    assert delta("backlynk_http_request_duration_seconds_bucket", **route, le="+Inf") == 3
+    assert_requests_counted(before, after, route, "401", 3)
     assert delta("backlynk_http_requests_total", route="unmatched", status="404") == 1
     assert delta("backlynk_http_requests_total", **{**route, "method": "other"}) == 1
     labels = {v for found in after.values() for s in found for v in s.labels.values()}
@@ -123,14 +135,10 @@ async def test_the_requests_of_one_loop_turn_are_each_counted(guarded):
     await asyncio.gather(*(unauthenticated() for _ in range(20)))
     after = await scrape(guarded)
 
-    def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
     route = {"route": "/api/v1/sites", "method": "GET"}
-    assert delta("backlynk_http_requests_total", **route, status="401") == 20
-    assert delta("backlynk_http_request_duration_seconds_count", **route) == 20
-    assert delta("backlynk_http_request_duration_seconds_bucket", **route, le="+Inf") == 20
-    assert delta("backlynk_http_request_duration_seconds_sum", **route) > 0
+    assert_requests_counted(before, after, route, "401", 20)
+    sums = "backlynk_http_request_duration_seconds_sum"
+    assert value(after, sums, **route) - value(before, sums, **route) > 0
 
 
 def _dead_pid() -> int:
