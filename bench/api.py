@@ -435,6 +435,9 @@ def measure(args: argparse.Namespace, procs: Processes, n: int, db_url: str) -> 
             WEB_CONCURRENCY=str(n),
             BACKLYNK_READ_CACHE_MB=CACHE_MB[mode],
             BACKLYNK_METRICS_TOKEN=METRICS_TOKEN,
+            # one directory for the service's processes: /metrics adds up all of theirs
+            # (without it, each answers with its own counts and the hit share is noise)
+            PROMETHEUS_MULTIPROC_DIR=str(procs.logdir / f"metrics-{mode}-{n}"),
         )
     hello_pid = procs.running["hello"].pid
     hello_url = f"http://127.0.0.1:{hello_port}"
