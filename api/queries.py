@@ -137,7 +137,7 @@ Month = Annotated[
     msgspec.Meta(
         max_length=7,
         pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
-        description="a calendar month (UTC) as YYYY-MM, e.g. 2026-11",
+        description="a calendar month (UTC) as YYYY-MM, e.g. 2026-11; 1970-01 or later",
     ),
 ]
 #: `?format=csv`, read by `api.csv_export.wants_csv`; declared for the document

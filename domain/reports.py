@@ -20,6 +20,9 @@ DEFAULT_BUCKETS = {"day": 30, "week": 12}
 STEPS = {"day": timedelta(days=1), "week": timedelta(weeks=1)}
 #: instants a backlinks report may name (beyond them a bucket's end is not a datetime)
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+#: the first month a usage report may name, as a backlinks report's first instant (the
+#: twelve months before an earlier one would reach back past the year 1)
+EARLIEST_MONTH = "1970-01"
 
 
 def _month_index(period: str) -> int:
@@ -34,6 +37,11 @@ def _period(index: int) -> str:
 def month_range(since: str | None, until: str | None, now: datetime) -> tuple[str, str]:
     """The first and last month ("YYYY-MM", both included) of a usage report: `until`
     defaults to this month, `since` to twelve months up to `until`."""
+    for name, given in (("from", since), ("to", until)):
+        if given is not None and given < EARLIEST_MONTH:
+            raise ValidationFailed(
+                f"{name} must be {EARLIEST_MONTH} or later (YYYY-MM).", field=name
+            )
     last = _month_index(until or period_of(now))
     first = _month_index(since) if since else last - DEFAULT_MONTHS + 1
     if first > last:
@@ -44,6 +52,12 @@ def month_range(since: str | None, until: str | None, now: datetime) -> tuple[st
             field="from",
         )
     return _period(first), _period(last)
+
+
+def months(first: str, last: str) -> list[str]:
+    """ "YYYY-MM" from `first` to `last`, both included. Counted by index, not by comparing
+    the strings: past "9999-12" the next month, "10000-01", sorts before it."""
+    return [_period(i) for i in range(_month_index(first), _month_index(last) + 1)]
 
 
 def bucket_range(

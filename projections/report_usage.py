@@ -19,6 +19,7 @@ import msgspec
 
 from domain.job import Job
 from domain.quota import Quota
+from domain.reports import months
 from projections.batch import Rows
 
 EVENTS = (Job.Created, Quota.Reserved, Quota.Consumed, Quota.Released)
@@ -139,13 +140,3 @@ async def usage_by_site(conn: Any, account_id: UUID, first: str, last: str) -> l
             last,
         )
     ]
-
-
-def months(first: str, last: str) -> list[str]:
-    """ "YYYY-MM" from `first` to `last`, both included."""
-    year, month = (int(x) for x in first.split("-"))
-    out = []
-    while (period := f"{year:04d}-{month:02d}") <= last:
-        out.append(period)
-        year, month = year + month // 12, month % 12 + 1
-    return out

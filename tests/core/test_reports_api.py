@@ -108,6 +108,17 @@ async def test_usage_pages_with_a_cursor(pro: Client, infra):
     assert seen == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
 
 
+async def test_usage_up_to_the_last_four_digit_month_is_twelve_months(pro: Client, infra):
+    # months were counted by comparing strings, and "10000-01" sorts before "9999-12":
+    # a report to 9999-12 built over a million rows (the CSV sent them all)
+    a = await pro.get(USAGE, to="9999-12")
+    assert a.status == 200, a.body
+    assert [r["period"] for r in a.body["data"]] == [f"9999-{m:02d}" for m in range(1, 13)]
+    whole = await pro.get(USAGE, to="9999-12", format="csv")
+    assert whole.status == 200
+    assert [r[0] for r in csv_rows(whole.body)[1:]] == [f"9999-{m:02d}" for m in range(1, 13)]
+
+
 async def test_directories_report_for_the_account_and_one_site(pro: Client, infra):
     s = await scenario(pro, infra)
     a = await pro.get(DIRECTORIES)
@@ -239,6 +250,10 @@ async def test_free_plan_is_refused_every_report(api, infra):
         (USAGE, {"from": "2026-01-01"}, "from"),
         (USAGE, {"from": "2026-05", "to": "2026-04"}, "from"),
         (USAGE, {"from": "2020-01", "to": "2026-01"}, "from"),
+        # the twelve months before it are no months: used to be a 500
+        (USAGE, {"to": "0000-01"}, "to"),
+        (USAGE, {"from": "0000-01", "to": "0000-12"}, "from"),
+        (USAGE, {"to": "1969-12", "format": "csv"}, "to"),
         (USAGE, {"group_by": "year"}, "group_by"),
         (USAGE, {"cursor": "not-ours"}, "cursor"),
         (USAGE, {"limit": "0"}, "limit"),
