@@ -236,3 +236,37 @@ async def test_the_document_types_query_parameters_and_headers_as_the_routes_rea
 async def test_values_outside_the_documented_schema_are_422(agency: Client, path, params):
     a = await agency.get(path, **params)
     assert_error(a, 422, "validation_failed", field=next(iter(params)))
+
+
+# --- instants whose offset moves them out of the years 1-9999 -----------------------------
+
+#: valid RFC 3339 texts that name no UTC date-time: the year 10000 and the year 0 in UTC
+#: (`+` percent-encoded, as a client sends it)
+BEYOND_UTC = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
+
+
+@pytest.mark.parametrize("instant", BEYOND_UTC)
+@pytest.mark.parametrize(
+    ("path", "param", "extra"),
+    [
+        # the audit's filters went to the database as they were: a 500, and for its CSV
+        # a 200 cut off after the header
+        ("/api/v1/audit", "from", {}),
+        ("/api/v1/audit", "to", {}),
+        ("/api/v1/audit", "from", {"format": "csv"}),
+        ("/api/v1/reports/backlinks", "from", {}),
+        ("/api/v1/reports/backlinks", "to", {}),
+        ("/api/v1/sites/{site_id}", "as_of", {}),
+    ],
+)
+async def test_an_instant_beyond_utc_is_422_naming_it(agency: Client, instant, path, param, extra):
+    site = await agency.add_site()
+    a = await agency.get(path.format(site_id=site["id"]), **{param: instant}, **extra)
+    assert_error(a, 422, "validation_failed", field=param)
+    assert "between the years 1 and 9999 in UTC" in a.body["error"]["details"]
+
+
+async def test_the_last_and_first_utc_instants_are_still_taken(agency: Client):
+    for instant in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+01:00"):
+        a = await agency.get("/api/v1/audit", **{"from": instant})
+        assert a.status == 200, (instant, a.body)
