@@ -103,10 +103,21 @@ async def test_a_nul_character_in_a_query_parameter_is_422(agency: Client, param
     ],
 )
 # (an empty value means the parameter is absent: tests/core/test_empty_query_parameters.py)
-@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "\uff15", "+5", " 5", "5.0"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u00b2",
+        "\u0661\u0662",
+        "\uff15",
+        "+5",
+        " 5",
+        "5.0",
+        pytest.param("9" * 5000, id="5000-digits"),
+    ],
+)
 async def test_an_integer_parameter_takes_ascii_digits_only(agency: Client, path, param, value):
     """'²' passed `str.isdigit()` and then crashed `int()` (500); Arabic-Indic digits
-    were quietly read as numbers."""
+    were quietly read as numbers; `int()` refuses more than 4,300 digits (500)."""
     a = await agency.get(path, **{param: value})
     assert_error(a, 422, "validation_failed", field=param)
 
@@ -270,3 +281,21 @@ async def test_the_last_and_first_utc_instants_are_still_taken(agency: Client):
     for instant in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+01:00"):
         a = await agency.get("/api/v1/audit", **{"from": instant})
         assert a.status == 200, (instant, a.body)
+
+
+# --- numbers longer than `int()` reads ------------------------------------------------------
+
+
+async def test_leading_zeros_do_not_count_against_a_parameters_digits(agency: Client):
+    a = await agency.get("/api/v1/sites", limit="0" * 5000 + "2")
+    assert a.status == 200, a.body
+
+
+async def test_a_directory_id_of_thousands_of_digits_is_not_found(agency: Client):
+    # Starlette's `int` path convertor raised while matching the route: a 500
+    a = await agency.get("/api/v1/directories/" + "9" * 5000)
+    assert_error(a, 404, "not_found")
+    assert a.body["error"]["details"] == "No directory with this id."
+    padded = await agency.get("/api/v1/directories/" + "0" * 5000 + "1")
+    one = await agency.get("/api/v1/directories/1")
+    assert (padded.status, padded.body) == (one.status, one.body)
