@@ -79,7 +79,7 @@ def directory_not_found() -> NotFound:
 
 async def show(request: Request) -> Response:
     principal = await require_api_access(request)
-    directory_id: int = request.path_params["directory_id"]  # digits only (the route's :int)
+    directory_id: int = request.path_params["directory_id"]  # digits only (the route's :number)
     if directory_id > 2**31 - 1:
         raise directory_not_found()
     found = await _catalogue(request).listed(directory_id, dr_cap=principal.plan.dr_cap)

@@ -27,6 +27,7 @@ from adapters.job_feed import JobFeed, Subscription, TooManyStreams
 from api.auth import require_api_access
 from api.errors import ApiError
 from api.jobs import job_id_of, render
+from api.queries import ascii_int
 from domain.job import FINISHED, job_not_found
 from projections.jobs import JobRow, get_job
 
@@ -40,14 +41,15 @@ def last_event_id(request: Request) -> int:
     raw = request.headers.get("last-event-id", "").strip()
     if not raw:
         return -1
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+    event_id = ascii_int(raw)
+    if event_id is None:
         raise ApiError(
             422,
             "validation_failed",
             "Last-Event-ID must be an id this stream sent.",
             field="Last-Event-ID",
         )
-    return int(raw)
+    return event_id
 
 
 def frame(row: JobRow) -> bytes:

@@ -169,8 +169,8 @@ IDEMPOTENCY_KEY = {
 }
 
 
-#: path parameters typed by a Starlette convertor (`{directory_id:int}`)
-CONVERTORS = {"int": {"type": "integer", "minimum": 0}}
+#: path parameters typed by a convertor (`{directory_id:number}`, `api.routing`)
+CONVERTORS = {"number": {"type": "integer", "minimum": 0}}
 
 
 def _path_parameters(path: str) -> list[tuple[str, dict[str, Any]]]:
@@ -183,7 +183,7 @@ def _path_parameters(path: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def document_path(route_path: str) -> str:
-    """A route's path as OpenAPI writes it: `{directory_id:int}` -> `{directory_id}`."""
+    """A route's path as OpenAPI writes it: `{directory_id:number}` -> `{directory_id}`."""
     return re.sub(r"{(\w+):\w+}", r"{\1}", route_path)
 
 

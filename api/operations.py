@@ -339,7 +339,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         GET,
-        "/api/v1/directories/{directory_id:int}",
+        "/api/v1/directories/{directory_id:number}",
         directories.show,
         "Read a directory (404 above the plan's DR cap, like an unknown id)",
         answer=DirectoryOut,

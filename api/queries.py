@@ -19,7 +19,7 @@ import functools
 import re
 import types
 import typing
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
@@ -38,7 +38,10 @@ Limit = Annotated[int, msgspec.Meta(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str, msgspec.Meta(description="next_cursor of the previous page")]
 Rating = Annotated[int, msgspec.Meta(ge=0, le=100)]
 SiteId = Annotated[str, msgspec.Meta(description="A site of the account (404 otherwise)")]
-Instant = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339, with its offset")]
+Instant = Annotated[
+    datetime,
+    msgspec.Meta(tz=True, description="RFC 3339, with its offset; years 1-9999 in UTC"),
+]
 
 
 class Paged(msgspec.Struct, frozen=True, kw_only=True):
@@ -205,6 +208,19 @@ def _fields(shape: type[msgspec.Struct]) -> tuple[_Field, ...]:
     return tuple(out)
 
 
+def ascii_int(raw: str, max_digits: int = 18) -> int | None:
+    """`raw` as an integer if it is ASCII digits only and, leading zeros aside, at most
+    `max_digits` long; else None. `str.isdigit` also takes "²" and "١٢", which `int`
+    refuses or reads as a number, and `int` refuses a text of more than 4,300 digits:
+    either raised, a 500, where a client's text was read with them alone."""
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    significant = raw.lstrip("0")
+    if len(significant) > max_digits:
+        return None
+    return int(significant or "0")
+
+
 def _refuse(name: str, text: str) -> ApiError:
     return ApiError(422, "validation_failed", text, field=name)
 
@@ -219,13 +235,23 @@ _PAST_MICROSECONDS = re.compile(r"(\.\d{6})\d+")
 def _instant(field: _Field, raw: str) -> datetime:
     text = _PAST_MICROSECONDS.sub(r"\1", _SPACED_OFFSET.sub("+", raw))
     try:
-        return msgspec.convert(text, field.type)
+        instant: datetime = msgspec.convert(text, field.type)
     except msgspec.ValidationError:
         raise _refuse(
             field.param,
             f"{field.param} is an RFC 3339 date-time with Z or an offset, "
             "e.g. 2026-11-27T14:30:00Z.",
         ) from None
+    # 9999-12-31T23:00:00-02:00 is a valid RFC 3339 text but no UTC date-time (the year
+    # 10000): the database, and any conversion to UTC, would fail on it
+    try:
+        instant.astimezone(UTC)
+    except OverflowError:
+        raise _refuse(
+            field.param,
+            f"{field.param} must lie between the years 1 and 9999 in UTC, its offset applied.",
+        ) from None
+    return instant
 
 
 def _value(field: _Field, raw: str) -> Any:
@@ -237,9 +263,10 @@ def _value(field: _Field, raw: str) -> Any:
         return raw
     if field.base is int:
         low, high = (meta.ge, meta.le) if meta else (None, None)
-        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        number = ascii_int(raw, len(str(high)))
+        if number is None or not low <= number <= high:
             raise _refuse(name, f"{name} must be an integer from {low} to {high}.")
-        return int(raw)
+        return number
     if field.base is datetime:
         return _instant(field, raw)
     if meta is not None and meta.max_length is not None and len(raw) > meta.max_length:

@@ -13,7 +13,7 @@ from api.dashboard.pages import page, set_nav
 from api.dashboard.reads import live_backlinks_by_day, usage_by_month
 from api.dashboard.site_pages import paid_user
 from api.html import render
-from api.queries import BacklinksQuery, query_of
+from api.queries import BacklinksQuery, ascii_int, query_of
 from api.sites import site_filter
 from domain import ids
 from domain.backlink import LIVE, LOST
@@ -31,7 +31,7 @@ async def index(request: Request) -> Response:
     query = query_of(request, BacklinksQuery)  # the API's filters, its 422s
     site_id = await site_filter(request, principal.account_id, query.site_id)
     before = request.query_params.get("before")
-    cursor = int(before) if before and before.isdigit() and len(before) < 19 else None
+    cursor = ascii_int(before) if before else None
     today = request.app.state.clock.now()
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_backlinks(

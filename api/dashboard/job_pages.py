@@ -23,7 +23,7 @@ from api.errors import ApiError, status_for
 from api.html import render
 from api.job_stream import open_stream
 from api.jobs import CreateJobIn, job_id_of
-from api.queries import JobsQuery, query_of
+from api.queries import JobsQuery, ascii_int, query_of
 from domain import ids
 from domain.directory import Directory
 from domain.errors import DomainError, NotFound, ValidationFailed
@@ -47,7 +47,7 @@ def _filters(source: Any) -> dict[str, str]:
 def _shown(directories: list[Directory], filters: dict[str, str]) -> list[Directory]:
     """The directories the page lists: the plan's eligible ones, narrowed by the filters
     (a view of the list only: what a job may use is the service's decision)."""
-    min_dr = int(filters["min_dr"]) if filters["min_dr"].isdigit() else None
+    min_dr = ascii_int(filters["min_dr"])
     return [
         d
         for d in directories
@@ -192,7 +192,7 @@ async def index(request: Request) -> Response:
     set_nav(request, "jobs")
     query = query_of(request, JobsQuery)
     before = request.query_params.get("before")
-    cursor = int(before) if before and before.isdigit() and len(before) < 19 else None
+    cursor = ascii_int(before) if before else None
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_jobs(
             conn,

@@ -18,6 +18,7 @@ from api.dashboard.pages import page, set_nav
 from api.dashboard.web_session import Form, redirect, require_page_user, session_form
 from api.errors import ApiError, status_for
 from api.html import render
+from api.queries import ascii_int
 from api.sites import CreateSiteIn, UpdateSiteIn, site_id_of
 from domain import ids
 from domain.errors import DomainError
@@ -84,7 +85,7 @@ async def _list_page(
 ) -> Response:
     set_nav(request, "sites")
     before = request.query_params.get("before")
-    cursor = int(before) if before and before.isdigit() and len(before) < 19 else None
+    cursor = ascii_int(before) if before else None
     async with request.app.state.infra.read_pool.acquire() as conn:
         rows = await list_sites(
             conn, principal.account_id, status=None, limit=PAGE + 1, before=cursor

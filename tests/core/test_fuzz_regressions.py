@@ -103,10 +103,21 @@ async def test_a_nul_character_in_a_query_parameter_is_422(agency: Client, param
     ],
 )
 # (an empty value means the parameter is absent: tests/core/test_empty_query_parameters.py)
-@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "\uff15", "+5", " 5", "5.0"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u00b2",
+        "\u0661\u0662",
+        "\uff15",
+        "+5",
+        " 5",
+        "5.0",
+        pytest.param("9" * 5000, id="5000-digits"),
+    ],
+)
 async def test_an_integer_parameter_takes_ascii_digits_only(agency: Client, path, param, value):
     """'²' passed `str.isdigit()` and then crashed `int()` (500); Arabic-Indic digits
-    were quietly read as numbers."""
+    were quietly read as numbers; `int()` refuses more than 4,300 digits (500)."""
     a = await agency.get(path, **{param: value})
     assert_error(a, 422, "validation_failed", field=param)
 
@@ -236,3 +247,55 @@ async def test_the_document_types_query_parameters_and_headers_as_the_routes_rea
 async def test_values_outside_the_documented_schema_are_422(agency: Client, path, params):
     a = await agency.get(path, **params)
     assert_error(a, 422, "validation_failed", field=next(iter(params)))
+
+
+# --- instants whose offset moves them out of the years 1-9999 -----------------------------
+
+#: valid RFC 3339 texts that name no UTC date-time: the year 10000 and the year 0 in UTC
+#: (`+` percent-encoded, as a client sends it)
+BEYOND_UTC = ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"]
+
+
+@pytest.mark.parametrize("instant", BEYOND_UTC)
+@pytest.mark.parametrize(
+    ("path", "param", "extra"),
+    [
+        # the audit's filters went to the database as they were: a 500, and for its CSV
+        # a 200 cut off after the header
+        ("/api/v1/audit", "from", {}),
+        ("/api/v1/audit", "to", {}),
+        ("/api/v1/audit", "from", {"format": "csv"}),
+        ("/api/v1/reports/backlinks", "from", {}),
+        ("/api/v1/reports/backlinks", "to", {}),
+        ("/api/v1/sites/{site_id}", "as_of", {}),
+    ],
+)
+async def test_an_instant_beyond_utc_is_422_naming_it(agency: Client, instant, path, param, extra):
+    site = await agency.add_site()
+    a = await agency.get(path.format(site_id=site["id"]), **{param: instant}, **extra)
+    assert_error(a, 422, "validation_failed", field=param)
+    assert "between the years 1 and 9999 in UTC" in a.body["error"]["details"]
+
+
+async def test_the_last_and_first_utc_instants_are_still_taken(agency: Client):
+    for instant in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+01:00"):
+        a = await agency.get("/api/v1/audit", **{"from": instant})
+        assert a.status == 200, (instant, a.body)
+
+
+# --- numbers longer than `int()` reads ------------------------------------------------------
+
+
+async def test_leading_zeros_do_not_count_against_a_parameters_digits(agency: Client):
+    a = await agency.get("/api/v1/sites", limit="0" * 5000 + "2")
+    assert a.status == 200, a.body
+
+
+async def test_a_directory_id_of_thousands_of_digits_is_not_found(agency: Client):
+    # Starlette's `int` path convertor raised while matching the route: a 500
+    a = await agency.get("/api/v1/directories/" + "9" * 5000)
+    assert_error(a, 404, "not_found")
+    assert a.body["error"]["details"] == "No directory with this id."
+    padded = await agency.get("/api/v1/directories/" + "0" * 5000 + "1")
+    one = await agency.get("/api/v1/directories/1")
+    assert (padded.status, padded.body) == (one.status, one.body)

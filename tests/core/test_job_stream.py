@@ -104,8 +104,9 @@ async def test_another_accounts_job_is_not_found_and_credentials_are_required(
     assert_error(await refused(pro, "/api/v1/jobs/job_nonsense/stream"), 404, "not_found")
     anonymous = pro.with_headers({})
     assert_error(await refused(anonymous, path), 401, "authentication_required")
-    bad = await refused(pro, path, {"Last-Event-ID": "yesterday"})
-    assert_error(bad, 422, "validation_failed", field="Last-Event-ID")
+    for nonsense in ("yesterday", "\u00b2", "9" * 19):
+        bad = await refused(pro, path, {"Last-Event-ID": nonsense})
+        assert_error(bad, 422, "validation_failed", field="Last-Event-ID")
     assert api.app.state.job_feed.open == 0  # refusals hold no subscription
 
 

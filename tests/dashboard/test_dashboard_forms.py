@@ -552,3 +552,22 @@ async def test_an_oversized_form_is_refused(customer: Browser, size: int):
     token = (await customer.get("/dashboard/sites")).csrf
     seen = await customer.post("/dashboard/sites", {"csrf_token": token, "name": "x" * size})
     assert seen.status == 403  # never read: not a form of ours
+
+
+async def test_digits_that_are_not_ascii_are_no_number_on_any_page(customer: Browser, catalogue):
+    # "²" passed `str.isdigit()` and then crashed `int()`: a 500 on every page below
+    site = await _site(customer)
+    for path, params in [
+        ("/dashboard/jobs/new", {"site": site, "min_dr": "\u00b2"}),
+        ("/dashboard/sites", {"before": "\u00b2"}),
+        ("/dashboard/jobs", {"before": "\u00b2"}),
+        ("/dashboard/backlinks", {"before": "\u00b2"}),
+        ("/dashboard/jobs", {"before": "9" * 5000}),
+    ]:
+        seen = await customer.get(path, **params)
+        assert seen.status == 200, (path, params, seen.text[:200])
+    # read as no filter: every eligible directory listed, as without min_dr
+    unfiltered = await customer.get("/dashboard/jobs/new", site=site)
+    filtered = await customer.get("/dashboard/jobs/new", site=site, min_dr="\u00b2")
+    listed = re.compile(r'name="d" value="(\d+)"')
+    assert listed.findall(filtered.text) == listed.findall(unfiltered.text) != []
